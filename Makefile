@@ -1,0 +1,111 @@
+# mosquitto-iothub
+#
+#   make            build/mosquitto_iothub.so and build/iothubctl
+#   make test       install missing Debian packages, build, run unit + integration tests
+#   make unit       Check unit tests only
+#   make asan       the whole suite with an ASan/UBSan build of the plugin
+#   make run        broker + plugin + services + a demo device (tools/run.sh)
+#   make bench      benchmark report (bench/run.sh)
+#   make fuzz       libFuzzer targets for a bounded time (clang)
+#   make install    install the plugin and iothubctl under $(PREFIX)
+
+PREFIX   ?= /usr/local
+LIBDIR   ?= $(PREFIX)/lib/mosquitto-iothub
+BINDIR   ?= $(PREFIX)/bin
+BUILD    ?= build
+CC       ?= cc
+PYTHON   ?= /usr/bin/python3
+PKGS      = libmongoc-1.0 librabbitmq openssl
+
+# Lazily evaluated: `make test` installs the packages before anything needs them.
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
+
+OPT      ?= -O2
+SAN      ?=
+WARN      = -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes
+CFLAGS_ALL = -std=gnu11 $(OPT) -g -fPIC $(WARN) $(SAN) -I. $(PKG_CFLAGS) -D_GNU_SOURCE $(CFLAGS)
+LDFLAGS_ALL = $(SAN) $(LDFLAGS)
+
+PLUGIN_SRC = $(wildcard plugin/*.c auth/*.c acl/*.c hooks/*.c)
+PLUGIN_OBJ = $(PLUGIN_SRC:%.c=$(BUILD)/obj/%.o)
+# Everything except the entry points: what unit tests and tools link against.
+LIB_OBJ    = $(filter-out $(BUILD)/obj/plugin/plugin.o,$(PLUGIN_OBJ))
+
+CTL_SRC    = $(wildcard tools/ctl/*.c)
+CTL_OBJ    = $(CTL_SRC:%.c=$(BUILD)/obj/%.o)
+# iothubctl shares name validation and secret handling with the plugin.
+CTL_SHARED = $(BUILD)/obj/auth/username.o $(BUILD)/obj/auth/secret.o
+
+STUB_OBJ   = $(BUILD)/obj/test/stubs/broker_stubs.o
+UNIT_SRC   = $(wildcard test/unit/test_*.c)
+UNIT_BIN   = $(UNIT_SRC:test/unit/%.c=$(BUILD)/test/%)
+
+.PHONY: all plugin ctl test unit integration asan asan-build run bench fuzz soak install clean deps
+
+all: plugin ctl
+
+plugin: $(BUILD)/mosquitto_iothub.so
+
+$(BUILD)/mosquitto_iothub.so: $(PLUGIN_OBJ) plugin/exports.map
+	$(CC) -shared -o $@ $(PLUGIN_OBJ) -Wl,--version-script=plugin/exports.map $(LDFLAGS_ALL) $(PKG_LIBS) -lpthread
+
+ctl: $(if $(CTL_SRC),$(BUILD)/iothubctl,)
+
+$(BUILD)/iothubctl: $(CTL_OBJ) $(CTL_SHARED)
+	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(PKG_LIBS) -lmosquitto -lpthread
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -MMD -MP -c -o $@ $<
+
+$(BUILD)/test/%: test/unit/%.c $(LIB_OBJ) $(STUB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Wno-missing-prototypes -o $@ $< $(LIB_OBJ) $(STUB_OBJ) $(LDFLAGS_ALL) $(PKG_LIBS) $(shell pkg-config --libs check) -lmosquitto -lpthread
+
+deps:
+	tools/deps.sh
+
+unit: $(UNIT_BIN)
+	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; CK_FORK=yes $$t; done
+
+integration: all
+	$(PYTHON) -m pytest test/integration -q $(PYTEST_ARGS)
+
+# The README's test command: everything a fresh machine needs, then every suite.
+test: deps
+	$(MAKE) all
+	$(MAKE) unit
+	$(MAKE) integration
+
+# The same suites against an ASan/UBSan build. The broker itself is not
+# instrumented, so the sanitizer runtime is preloaded into it.
+asan: deps
+	$(MAKE) BUILD=build-asan OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" all unit
+	IOTHUB_PLUGIN=$(CURDIR)/build-asan/mosquitto_iothub.so IOTHUB_ASAN=1 \
+		$(PYTHON) -m pytest test/integration -q $(PYTEST_ARGS)
+
+run: deps
+	$(MAKE) all
+	tools/run.sh
+
+bench: deps
+	$(MAKE) all
+	bench/run.sh
+
+fuzz: deps
+	tools/fuzz.sh
+
+soak: deps
+	$(MAKE) all
+	$(PYTHON) -m pytest test/soak -q -s $(PYTEST_ARGS)
+
+install: all
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(BINDIR)
+	install -m 0644 $(BUILD)/mosquitto_iothub.so $(DESTDIR)$(LIBDIR)/mosquitto_iothub.so
+	if [ -f $(BUILD)/iothubctl ]; then install -m 0755 $(BUILD)/iothubctl $(DESTDIR)$(BINDIR)/iothubctl; fi
+
+clean:
+	rm -rf build build-asan
+
+-include $(PLUGIN_OBJ:.o=.d) $(CTL_OBJ:.o=.d) $(STUB_OBJ:.o=.d)
