@@ -41,6 +41,8 @@ STUB_OBJ   = $(BUILD)/obj/test/stubs/broker_stubs.o
 UNIT_SRC   = $(wildcard test/unit/test_*.c)
 UNIT_BIN   = $(UNIT_SRC:test/unit/%.c=$(BUILD)/test/%)
 
+.SECONDARY:
+
 .PHONY: all plugin ctl test unit integration asan asan-build run bench fuzz soak install clean deps
 
 all: plugin ctl
