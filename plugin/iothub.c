@@ -1,9 +1,19 @@
 /*
- * Module lifecycle: init and cleanup mirror each other step by step.
+ * Module lifecycle: init and cleanup mirror each other step by step, and
+ * cleanup accepts a partially initialised instance, so init has a single
+ * failure path.
  */
 #include <mosquitto.h>
 #include <mosquitto_broker.h>
 
+#include "acl/rules.h"
+#include "auth/auth.h"
+#include "hooks/autosub_index.h"
+#include "hooks/autosub_template.h"
+#include "hooks/events.h"
+#include "plugin/callbacks.h"
+#include "plugin/clock.h"
+#include "plugin/conn.h"
 #include "plugin/iothub.h"
 
 int iothub_init(struct iothub **out, mosquitto_plugin_id_t *pid, const struct mosquitto_opt *opts, int count)
@@ -16,6 +26,29 @@ int iothub_init(struct iothub **out, mosquitto_plugin_id_t *pid, const struct mo
 	ih->pid = pid;
 	rc = ih_config_parse(&ih->cfg, opts, count);
 	if(rc) goto fail;
+	if(ih_ids_init()){
+		rc = MOSQ_ERR_UNKNOWN;
+		goto fail;
+	}
+	rc = acl_templates_init(&ih->acl_tpl, &ih->cfg);
+	if(rc) goto fail;
+	rc = autosub_templates_init(&ih->autosub_tpl, &ih->cfg);
+	if(rc) goto fail;
+	rc = conn_table_new(&ih->conns);
+	if(rc) goto fail;
+	rc = autosub_index_new(&ih->autosub);
+	if(rc) goto fail;
+	rc = auth_init(&ih->auth, &ih->cfg);
+	if(rc) goto fail;
+	if(ih->cfg.amqp_uri){
+		rc = events_init(&ih->events, &ih->cfg);
+		if(rc) goto fail;
+	}
+	rc = callbacks_register(ih);
+	if(rc) goto fail;
+	mosquitto_log_printf(MOSQ_LOG_INFO, "iothub: ready (registry %s/%s, events %s, node %s)",
+			ih->cfg.mongo_db, ih->cfg.devices_collection,
+			ih->events ? "on" : "off", ih->cfg.node_name);
 	*out = ih;
 	return MOSQ_ERR_SUCCESS;
 fail:
@@ -26,6 +59,14 @@ fail:
 void iothub_cleanup(struct iothub *ih)
 {
 	if(ih == NULL) return;
+	callbacks_unregister(ih);
+	events_cleanup(ih->events);
+	auth_cleanup(ih->auth);
+	tick_free_kicks(ih);
+	if(ih->conns) conn_table_free(ih->conns, session_free_conn, ih);
+	autosub_index_free(ih->autosub);
+	autosub_templates_cleanup(ih->autosub_tpl);
+	acl_templates_cleanup(ih->acl_tpl);
 	ih_config_cleanup(&ih->cfg);
 	mosquitto_free(ih);
 }

@@ -5,18 +5,97 @@
 #ifndef IH_IOTHUB_H
 #define IH_IOTHUB_H
 
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
 #include <mosquitto.h>
 #include <mosquitto_broker.h>
 #include <mosquitto_plugin.h>
 
 #include "plugin/config.h"
 
+struct conn_table;
+struct ih_conn;
+struct ih_device;
+struct auth;
+struct acl_templates;
+struct autosub_templates;
+struct autosub_index;
+struct events;
+
+/* A kick the broker thread performs at the next TICK, outside whatever
+ * callback decided it. */
+struct ih_kick {
+	struct ih_kick *next;
+	char *name;                 /* owned: a username or a client id */
+	bool by_username;
+	const char *reason;         /* static string, becomes the event's reason */
+};
+
+struct ih_counters {
+	uint64_t acl_checks;
+	uint64_t acl_cache_hits;
+	uint64_t acl_denied;
+	uint64_t acl_deferred;
+	uint64_t autosub_delivered;
+	uint64_t autosub_suppressed;   /* matched, but the device's ACL said no */
+	uint64_t events_dropped;
+	uint64_t control_commands;
+	uint64_t kicks;
+	uint64_t refreshes;
+};
+
 struct iothub {
 	mosquitto_plugin_id_t *pid;
 	struct ih_config cfg;
+	struct conn_table *conns;
+	struct auth *auth;
+	struct acl_templates *acl_tpl;
+	struct autosub_templates *autosub_tpl;
+	struct autosub_index *autosub;
+	struct events *events;          /* NULL when forwarding is off */
+	struct ih_kick *kicks;
+	time_t next_revalidate;
+	time_t next_stats;
+	struct ih_counters n;
 };
 
 int iothub_init(struct iothub **out, mosquitto_plugin_id_t *pid, const struct mosquitto_opt *opts, int count);
 void iothub_cleanup(struct iothub *ih);
+
+/* plugin/session.c: the life of an accepted connection. */
+int session_accept(struct iothub *ih, struct mosquitto *client, const char *username, const char *password);
+void session_close(struct iothub *ih, struct mosquitto *client);
+void session_device_changed(void *ih, const char *username, struct ih_device *dev);
+void session_free_conn(struct ih_conn *c, void *ih);
+
+/* plugin/authorize.c: MOSQ_EVT_ACL_CHECK, and the cached decision it makes
+ * (an enum acl_decision) for code that delivers on the broker's behalf. */
+int authorize_check(struct iothub *ih, struct mosquitto *client, int access, const char *topic);
+int authorize_decide(struct iothub *ih, struct ih_conn *c, int access, const char *topic);
+
+/* plugin/emit.c: events for a connection. */
+void emit_connected(struct iothub *ih, struct ih_conn *c);
+void emit_disconnected(struct iothub *ih, struct ih_conn *c, const char *reason);
+int emit_publish(struct iothub *ih, struct mosquitto *client, const char *topic,
+		const void *payload, uint32_t payloadlen, int qos, bool retain);
+
+/* hooks/autosub_deliver.c: MOSQ_EVT_MESSAGE delivery to auto-subscribers. */
+void autosub_deliver(struct iothub *ih, const char *topic, const void *payload, uint32_t payloadlen, int qos);
+
+/* plugin/tick.c */
+void tick_run(struct iothub *ih);
+void tick_queue_kick(struct iothub *ih, const char *name, bool by_username, const char *reason);
+void tick_free_kicks(struct iothub *ih);
+
+/* plugin/control.c: $CONTROL/iothub/v1 */
+#define IH_CONTROL_TOPIC "$CONTROL/iothub/v1"
+#define IH_CONTROL_RESPONSE_TOPIC "$CONTROL/iothub/v1/response"
+int control_handle(struct iothub *ih, struct mosquitto *client, const void *payload, uint32_t payloadlen);
+
+/* plugin/stats.c: a JSON document of every counter; caller frees with mosquitto_free. */
+char *stats_json(struct iothub *ih);
+void stats_write_file(struct iothub *ih);
 
 #endif

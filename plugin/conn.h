@@ -1,0 +1,101 @@
+/*
+ * Connections this plugin accepted, keyed by the broker's `struct mosquitto *`.
+ *
+ * Why the pointer and not the client id: when a client resumes a persistent
+ * session, the broker fires DISCONNECT for the *old* context after the new
+ * one authenticated, with the same client id (REFERENCE section 6). Keyed by
+ * pointer, the old and the new connection are distinct entries and the late
+ * DISCONNECT can never mark the new one offline.
+ *
+ * Lifecycle of an entry:
+ *   BASIC_AUTH accepted      -> ONLINE  (conn_table_add)
+ *   DISCONNECT, clean session -> freed
+ *   DISCONNECT, persistent    -> OFFLINE (kept: the broker still queues
+ *                                messages for the session and asks us the
+ *                                READ ACL for them)
+ *   DISCONNECT while OFFLINE  -> freed (the session was resumed or taken
+ *                                over by a newer connection)
+ * A context the broker frees without telling us (session expiry) leaves a
+ * stale OFFLINE entry; conn_table_find() rejects it by comparing client ids,
+ * and the next BASIC_AUTH at the same address replaces it.
+ */
+#ifndef IH_CONN_H
+#define IH_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct mosquitto;
+struct ih_device;
+struct acl_rules;
+struct acl_cache;
+
+enum ih_conn_state { IH_CONN_ONLINE = 0, IH_CONN_OFFLINE = 1 };
+
+#define IH_CONN_ID_LEN 32
+
+struct ih_conn {
+	struct mosquitto *client;      /* key; the broker owns the context */
+	struct ih_conn *next_by_ptr;   /* pointer-table chain */
+	struct ih_conn *next_by_user;  /* same-username list */
+	struct ih_conn *prev_by_user;
+	char *client_id;               /* owned copy */
+	char *username;                /* owned copy; NULL for anonymous */
+	size_t product_len;
+	char *address;                 /* owned copy; may be NULL */
+	struct ih_device *dev;         /* reference; NULL for anonymous */
+	struct acl_rules *rules;       /* owned, compiled for this connection */
+	struct acl_cache *acl_cache;   /* owned */
+	char conn_id[IH_CONN_ID_LEN];
+	int64_t connected_ms;
+	int keepalive;
+	int proto_ver;
+	enum ih_conn_state state;
+	bool clean_session;
+	bool superuser;
+	bool disconnect_emitted;       /* a client.disconnected already went out */
+	bool suspended;                /* refused all access until it goes away */
+	const char *kick_reason;       /* set when we asked the broker to kick it */
+};
+
+struct conn_table;
+
+int conn_table_new(struct conn_table **out);
+/* Release every entry through free_entry, then the table. */
+void conn_table_free(struct conn_table *t, void (*free_entry)(struct ih_conn *c, void *ud), void *ud);
+
+/* Insert a new entry (ownership passes to the table). An existing entry for
+ * the same pointer is stale and is returned through *stale for the caller to
+ * release, or NULL. */
+int conn_table_add(struct conn_table *t, struct ih_conn *c, struct ih_conn **stale);
+
+/* The entry for `client`, or NULL. Hot path: the ACL check calls it. */
+struct ih_conn *conn_table_find(const struct conn_table *t, const struct mosquitto *client);
+
+/* The entry for `client` regardless of the id check; for DISCONNECT. */
+struct ih_conn *conn_table_find_raw(const struct conn_table *t, const struct mosquitto *client);
+
+/* Unlink an entry; the caller owns it afterwards. */
+void conn_table_remove(struct conn_table *t, struct ih_conn *c);
+
+/* ONLINE -> OFFLINE, keeping the online count right. */
+void conn_table_set_offline(struct conn_table *t, struct ih_conn *c);
+
+/* The newest entry carrying this client id, or NULL. */
+struct ih_conn *conn_table_find_client_id(const struct conn_table *t, const char *client_id);
+
+/* First entry of the username's list (walk with next_by_user), or NULL. */
+struct ih_conn *conn_table_by_username(const struct conn_table *t, const char *username);
+
+/* Visit every entry; the callback must not add or remove entries. */
+void conn_table_foreach(const struct conn_table *t, void (*fn)(struct ih_conn *c, void *ud), void *ud);
+
+/* Visit every distinct username with at least one entry. */
+void conn_table_foreach_username(const struct conn_table *t, void (*fn)(const char *username, void *ud), void *ud);
+
+size_t conn_table_count(const struct conn_table *t);
+size_t conn_table_online(const struct conn_table *t);
+size_t conn_table_usernames(const struct conn_table *t);
+
+#endif

@@ -1,0 +1,72 @@
+/*
+ * Connection events for the forwarder. The glue knows connections; the
+ * forwarder knows only the flat description built here.
+ */
+#include <string.h>
+
+#include <mosquitto.h>
+#include <mosquitto_broker.h>
+
+#include "hooks/events.h"
+#include "plugin/clock.h"
+#include "plugin/conn.h"
+#include "plugin/iothub.h"
+
+static void describe(const struct ih_conn *c, struct hooks_event_client *out)
+{
+	out->client_id = c->client_id;
+	out->username = c->username;
+	out->product_len = c->product_len;
+	out->conn_id = c->conn_id;
+	out->address = c->address;
+	out->keepalive = c->keepalive;
+	out->proto_ver = c->proto_ver;
+	out->clean_session = c->clean_session;
+}
+
+void emit_connected(struct iothub *ih, struct ih_conn *c)
+{
+	struct hooks_event_client ec;
+
+	if(ih->events == NULL || !ih->cfg.event_connected) return;
+	describe(c, &ec);
+	if(events_connected(ih->events, &ec, ih_seq_next(), c->connected_ms)) ih->n.events_dropped++;
+}
+
+void emit_disconnected(struct iothub *ih, struct ih_conn *c, const char *reason)
+{
+	struct hooks_event_client ec;
+
+	if(ih->events == NULL || !ih->cfg.event_disconnected) return;
+	describe(c, &ec);
+	if(events_disconnected(ih->events, &ec, ih_seq_next(), ih_wall_ms(), reason)) ih->n.events_dropped++;
+}
+
+int emit_publish(struct iothub *ih, struct mosquitto *client, const char *topic,
+		const void *payload, uint32_t payloadlen, int qos, bool retain)
+{
+	struct hooks_event_client ec;
+	struct ih_conn *c;
+
+	if(ih->events == NULL || !events_publish_wanted(ih->events, topic)) return 0;
+	c = conn_table_find(ih->conns, client);
+	if(c){
+		describe(c, &ec);
+	}else{
+		/* A client another mechanism authenticated: describe what the
+		 * broker tells us. */
+		memset(&ec, 0, sizeof(ec));
+		ec.client_id = mosquitto_client_id(client);
+		ec.username = mosquitto_client_username(client);
+		ec.address = mosquitto_client_address(client);
+		ec.conn_id = "";
+		ec.keepalive = mosquitto_client_keepalive(client);
+		ec.proto_ver = mosquitto_client_protocol_version(client);
+		ec.clean_session = mosquitto_client_clean_session(client);
+	}
+	if(events_publish(ih->events, &ec, ih_seq_next(), ih_wall_ms(), topic, payload, payloadlen, qos, retain)){
+		ih->n.events_dropped++;
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,279 @@
+/*
+ * The life of an accepted connection: BASIC_AUTH creates it, registry
+ * changes refresh it, DISCONNECT retires it (see conn.h for the states).
+ *
+ * Everything a connection needs on the hot path (compiled ACL rules, ACL
+ * cache, auto-subscriptions) is built here once, at authentication or on a
+ * registry change, never per message.
+ */
+#include <string.h>
+
+#include <mosquitto.h>
+#include <mosquitto_broker.h>
+#include <mosquitto_plugin.h>
+
+#include "acl/acl_cache.h"
+#include "acl/rules.h"
+#include "auth/auth.h"
+#include "auth/device.h"
+#include "auth/username.h"
+#include "hooks/autosub_index.h"
+#include "hooks/autosub_template.h"
+#include "plugin/clock.h"
+#include "plugin/conn.h"
+#include "plugin/iothub.h"
+
+void session_free_conn(struct ih_conn *c, void *ud)
+{
+	(void)ud;
+	if(c == NULL) return;
+	acl_cache_free(c->acl_cache);
+	acl_rules_free(c->rules);
+	auth_device_unref(c->dev);
+	mosquitto_free(c->address);
+	mosquitto_free(c->username);
+	mosquitto_free(c->client_id);
+	mosquitto_free(c);
+}
+
+/*
+ * Compile what the device's record implies for this connection: its ACL
+ * rules and its auto-subscriptions (which are also read grants). Nothing is
+ * changed on failure; on success the outputs belong to the caller.
+ */
+static int conn_compile(struct iothub *ih, const struct ih_conn *c, const struct ih_device *dev,
+		struct acl_rules **rules_out, struct autosub_filter **subs_out, size_t *nsubs_out)
+{
+	struct acl_subject who = {c->username, c->product_len, c->client_id};
+	struct autosub_filter *subs = NULL;
+	const char **grants = NULL;
+	size_t nsubs = 0;
+	int rc;
+
+	*rules_out = NULL;
+	*subs_out = NULL;
+	*nsubs_out = 0;
+	if(dev && dev->superuser) return MOSQ_ERR_SUCCESS; /* superusers bypass both */
+
+	rc = autosub_instantiate(ih->autosub_tpl, &ih->cfg, &who, dev ? &dev->tags : NULL, &subs, &nsubs);
+	if(rc) goto done;
+	if(nsubs){
+		grants = mosquitto_malloc(nsubs * sizeof(*grants));
+		if(grants == NULL){
+			rc = MOSQ_ERR_NOMEM;
+			goto done;
+		}
+		for(size_t i = 0; i < nsubs; i++) grants[i] = subs[i].filter;
+	}
+	rc = acl_rules_build(rules_out, ih->acl_tpl, (dev && ih->cfg.acl_registry) ? &dev->acl : NULL,
+			grants, nsubs, &who);
+	if(rc) goto done;
+	*subs_out = subs; /* ownership passes to the caller */
+	*nsubs_out = nsubs;
+	subs = NULL;
+done:
+	mosquitto_free(grants);
+	autosub_filters_free(subs, nsubs);
+	return rc;
+}
+
+static int conn_new(struct iothub *ih, struct mosquitto *client, const char *username,
+		struct ih_device *dev, struct ih_conn **out)
+{
+	struct ih_conn *c;
+	const char *id = mosquitto_client_id(client);
+	const char *addr = mosquitto_client_address(client);
+
+	c = mosquitto_calloc(1, sizeof(*c));
+	if(c == NULL) return MOSQ_ERR_NOMEM;
+	c->client = client;
+	c->client_id = mosquitto_strdup(id ? id : "");
+	c->username = username ? mosquitto_strdup(username) : NULL;
+	c->address = addr ? mosquitto_strdup(addr) : NULL;
+	if(c->client_id == NULL || (username && c->username == NULL) || (addr && c->address == NULL)){
+		session_free_conn(c, ih);
+		return MOSQ_ERR_NOMEM;
+	}
+	if(username && auth_username_check(username, ih->cfg.username_max_len, &c->product_len) != NULL){
+		c->product_len = 0;
+	}
+	c->dev = dev; /* the caller's reference passes to the connection */
+	c->superuser = dev && dev->superuser;
+	c->keepalive = mosquitto_client_keepalive(client);
+	c->proto_ver = mosquitto_client_protocol_version(client);
+	c->clean_session = mosquitto_client_clean_session(client);
+	c->connected_ms = ih_wall_ms();
+	c->state = IH_CONN_ONLINE;
+	ih_conn_id_next(c->conn_id, sizeof(c->conn_id));
+	*out = c;
+	return MOSQ_ERR_SUCCESS;
+}
+
+/*
+ * A previous connection with the same client id is being replaced. If it is
+ * live, its client.disconnected goes out now, before the new connection's
+ * client.connected, so a consumer that applies events in arrival order ends
+ * with "online". If it is an offline session, the new connection inherits
+ * it and the old entry has no further use.
+ */
+static void retire_predecessor(struct iothub *ih, struct ih_conn *old)
+{
+	if(old->state == IH_CONN_ONLINE){
+		if(!old->disconnect_emitted){
+			emit_disconnected(ih, old, "takeover");
+			old->disconnect_emitted = true;
+		}
+		return; /* the broker's DISCONNECT for it frees the entry */
+	}
+	conn_table_remove(ih->conns, old);
+	session_free_conn(old, ih);
+}
+
+int session_accept(struct iothub *ih, struct mosquitto *client, const char *username, const char *password)
+{
+	struct ih_device *dev = NULL;
+	struct ih_conn *c = NULL, *old, *stale = NULL;
+	struct autosub_filter *subs = NULL;
+	size_t nsubs = 0;
+	const char *id = mosquitto_client_id(client);
+	int rc;
+
+	/* Mosquitto protects older plugins from wildcard client ids; v5 plugins
+	 * get no such help, and such an id has no legitimate use. */
+	if(id == NULL || strpbrk(id, "+#")){
+		mosquitto_log_printf(MOSQ_LOG_NOTICE, "iothub: refusing client \"%s\" from %s: client id contains an MQTT wildcard",
+				id ? id : "(null)", mosquitto_client_address(client) ? mosquitto_client_address(client) : "?");
+		return MOSQ_ERR_AUTH;
+	}
+	rc = auth_check(ih->auth, id, mosquitto_client_address(client), username, password, &dev);
+	if(rc != MOSQ_ERR_SUCCESS) return rc;
+
+	rc = conn_new(ih, client, username, dev, &c);
+	if(rc){
+		auth_device_unref(dev);
+		goto refuse;
+	}
+	rc = conn_compile(ih, c, dev, &c->rules, &subs, &nsubs);
+	if(rc) goto refuse;
+	rc = acl_cache_new(&c->acl_cache, ih->cfg.acl_cache_max_size, ih->cfg.acl_cache_ttl_s);
+	if(rc) goto refuse;
+
+	old = conn_table_find_client_id(ih->conns, c->client_id);
+	if(old && old->client != client) retire_predecessor(ih, old);
+
+	rc = conn_table_add(ih->conns, c, &stale);
+	if(rc) goto refuse;
+	session_free_conn(stale, ih);
+
+	/* A clean start discards the session, and with it any subscriptions we
+	 * were tracking for it; the auto-subscriptions are rebuilt either way
+	 * because tags may have changed since the session was created. */
+	if(c->clean_session) autosub_index_clear_subscriptions(ih->autosub, c->client_id);
+	if(nsubs){
+		rc = autosub_index_bind(ih->autosub, c->client_id, subs, nsubs, c);
+	}else{
+		autosub_index_unbind(ih->autosub, c->client_id);
+	}
+	autosub_filters_free(subs, nsubs);
+	subs = NULL;
+	if(rc){
+		conn_table_remove(ih->conns, c);
+		goto refuse;
+	}
+	emit_connected(ih, c);
+	return MOSQ_ERR_SUCCESS;
+
+refuse:
+	/* Out of memory while building a connection: refusing it is the only
+	 * answer that keeps every later ACL decision well-defined. */
+	mosquitto_log_printf(MOSQ_LOG_ERR, "iothub: refusing client %s: out of memory while setting up the connection",
+			id ? id : "(null)");
+	autosub_filters_free(subs, nsubs);
+	session_free_conn(c, ih);
+	return MOSQ_ERR_AUTH;
+}
+
+void session_close(struct iothub *ih, struct mosquitto *client)
+{
+	struct ih_conn *c = conn_table_find_raw(ih->conns, client);
+
+	if(c == NULL) return; /* failed auth, or a client we never accepted */
+
+	if(c->state == IH_CONN_ONLINE){
+		if(!c->disconnect_emitted){
+			emit_disconnected(ih, c, c->kick_reason ? c->kick_reason : "closed");
+			c->disconnect_emitted = true;
+		}
+		if(!c->clean_session && !c->suspended){
+			/* The broker keeps the session: keep the rules that decide what
+			 * it may queue, and the auto-subscriptions that feed it. */
+			conn_table_set_offline(ih->conns, c);
+			return;
+		}
+	}
+	/* Clean session ended, or an offline session resumed/taken over. */
+	autosub_index_release(ih->autosub, c->client_id, c);
+	conn_table_remove(ih->conns, c);
+	session_free_conn(c, ih);
+}
+
+/* Swap in a new record and everything compiled from it; keep the old state
+ * if the new one cannot be built. */
+static void conn_refresh(struct iothub *ih, struct ih_conn *c, struct ih_device *dev)
+{
+	struct acl_rules *rules = NULL;
+	struct autosub_filter *subs = NULL;
+	size_t nsubs = 0;
+	int rc;
+
+	rc = conn_compile(ih, c, dev, &rules, &subs, &nsubs);
+	if(rc == MOSQ_ERR_SUCCESS && nsubs){
+		rc = autosub_index_bind(ih->autosub, c->client_id, subs, nsubs, c);
+	}
+	if(rc){
+		mosquitto_log_printf(MOSQ_LOG_WARNING, "iothub: could not refresh %s (client %s): out of memory; keeping its previous rules",
+				c->username, c->client_id);
+		acl_rules_free(rules);
+		autosub_filters_free(subs, nsubs);
+		return;
+	}
+	if(nsubs == 0) autosub_index_release(ih->autosub, c->client_id, c);
+	autosub_filters_free(subs, nsubs);
+	acl_rules_free(c->rules);
+	c->rules = rules;
+	auth_device_ref(dev);
+	auth_device_unref(c->dev);
+	c->dev = dev;
+	c->superuser = dev->superuser;
+	acl_cache_clear(c->acl_cache);
+	ih->n.refreshes++;
+}
+
+void session_device_changed(void *userdata, const char *username, struct ih_device *dev)
+{
+	struct iothub *ih = userdata;
+	struct ih_conn *c;
+	bool kick = false;
+	const char *reason = NULL;
+
+	for(c = conn_table_by_username(ih->conns, username); c; c = c->next_by_user){
+		if(dev == NULL || !dev->active){
+			/* Deleted or suspended: no more access from now on, even for
+			 * what the broker has queued for an offline session. */
+			c->suspended = true;
+			reason = dev == NULL ? "deleted" : "suspended";
+			if(c->state == IH_CONN_ONLINE){
+				c->kick_reason = reason;
+				kick = true;
+			}
+			acl_cache_clear(c->acl_cache);
+			continue;
+		}
+		c->suspended = false;
+		conn_refresh(ih, c, dev);
+	}
+	if(kick){
+		mosquitto_log_printf(MOSQ_LOG_NOTICE, "iothub: device %s is %s: disconnecting its connections", username, reason);
+		tick_queue_kick(ih, username, true, reason);
+	}
+}
