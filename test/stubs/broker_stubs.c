@@ -142,6 +142,12 @@ void stub_client_free(struct mosquitto *c)
 	free(c);
 }
 
+void stub_client_set_id(struct mosquitto *c, const char *client_id)
+{
+	free(c->id);
+	c->id = dup_or_null(client_id);
+}
+
 const char *mosquitto_client_address(const struct mosquitto *client)
 {
 	return client ? client->address : NULL;

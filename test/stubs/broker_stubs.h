@@ -14,6 +14,7 @@ struct mosquitto;
 struct mosquitto *stub_client_new(const char *client_id, const char *username, const char *address,
 		int protocol_version, bool clean_session);
 void stub_client_free(struct mosquitto *client);
+void stub_client_set_id(struct mosquitto *client, const char *client_id);
 
 /* Log lines (most recent STUB_LOG_MAX kept). */
 #define STUB_LOG_MAX 256
