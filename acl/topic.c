@@ -1,0 +1,195 @@
+/*
+ * MQTT topic matching, filter coverage and overlap (see topic.h).
+ *
+ * Each predicate walks both strings once, level by level, without copying:
+ * this is the inner loop of every ACL check and of auto-subscription
+ * delivery.
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <string.h>
+
+#include "acl/topic.h"
+
+static inline bool is_plus(const char *level)
+{
+	return level[0] == '+' && (level[1] == '/' || level[1] == '\0');
+}
+
+static inline bool is_hash(const char *level)
+{
+	return level[0] == '#' && level[1] == '\0';
+}
+
+static inline bool is_wild(const char *level)
+{
+	return (level[0] == '+' || level[0] == '#') && (level[1] == '/' || level[1] == '\0');
+}
+
+/* A trailing "/#" also matches the parent level itself ("a/#" matches "a"). */
+static inline bool is_slash_hash(const char *p)
+{
+	return p[0] == '/' && p[1] == '#' && p[2] == '\0';
+}
+
+static inline const char *level_end(const char *p)
+{
+	while(*p != '/' && *p != '\0') p++;
+	return p;
+}
+
+/* f and t both at the start of a level. */
+static bool match_levels(const char *f, const char *t)
+{
+	for(;;){
+		if(is_hash(f)) return true;
+		if(is_plus(f)){
+			f++;
+			t = level_end(t);
+		}else{
+			while(*f != '/' && *f != '\0'){
+				if(*f != *t) return false;
+				f++;
+				t++;
+			}
+			if(*t != '/' && *t != '\0') return false;
+		}
+		if(*f == '\0') return *t == '\0';
+		if(*t == '\0') return is_slash_hash(f);
+		f++;
+		t++;
+	}
+}
+
+bool acl_topic_matches(const char *filter, const char *topic)
+{
+	if(filter == NULL || topic == NULL) return false;
+	if(topic[0] == '$' && is_wild(filter)) return false;
+	return match_levels(filter, topic);
+}
+
+bool acl_topic_matches_tail(const char *filter_tail, const char *topic_tail)
+{
+	if(filter_tail == NULL || topic_tail == NULL) return false;
+	if(*filter_tail == '\0') return *topic_tail == '\0';
+	if(*topic_tail == '\0') return is_slash_hash(filter_tail);
+	if(*filter_tail != '/' || *topic_tail != '/') return false;
+	return match_levels(filter_tail + 1, topic_tail + 1);
+}
+
+/* r (rule) and f (filter) both at the start of a level. */
+static bool covers_levels(const char *r, const char *f)
+{
+	for(;;){
+		if(is_hash(r)) return true;
+		if(is_hash(f)) return false;
+		if(is_plus(r)){
+			r++;
+			f = is_plus(f) ? f + 1 : level_end(f);
+		}else{
+			if(is_plus(f)) return false;
+			while(*r != '/' && *r != '\0'){
+				if(*r != *f) return false;
+				r++;
+				f++;
+			}
+			if(*f != '/' && *f != '\0') return false;
+		}
+		if(*r == '\0') return *f == '\0';
+		if(*f == '\0') return is_slash_hash(r);
+		r++;
+		f++;
+	}
+}
+
+bool acl_filter_covers(const char *rule, const char *filter)
+{
+	if(rule == NULL || filter == NULL) return false;
+	/* A filter starting with a wildcard reaches no '$' topic, so only a
+	 * literal '$' first level in the filter needs the rule. */
+	if(filter[0] == '$' && is_wild(rule)) return false;
+	return covers_levels(rule, filter);
+}
+
+bool acl_filter_covers_tail(const char *rule_tail, const char *filter_tail)
+{
+	if(rule_tail == NULL || filter_tail == NULL) return false;
+	if(*rule_tail == '\0') return *filter_tail == '\0';
+	if(*filter_tail == '\0') return is_slash_hash(rule_tail);
+	if(*rule_tail != '/' || *filter_tail != '/') return false;
+	return covers_levels(rule_tail + 1, filter_tail + 1);
+}
+
+static bool overlap_levels(const char *a, const char *b)
+{
+	for(;;){
+		if(is_hash(a) || is_hash(b)) return true;
+		if(is_plus(a) || is_plus(b)){
+			a = level_end(a);
+			b = level_end(b);
+		}else{
+			while(*a != '/' && *a != '\0'){
+				if(*a != *b) return false;
+				a++;
+				b++;
+			}
+			if(*b != '/' && *b != '\0') return false;
+		}
+		if(*a == '\0' && *b == '\0') return true;
+		if(*a == '\0') return is_slash_hash(b);
+		if(*b == '\0') return is_slash_hash(a);
+		a++;
+		b++;
+	}
+}
+
+bool acl_filters_overlap(const char *a, const char *b)
+{
+	if(a == NULL || b == NULL) return false;
+	/* One side only reaches '$' topics, the other none of them. */
+	if(a[0] == '$' && is_wild(b)) return false;
+	if(b[0] == '$' && is_wild(a)) return false;
+	return overlap_levels(a, b);
+}
+
+static bool length_ok(const char *s)
+{
+	size_t len = strnlen(s, ACL_TOPIC_MAX + 1);
+	return len > 0 && len <= ACL_TOPIC_MAX;
+}
+
+bool acl_topic_valid(const char *topic)
+{
+	if(topic == NULL || !length_ok(topic)) return false;
+	return strpbrk(topic, "+#") == NULL;
+}
+
+bool acl_filter_valid(const char *filter)
+{
+	if(filter == NULL || !length_ok(filter)) return false;
+	for(const char *p = filter; *p; p++){
+		if(*p != '+' && *p != '#') continue;
+		if(p != filter && p[-1] != '/') return false;
+		if(*p == '+' && p[1] != '/' && p[1] != '\0') return false;
+		if(*p == '#' && p[1] != '\0') return false;
+	}
+	return true;
+}
+
+const char *acl_share_strip(const char *filter)
+{
+	const char *group, *slash;
+
+	if(filter == NULL) return NULL;
+	if(strncmp(filter, "$share", 6) != 0) return filter;
+	if(filter[6] == '\0') return NULL;
+	if(filter[6] != '/') return filter;   /* "$shared/x" is an ordinary filter */
+	group = filter + 7;
+	slash = strchr(group, '/');
+	if(slash == NULL || slash == group) return NULL;
+	for(const char *p = group; p < slash; p++){
+		if(*p == '+' || *p == '#') return NULL;
+	}
+	if(slash[1] == '\0') return NULL;
+	return slash + 1;
+}
