@@ -72,10 +72,16 @@ static inline struct slot *set_of(struct acl_cache *c, uint64_t hash)
 	return &c->slot[(size_t)set * c->ways];
 }
 
-static inline bool same_key(const struct slot *s, uint64_t hash, int access, const char *topic, size_t len)
+/* Empty first, then expired, then least recently used. */
+static uint32_t victim(const struct acl_cache *c, const struct slot *set, uint32_t now)
 {
-	return s->used && s->hash == hash && s->access == (uint8_t)access && s->len == len
-		&& memcmp(s->topic, topic, len) == 0;
+	uint32_t best = 0;
+
+	for(uint32_t w = 0; w < c->ways; w++){
+		if(!set[w].used || now >= set[w].expires) return w;
+		if((int32_t)(set[w].stamp - set[best].stamp) < 0) best = w;
+	}
+	return best;
 }
 
 bool acl_cache_lookup(struct acl_cache *c, int access, const char *topic, uint32_t now,
@@ -83,47 +89,33 @@ bool acl_cache_lookup(struct acl_cache *c, int access, const char *topic, uint32
 {
 	struct slot *set;
 	size_t len;
+	uint64_t h;
 
 	key->len = SIZE_MAX;
 	if(c == NULL || topic == NULL) return false;
 	len = strlen(topic);
 	if(len > ACL_CACHE_TOPIC_MAX) return false;
-	key->len = len;
-	key->hash = acl_hash_bytes(topic, len, c->seed ^ (uint64_t)(unsigned)access);
-	set = set_of(c, key->hash);
+	h = acl_hash_bytes(topic, len, c->seed ^ (uint64_t)(unsigned)access);
+	set = set_of(c, h);
 	for(uint32_t w = 0; w < c->ways; w++){
 		struct slot *s = &set[w];
-		if(now < s->expires && same_key(s, key->hash, access, topic, len)){
+		/* The hash only narrows the search: the bytes decide. */
+		if(s->hash != h || !s->used || s->len != len || s->access != (uint8_t)access
+				|| memcmp(s->topic, topic, len) != 0){
+			continue;
+		}
+		if(now < s->expires){
 			s->stamp = ++c->clock;
 			*decision = (enum acl_decision)s->decision;
 			return true;
 		}
+		s->used = 0;   /* expired: its slot is the natural place for the refresh */
+		break;
 	}
+	key->hash = h;
+	key->len = len;
+	key->slot = (uint32_t)(set - c->slot) + victim(c, set, now);
 	return false;
-}
-
-/* Same key (refresh in place), else empty, else expired, else least recently used. */
-static struct slot *victim(struct acl_cache *c, struct slot *set, const struct acl_cache_key *key,
-		int access, const char *topic, uint32_t now)
-{
-	struct slot *best = NULL;
-	int best_rank = 4;
-
-	for(uint32_t w = 0; w < c->ways; w++){
-		struct slot *s = &set[w];
-		int rank;
-
-		if(same_key(s, key->hash, access, topic, key->len)) return s;
-		if(!s->used) rank = 0;
-		else if(now >= s->expires) rank = 1;
-		else rank = 2;
-		if(best == NULL || rank < best_rank || (rank == best_rank && rank == 2
-				&& (int32_t)(s->stamp - best->stamp) < 0)){
-			best = s;
-			best_rank = rank;
-		}
-	}
-	return best;
 }
 
 void acl_cache_store(struct acl_cache *c, const struct acl_cache_key *key, int access, const char *topic,
@@ -133,7 +125,8 @@ void acl_cache_store(struct acl_cache *c, const struct acl_cache_key *key, int a
 	size_t need;
 
 	if(c == NULL || topic == NULL || key->len > ACL_CACHE_TOPIC_MAX) return;
-	s = victim(c, set_of(c, key->hash), key, access, topic, now);
+	if(key->slot >= c->nsets * c->ways) return;
+	s = &c->slot[key->slot];
 	need = key->len + 1;
 	if(s->cap < need){
 		size_t cap = (need + BUF_ROUND - 1) / BUF_ROUND * BUF_ROUND;

@@ -40,10 +40,12 @@
 
 struct acl_cache;
 
-/* What a lookup learnt about the key, so a following store need not rehash. */
+/* What a missed lookup learnt, so the following store neither rehashes
+ * nor rescans the set. */
 struct acl_cache_key {
 	uint64_t hash;
 	size_t len;        /* SIZE_MAX: not cacheable (too long, or no cache) */
+	uint32_t slot;     /* where the store goes */
 };
 
 /* MOSQ_ERR_SUCCESS (with *out NULL when max_size or ttl_s is 0) or MOSQ_ERR_NOMEM. */
@@ -57,7 +59,11 @@ void acl_cache_free(struct acl_cache *c);   /* NULL is fine */
 bool acl_cache_lookup(struct acl_cache *c, int access, const char *topic, uint32_t now,
 		struct acl_cache_key *key, enum acl_decision *decision);
 
-/* Remember `decision` for (access, topic); key comes from the lookup that missed. */
+/*
+ * Remember `decision` for (access, topic). `key` must come from the lookup
+ * that just missed for the same access and topic, with no other call on
+ * this cache in between.
+ */
 void acl_cache_store(struct acl_cache *c, const struct acl_cache_key *key, int access, const char *topic,
 		enum acl_decision decision, uint32_t now);
 

@@ -402,6 +402,8 @@ static bool list_covers(const struct acl_rules *r, int l, const char *filter, si
 	return false;
 }
 
+#define NONEMPTY(r, l) ((r)->start[(l)] != (r)->start[(l) + 1])
+
 enum acl_decision acl_rules_check(const struct acl_rules *r, int access, const char *topic)
 {
 	size_t first_len;
@@ -415,15 +417,16 @@ enum acl_decision acl_rules_check(const struct acl_rules *r, int access, const c
 	}
 	first_len = (size_t)(strchrnul(topic, '/') - topic);
 
+	/* Deny lists are usually empty: test that before paying for a call. */
 	switch(access){
 		case MOSQ_ACL_WRITE:
-			if(list_matches(r, L_W_DENY, topic, first_len)) return ACL_DENY;
+			if(NONEMPTY(r, L_W_DENY) && list_matches(r, L_W_DENY, topic, first_len)) return ACL_DENY;
 			return list_matches(r, L_W_ALLOW, topic, first_len) ? ACL_ALLOW : ACL_NOMATCH;
 		case MOSQ_ACL_READ:
-			if(list_matches(r, L_R_DENY, topic, first_len)) return ACL_DENY;
+			if(NONEMPTY(r, L_R_DENY) && list_matches(r, L_R_DENY, topic, first_len)) return ACL_DENY;
 			return list_matches(r, L_R_ALLOW, topic, first_len) ? ACL_ALLOW : ACL_NOMATCH;
 		case MOSQ_ACL_SUBSCRIBE:
-			if(list_covers(r, L_R_DENY, topic, first_len)) return ACL_DENY;
+			if(NONEMPTY(r, L_R_DENY) && list_covers(r, L_R_DENY, topic, first_len)) return ACL_DENY;
 			return list_covers(r, L_S_ALLOW, topic, first_len) ? ACL_ALLOW : ACL_NOMATCH;
 		default:
 			return ACL_DENY;

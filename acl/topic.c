@@ -38,26 +38,27 @@ static inline const char *level_end(const char *p)
 	return p;
 }
 
-/* f and t both at the start of a level. */
-static bool match_levels(const char *f, const char *t)
+/*
+ * Walk the common run of identical bytes, separators included, and stop
+ * only where they differ: a valid topic holds no wildcard, so a difference
+ * is explained by a wildcard level in the filter or it is a mismatch. Most
+ * of a filter is literal, so this beats a level-by-level loop. `start`
+ * is where a level begins without a '/' before it (the filter's start).
+ */
+static bool match_levels(const char *f, const char *t, const char *start)
 {
 	for(;;){
-		if(is_hash(f)) return true;
-		if(is_plus(f)){
+		while(*f == *t){
+			if(*f == '\0') return true;
 			f++;
-			t = level_end(t);
-		}else{
-			while(*f != '/' && *f != '\0'){
-				if(*f != *t) return false;
-				f++;
-				t++;
-			}
-			if(*t != '/' && *t != '\0') return false;
+			t++;
 		}
-		if(*f == '\0') return *t == '\0';
-		if(*t == '\0') return is_slash_hash(f);
+		if(*t == '\0' && is_slash_hash(f)) return true;
+		if(f != start && f[-1] != '/') return false;
+		if(is_hash(f)) return true;
+		if(!is_plus(f)) return false;
 		f++;
-		t++;
+		t = level_end(t);
 	}
 }
 
@@ -65,40 +66,36 @@ bool acl_topic_matches(const char *filter, const char *topic)
 {
 	if(filter == NULL || topic == NULL) return false;
 	if(topic[0] == '$' && is_wild(filter)) return false;
-	return match_levels(filter, topic);
+	return match_levels(filter, topic, filter);
 }
 
 bool acl_topic_matches_tail(const char *filter_tail, const char *topic_tail)
 {
 	if(filter_tail == NULL || topic_tail == NULL) return false;
-	if(*filter_tail == '\0') return *topic_tail == '\0';
-	if(*topic_tail == '\0') return is_slash_hash(filter_tail);
-	if(*filter_tail != '/' || *topic_tail != '/') return false;
-	return match_levels(filter_tail + 1, topic_tail + 1);
+	/* The tail starts at '/' or NUL, never at a wildcard: no level start to mark. */
+	return match_levels(filter_tail, topic_tail, NULL);
 }
 
-/* r (rule) and f (filter) both at the start of a level. */
-static bool covers_levels(const char *r, const char *f)
+/*
+ * The same identical-run walk as match_levels. Where the two differ, only a
+ * wildcard level in the rule can cover the filter's level: `#` anything
+ * (the filter's `#` included), `+` one level that is not `#`. Identical
+ * wildcards were consumed by the walk, which is right: `+` covers `+`.
+ */
+static bool covers_levels(const char *r, const char *f, const char *start)
 {
 	for(;;){
-		if(is_hash(r)) return true;
-		if(is_hash(f)) return false;
-		if(is_plus(r)){
+		while(*r == *f){
+			if(*r == '\0') return true;
 			r++;
-			f = is_plus(f) ? f + 1 : level_end(f);
-		}else{
-			if(is_plus(f)) return false;
-			while(*r != '/' && *r != '\0'){
-				if(*r != *f) return false;
-				r++;
-				f++;
-			}
-			if(*f != '/' && *f != '\0') return false;
+			f++;
 		}
-		if(*r == '\0') return *f == '\0';
-		if(*f == '\0') return is_slash_hash(r);
+		if(*f == '\0' && is_slash_hash(r)) return true;
+		if(r != start && r[-1] != '/') return false;
+		if(is_hash(r)) return true;
+		if(!is_plus(r) || is_hash(f)) return false;
 		r++;
-		f++;
+		f = level_end(f);
 	}
 }
 
@@ -108,16 +105,13 @@ bool acl_filter_covers(const char *rule, const char *filter)
 	/* A filter starting with a wildcard reaches no '$' topic, so only a
 	 * literal '$' first level in the filter needs the rule. */
 	if(filter[0] == '$' && is_wild(rule)) return false;
-	return covers_levels(rule, filter);
+	return covers_levels(rule, filter, rule);
 }
 
 bool acl_filter_covers_tail(const char *rule_tail, const char *filter_tail)
 {
 	if(rule_tail == NULL || filter_tail == NULL) return false;
-	if(*rule_tail == '\0') return *filter_tail == '\0';
-	if(*filter_tail == '\0') return is_slash_hash(rule_tail);
-	if(*rule_tail != '/' || *filter_tail != '/') return false;
-	return covers_levels(rule_tail + 1, filter_tail + 1);
+	return covers_levels(rule_tail, filter_tail, NULL);
 }
 
 static bool overlap_levels(const char *a, const char *b)
@@ -181,7 +175,7 @@ const char *acl_share_strip(const char *filter)
 	const char *group, *slash;
 
 	if(filter == NULL) return NULL;
-	if(strncmp(filter, "$share", 6) != 0) return filter;
+	if(filter[0] != '$' || strncmp(filter, "$share", 6) != 0) return filter;
 	if(filter[6] == '\0') return NULL;
 	if(filter[6] != '/') return filter;   /* "$shared/x" is an ordinary filter */
 	group = filter + 7;

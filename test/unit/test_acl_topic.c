@@ -239,12 +239,146 @@ START_TEST(test_share_strip)
 }
 END_TEST
 
+
+/* ---- randomized cross-checks against a level-by-level reference ---- */
+
+/* Split s into levels; returns the count. */
+static int split(const char *s, char lv[][8], int max)
+{
+	int n = 0;
+	const char *p = s;
+
+	for(;;){
+		const char *e = strchr(p, '/');
+		size_t len = e ? (size_t)(e - p) : strlen(p);
+		if(n >= max || len >= 8) abort();   /* not ck_assert: too hot for Check's bookkeeping */
+		memcpy(lv[n], p, len);
+		lv[n][len] = '\0';
+		n++;
+		if(e == NULL) break;
+		p = e + 1;
+	}
+	return n;
+}
+
+static bool ref_match(const char *filter, const char *topic)
+{
+	char f[16][8], t[16][8];
+	int nf = split(filter, f, 16), nt = split(topic, t, 16);
+
+	if(topic[0] == '$' && (!strcmp(f[0], "+") || !strcmp(f[0], "#"))) return false;
+	for(int i = 0; i < nf; i++){
+		if(!strcmp(f[i], "#")) return true;
+		if(i >= nt) return false;
+		if(strcmp(f[i], "+") && strcmp(f[i], t[i])) return false;
+	}
+	return nf == nt;
+}
+
+static unsigned rnd_state = 12345;
+
+static unsigned rnd(unsigned n)
+{
+	rnd_state = rnd_state * 1103515245u + 12345u;
+	return (rnd_state >> 16) % n;
+}
+
+static void random_filter(char *out, bool wildcards)
+{
+	static const char *const lit[] = {"a", "b", "", "$s"};
+	int levels = 1 + (int)rnd(4);
+
+	out[0] = '\0';
+	for(int i = 0; i < levels; i++){
+		const char *l = lit[rnd(i == 0 ? 4 : 3)];
+		if(wildcards){
+			unsigned k = rnd(5);
+			if(k == 0) l = "+";
+			else if(k == 1 && i == levels - 1) l = "#";
+		}
+		if(i) strcat(out, "/");
+		strcat(out, l);
+	}
+}
+
+/* Every topic of up to 5 levels over {a, b, "", c, $s}: enough to tell
+ * apart any two filters that random_filter makes. */
+static int all_topics(char out[][24], int max)
+{
+	static const char *const lit[] = {"a", "b", "", "c", "$s"};
+	int n = 0;
+
+	for(int levels = 1; levels <= 5; levels++){
+		int total = 1;
+		for(int i = 0; i < levels; i++) total *= 5;
+		for(int code = 0; code < total; code++){
+			int c = code;
+			if(n >= max) abort();
+			out[n][0] = '\0';
+			for(int i = 0; i < levels; i++){
+				const char *l = lit[c % 5];
+				c /= 5;
+				if(i > 0 && l[0] == '$') l = "c";
+				if(i) strcat(out[n], "/");
+				strcat(out[n], l);
+			}
+			n++;
+		}
+	}
+	return n;
+}
+
+static char topics[4000][24];
+
+START_TEST(test_random_matches)
+{
+	char f[64], t[64];
+
+	for(int i = 0; i < 20000; i++){
+		random_filter(f, true);
+		random_filter(t, false);
+		if(acl_topic_matches(f, t) != ref_match(f, t)) ck_abort_msg("matches(\"%s\", \"%s\")", f, t);
+	}
+}
+END_TEST
+
+START_TEST(test_random_covers_sound_overlap_exact)
+{
+	int nt = all_topics(topics, 4000);
+	char a[64], b[64];
+
+	for(int i = 0; i < 1000; i++){
+		bool cover = true, overlap = false;
+
+		random_filter(a, true);
+		random_filter(b, true);
+		for(int j = 0; j < nt; j++){
+			bool mb = ref_match(b, topics[j]), ma = ref_match(a, topics[j]);
+			if(mb && !ma) cover = false;
+			if(mb && ma) overlap = true;
+		}
+		/* Covering may be conservative, never generous. */
+		/* Per-iteration ck_assert would dominate the run time under CK_FORK. */
+		if(acl_filter_covers(a, b) && !cover){
+			ck_abort_msg("covers(\"%s\", \"%s\") but a topic of the filter escapes the rule", a, b);
+		}
+		/* The only known conservative case: `+/#` (or `+` before `/#`) versus `#`. */
+		if(!acl_filter_covers(a, b) && cover && !strstr(a, "+/#")){
+			ck_abort_msg("covers(\"%s\", \"%s\") missed", a, b);
+		}
+		if(acl_filters_overlap(a, b) != overlap) ck_abort_msg("overlap(\"%s\", \"%s\")", a, b);
+	}
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("acl_topic");
 	TCase *tc = tcase_create("core");
 	SRunner *sr;
 	int failed;
+
+	tcase_set_timeout(tc, 60);
 
 	tcase_add_test(tc, test_matches_table);
 	tcase_add_test(tc, test_matches_null);
@@ -254,6 +388,8 @@ int main(void)
 	tcase_add_test(tc, test_overlap_table);
 	tcase_add_test(tc, test_valid);
 	tcase_add_test(tc, test_share_strip);
+	tcase_add_test(tc, test_random_matches);
+	tcase_add_test(tc, test_random_covers_sound_overlap_exact);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
