@@ -10,11 +10,12 @@
  * per-cache counter stamped on every hit and store). Capacity is rounded
  * down to a multiple of four (below four: one set of that many slots).
  *
- * Memory is bounded: the slot array is allocated once, and each slot keeps
- * one topic buffer (rounded up to 32 bytes) that later stores reuse; topics
- * longer than ACL_CACHE_TOPIC_MAX are never cached. So a connection holds
- * at most capacity x (32 + 32 + ACL_CACHE_TOPIC_MAX) bytes, and typically
- * capacity x (32 + ~64 + malloc overhead).
+ * Memory is bounded: the slot array (32 bytes a slot) is allocated once,
+ * and each slot keeps one topic buffer, rounded up to 32 bytes, that later
+ * stores reuse; topics longer than ACL_CACHE_TOPIC_MAX are never cached.
+ * So a cache holds at most 32 + capacity x (32 + 288) bytes (10 KiB at the
+ * default 32), typically 32 + capacity x (32 + 32..64): about 2-3 KiB once
+ * full of IotHub-sized topics, plus the allocator's per-buffer overhead.
  *
  * A lookup that hits never allocates; a store allocates only when a slot's
  * buffer is too small for the new topic.

@@ -131,8 +131,16 @@ static enum acl_ph_result subject_value(enum acl_ph_level kind, const struct acl
 	return ACL_PH_OK;
 }
 
+/* How walk() treats a placeholder value. */
+enum walk_mode {
+	STRICT,        /* a bad or missing value fails the whole template */
+	WIDEN_BAD,     /* a bad or missing value becomes a wildcard */
+	WIDEN_ALL,     /* every placeholder becomes a wildcard */
+};
+
 /* Measure (dst == NULL) or write the instantiation; the template is valid. */
-static enum acl_ph_result walk(const char *tpl, const struct acl_subject *who, char *dst, size_t *len)
+static enum acl_ph_result walk(const char *tpl, const struct acl_subject *who, char *dst, size_t *len,
+		enum walk_mode mode)
 {
 	const char *level, *end, *value;
 	size_t n = 0, vlen;
@@ -143,9 +151,14 @@ static enum acl_ph_result walk(const char *tpl, const struct acl_subject *who, c
 		end = strchrnul(level, '/');
 		kind = acl_placeholder_level(level, (size_t)(end - level));
 		if(kind >= ACL_PH_LEVEL_U){
-			rc = subject_value(kind, who, &value, &vlen);
-			if(rc != ACL_PH_OK) return rc;
-			if(level == tpl && value[0] == '$') return ACL_PH_UNSAFE_VALUE;
+			rc = mode == WIDEN_ALL ? ACL_PH_UNSAFE_VALUE : subject_value(kind, who, &value, &vlen);
+			if(rc == ACL_PH_OK && level == tpl && value[0] == '$') rc = ACL_PH_UNSAFE_VALUE;
+			if(rc != ACL_PH_OK){
+				if(mode == STRICT) return rc;
+				/* As many wildcard levels as a valid value would fill. */
+				value = kind == ACL_PH_LEVEL_U ? "+/+" : "+";
+				vlen = strlen(value);
+			}
 			if(dst) memcpy(dst + n, value, vlen);
 			n += vlen;
 		}else{
@@ -173,10 +186,35 @@ enum acl_ph_result acl_placeholder_expand(const char *tpl, const struct acl_subj
 
 	rc = acl_placeholder_check(tpl, NULL, NULL, 0);
 	if(rc != ACL_PH_OK) return rc;
-	rc = walk(tpl, who, NULL, &n);
+	rc = walk(tpl, who, NULL, &n, STRICT);
 	if(rc != ACL_PH_OK) return rc;
 	*len = n;
-	if(out != NULL && outsize > n) walk(tpl, who, out, &n);
+	if(out != NULL && outsize > n) walk(tpl, who, out, &n, STRICT);
+	return ACL_PH_OK;
+}
+
+enum acl_ph_result acl_placeholder_expand_deny(const char *tpl, const struct acl_subject *who,
+		char *out, size_t outsize, size_t *len, bool *widened)
+{
+	enum walk_mode mode = STRICT;
+	enum acl_ph_result rc;
+	size_t n;
+
+	rc = acl_placeholder_check(tpl, NULL, NULL, 0);
+	if(rc != ACL_PH_OK) return rc;
+	rc = walk(tpl, who, NULL, &n, mode);
+	if(rc == ACL_PH_NO_IDENTITY || rc == ACL_PH_UNSAFE_VALUE){
+		mode = WIDEN_BAD;
+		rc = walk(tpl, who, NULL, &n, mode);
+	}
+	if(rc == ACL_PH_TOO_LONG){
+		mode = WIDEN_ALL;
+		rc = walk(tpl, who, NULL, &n, mode);
+	}
+	if(rc != ACL_PH_OK) return rc;
+	*len = n;
+	*widened = mode != STRICT;
+	if(out != NULL && outsize > n) walk(tpl, who, out, &n, mode);
 	return ACL_PH_OK;
 }
 

@@ -26,7 +26,13 @@
  * the `$` rule keeps out of reach of everything but literal rules.
  * Anonymous connections (no username) drop every rule using %u, %p or %d;
  * a connection without a client id drops every rule using %c.
- * rules.c logs the drops once per connection at NOTICE.
+ *
+ * Deny rules are the exception, because dropping a deny WIDENS access:
+ * there a bad or missing value is replaced by wildcard levels (`+`, and
+ * `+/+` for %u), so the deny grows instead of vanishing. `deny x/%c/#`
+ * with client id "a/b" becomes `x/+/#` for that connection.
+ *
+ * rules.c logs the drops and widenings once per connection at NOTICE.
  *
  * Nothing here allocates or calls the broker.
  */
@@ -86,6 +92,15 @@ enum acl_ph_level acl_placeholder_level(const char *level, size_t len);
  */
 enum acl_ph_result acl_placeholder_expand(const char *tpl, const struct acl_subject *who,
 		char *out, size_t outsize, size_t *len);
+
+/*
+ * The same for deny rules: a bad or missing value (or one that makes the
+ * result too long) becomes wildcard levels instead of failing, and
+ * *widened says so. Fails only for ACL_PH_BAD_TEMPLATE or, for a template
+ * that is itself near the size limit, ACL_PH_TOO_LONG.
+ */
+enum acl_ph_result acl_placeholder_expand_deny(const char *tpl, const struct acl_subject *who,
+		char *out, size_t outsize, size_t *len, bool *widened);
 
 /* A short static description of a result, for log lines. */
 const char *acl_placeholder_strerror(enum acl_ph_result rc);

@@ -149,22 +149,43 @@ struct build {
 	size_t bytes;          /* pool bytes, NULs included */
 	struct pending *item;  /* fill pass only */
 	char *pool;            /* fill pass only */
-	unsigned dropped;      /* unsafe values, too long */
-	unsigned anonymous;    /* no identity to substitute */
+	unsigned dropped;      /* allow rules: unsafe values, too long */
+	unsigned anonymous;    /* allow rules: no identity to substitute */
+	unsigned widened;      /* deny rules made wider instead of dropped */
+	const char *first_widened;
 	const char *first_dropped;
 	enum acl_ph_result first_reason;
 };
 
+/* Rules whose loss would widen access. */
+#define DENY_ROLES (ROLE(L_W_DENY) | ROLE(L_R_DENY))
+
 static void add_filter(struct build *b, const char *tpl, bool is_template, unsigned roles)
 {
 	size_t len;
+	bool widened = false;
 	enum acl_ph_result rc;
 
-	if(is_template){
+	if(is_template && (roles & DENY_ROLES)){
+		rc = acl_placeholder_expand_deny(tpl, b->who, NULL, 0, &len, &widened);
+		if(rc == ACL_PH_OK && widened && !b->writing && b->widened++ == 0) b->first_widened = tpl;
+	}else if(is_template){
 		rc = acl_placeholder_expand(tpl, b->who, NULL, 0, &len);
 	}else{
 		rc = acl_filter_valid(tpl) ? ACL_PH_OK : ACL_PH_BAD_TEMPLATE;
 		len = rc == ACL_PH_OK ? strlen(tpl) : 0;
+	}
+	if(rc != ACL_PH_OK && (roles & DENY_ROLES)){
+		/* A deny we cannot read must not vanish: fail closed. */
+		if(!b->writing){
+			mosquitto_log_printf(MOSQ_LOG_WARNING, "iothub: client \"%s\": invalid deny filter \"%s\" (%s)"
+					" is applied as \"#\": the device is denied every topic for this access",
+					b->who && b->who->client_id ? b->who->client_id : "", tpl, acl_placeholder_strerror(rc));
+		}
+		tpl = "#";
+		is_template = false;
+		len = 1;
+		rc = ACL_PH_OK;
 	}
 	if(rc != ACL_PH_OK){
 		if(b->writing) return;
@@ -184,7 +205,9 @@ static void add_filter(struct build *b, const char *tpl, bool is_template, unsig
 	}
 	if(b->writing){
 		char *dst = b->pool + b->bytes;
-		if(is_template){
+		if(is_template && (roles & DENY_ROLES)){
+			acl_placeholder_expand_deny(tpl, b->who, dst, len + 1, &len, &widened);
+		}else if(is_template){
 			acl_placeholder_expand(tpl, b->who, dst, len + 1, &len);
 		}else{
 			memcpy(dst, tpl, len + 1);
@@ -223,6 +246,12 @@ static void log_drops(const struct build *b)
 		mosquitto_log_printf(MOSQ_LOG_NOTICE,
 				"iothub: client \"%s\" (username \"%s\"): %u ACL rule(s) dropped for this connection, first \"%s\": %s",
 				cid, user, b->dropped, b->first_dropped, acl_placeholder_strerror(b->first_reason));
+	}
+	if(b->widened){
+		mosquitto_log_printf(MOSQ_LOG_NOTICE,
+				"iothub: client \"%s\" (username \"%s\"): %u deny rule(s) widened with wildcards for this"
+				" connection because a placeholder value is missing or unsafe, first \"%s\"",
+				cid, user, b->widened, b->first_widened);
 	}
 	if(b->anonymous){
 		mosquitto_log_printf(MOSQ_LOG_DEBUG,

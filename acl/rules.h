@@ -31,6 +31,13 @@
  *
  * An empty or NULL topic is denied.
  *
+ * Building never lets a bad input widen access (see acl/placeholder.h):
+ * an allow rule that cannot be instantiated for the connection is dropped;
+ * a deny rule whose placeholder value is missing or unsafe gets wildcard
+ * levels instead (`+`, `+/+` for %u), and a registry deny rule that is not
+ * a valid template at all is applied as `#` (deny every non-'$' topic for
+ * that access), with a WARNING naming it.
+ *
  * Thread-safety: acl_templates and acl_rules are immutable after creation
  * and may be read from any thread; creating and freeing them uses the
  * broker allocator, so do that on the broker thread.

@@ -1,7 +1,7 @@
 /*
  * MQTT topic matching, filter coverage and overlap (see topic.h).
  *
- * Each predicate walks both strings once, level by level, without copying:
+ * Each predicate walks both strings once, without copying or splitting:
  * this is the inner loop of every ACL check and of auto-subscription
  * delivery.
  */
@@ -72,8 +72,9 @@ bool acl_topic_matches(const char *filter, const char *topic)
 bool acl_topic_matches_tail(const char *filter_tail, const char *topic_tail)
 {
 	if(filter_tail == NULL || topic_tail == NULL) return false;
-	/* The tail starts at '/' or NUL, never at a wildcard: no level start to mark. */
-	return match_levels(filter_tail, topic_tail, NULL);
+	/* The tail starts at '/' or NUL, never at a wildcard, and nothing
+	 * before it may be read. */
+	return match_levels(filter_tail, topic_tail, filter_tail);
 }
 
 /*
@@ -111,7 +112,7 @@ bool acl_filter_covers(const char *rule, const char *filter)
 bool acl_filter_covers_tail(const char *rule_tail, const char *filter_tail)
 {
 	if(rule_tail == NULL || filter_tail == NULL) return false;
-	return covers_levels(rule_tail, filter_tail, NULL);
+	return covers_levels(rule_tail, filter_tail, rule_tail);
 }
 
 static bool overlap_levels(const char *a, const char *b)

@@ -43,8 +43,10 @@ bool acl_filters_overlap(const char *a, const char *b);
 
 /*
  * Tails of the two predicates above, for callers that already compared a
- * literal first part: both pointers must sit right after the same number
- * of whole, already-matched levels, i.e. at '/' or at the terminating NUL.
+ * literal first part: both pointers sit right after the same number of
+ * whole, already-matched levels, i.e. at '/' or at the terminating NUL
+ * (anything else simply does not match). Nothing before them is read.
+ * The `$` rule is the caller's business (it only concerns the first level).
  */
 bool acl_topic_matches_tail(const char *filter_tail, const char *topic_tail);
 bool acl_filter_covers_tail(const char *rule_tail, const char *filter_tail);

@@ -430,6 +430,64 @@ START_TEST(test_global_only_no_device)
 }
 END_TEST
 
+
+START_TEST(test_deny_never_dropped)
+{
+	static const char *const ids[] = {"#", "+", "a/b", ""};
+	struct ih_acl_lists dev;
+	char *deny[] = {"secret/%c/#"};
+	char *deny_pub[] = {"private/%u/+"};
+	char *pubsub[] = {"#"};
+
+	memset(&dev, 0, sizeof(dev));
+	dev.deny = (struct ih_strlist){deny, 1};
+	dev.deny_publish = (struct ih_strlist){deny_pub, 1};
+	dev.pubsub = (struct ih_strlist){pubsub, 1};
+	for(size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++){
+		struct acl_rules *r;
+
+		stub_log_clear();
+		r = build_for("p1/d1", ids[i], &dev);
+		/* The deny grew to secret/+/# instead of disappearing. */
+		CHECK(r, W, "secret/anyone/x", ACL_DENY);
+		CHECK(r, R, "secret/x", ACL_DENY);
+		CHECK(r, S, "secret/+/#", ACL_DENY);
+		CHECK(r, W, "private/p1/d1/x", ACL_DENY);
+		CHECK(r, W, "public/x", ACL_ALLOW);
+		ck_assert_int_eq(stub_log_count("deny rule(s) widened"), 1);
+		acl_rules_free(r);
+	}
+	{
+		/* Anonymous: %u has no value, the deny covers every P/D. */
+		struct acl_rules *r = build_for(NULL, "anon", &dev);
+		CHECK(r, W, "private/p9/d9/x", ACL_DENY);
+		CHECK(r, W, "secret/anon/x", ACL_DENY);
+		CHECK(r, W, "secret/other/x", ACL_ALLOW);  /* %c had a value: not widened */
+		acl_rules_free(r);
+	}
+}
+END_TEST
+
+START_TEST(test_invalid_registry_deny_fails_closed)
+{
+	struct ih_acl_lists dev;
+	char *deny_sub[] = {"secret/%x"};
+	char *pubsub[] = {"a/#"};
+	struct acl_rules *r;
+
+	memset(&dev, 0, sizeof(dev));
+	dev.deny_subscribe = (struct ih_strlist){deny_sub, 1};
+	dev.pubsub = (struct ih_strlist){pubsub, 1};
+	stub_log_clear();
+	r = build_for("p1/d1", "c1", &dev);
+	CHECK(r, R, "a/b", ACL_DENY);
+	CHECK(r, S, "a/#", ACL_DENY);
+	CHECK(r, W, "a/b", ACL_ALLOW);        /* deny_subscribe does not touch WRITE */
+	ck_assert(stub_log_contains("invalid deny filter \"secret/%x\""));
+	acl_rules_free(r);
+}
+END_TEST
+
 /* ---- config templates ---- */
 
 START_TEST(test_templates_init_errors)
@@ -502,6 +560,8 @@ int main(void)
 	tcase_add_test(tc, test_duplicates_merged);
 	tcase_add_test(tc, test_one_allocation_no_alloc_on_check);
 	tcase_add_test(tc, test_global_only_no_device);
+	tcase_add_test(tc, test_deny_never_dropped);
+	tcase_add_test(tc, test_invalid_registry_deny_fails_closed);
 	tcase_add_test(tc, test_templates_init_errors);
 	tcase_add_test(tc, test_templates_from_options);
 	suite_add_tcase(s, tc);
