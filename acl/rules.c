@@ -10,8 +10,13 @@
  * and SUBSCRIBE allow (SUBSCRIBE deny is the READ deny list). A filter that
  * belongs to several lists (pubsub, deny) appears once in the pool and once
  * in each list, so a check walks one contiguous array and never looks at a
- * rule of the wrong kind. Each entry carries its first level's length and
- * kind, so most rules are rejected by comparing one integer.
+ * rule of the wrong kind.
+ *
+ * Each entry carries its rule's literal prefix (the bytes before the first
+ * wildcard level) as a length and a first-eight-bytes word, so a rule that
+ * cannot match is rejected with one masked word compare; a candidate then
+ * costs one memcmp for the rest of the prefix and a walk over the wildcard
+ * part only.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -120,12 +125,11 @@ void acl_templates_cleanup(struct acl_templates *t)
 /* ------------------------------------------------------------------ */
 /* compiled rules                                                       */
 
-enum first_kind { FIRST_LITERAL = 0, FIRST_PLUS, FIRST_HASH };
-
 struct acl_rule {
+	uint64_t key;          /* the first min(plen, 8) bytes of the filter ... */
+	uint64_t mask;         /* ... and which bytes of a word they are */
 	const char *filter;    /* NUL-terminated, in the pool */
-	uint16_t first_len;    /* bytes of the first level */
-	uint8_t first;         /* enum first_kind */
+	size_t plen;           /* literal prefix length (0: starts with a wildcard) */
 };
 
 struct acl_rules {
@@ -290,15 +294,47 @@ static size_t merge(struct pending *item, size_t n)
 	return out;
 }
 
+/*
+ * The literal prefix: everything before the first wildcard level, less the
+ * '/' in front of a `#` (`a/#` also matches `a`).
+ */
+static size_t literal_prefix(const char *filter)
+{
+	for(const char *p = filter; *p; p++){
+		if((*p == '+' || *p == '#') && (p == filter || p[-1] == '/')){
+			if(*p == '#' && p != filter) return (size_t)(p - 1 - filter);
+			return (size_t)(p - filter);
+		}
+	}
+	return strlen(filter);
+}
+
+/* The first (up to) eight bytes of s in a word, zero-padded; n = strlen(s). */
+static inline uint64_t head_word(const char *s, size_t n)
+{
+	unsigned char b[8] = {0};
+	uint64_t w;
+
+	if(n >= 8){
+		memcpy(&w, s, 8);
+		return w;
+	}
+	for(size_t i = 0; i < n; i++) b[i] = (unsigned char)s[i];
+	memcpy(&w, b, 8);
+	return w;
+}
+
 static void rule_init(struct acl_rule *r, const char *filter)
 {
-	size_t first = (size_t)(strchrnul(filter, '/') - filter);
+	unsigned char m[8] = {0};
+	size_t k;
 
 	r->filter = filter;
-	r->first_len = (uint16_t)first;
-	if(first == 1 && filter[0] == '+') r->first = FIRST_PLUS;
-	else if(first == 1 && filter[0] == '#') r->first = FIRST_HASH;
-	else r->first = FIRST_LITERAL;
+	r->plen = literal_prefix(filter);
+	k = r->plen < 8 ? r->plen : 8;
+	memset(m, 0xff, k);
+	memcpy(&r->mask, m, 8);
+	r->key = head_word(filter, strlen(filter)) & r->mask;
 }
 
 static struct acl_rules *layout(const struct pending *item, size_t n)
@@ -390,42 +426,39 @@ size_t acl_rules_count(const struct acl_rules *r)
 /* ------------------------------------------------------------------ */
 /* checks: the hot path                                                 */
 
-static bool list_matches(const struct acl_rules *r, int l, const char *topic, size_t first_len)
+/*
+ * Does the topic (tlen bytes, head = its first word) start with the rule's
+ * literal prefix? A topic shorter than the prefix never does; the word
+ * compare settles the first eight bytes, memcmp the rest.
+ */
+static inline bool prefix_equal(const struct acl_rule *ru, const char *topic, size_t tlen, uint64_t head)
+{
+	if(tlen < ru->plen || (head & ru->mask) != ru->key) return false;
+	return ru->plen <= 8 || memcmp(ru->filter + 8, topic + 8, ru->plen - 8) == 0;
+}
+
+static bool list_matches(const struct acl_rules *r, int l, const char *topic, size_t tlen, uint64_t head)
 {
 	const struct acl_rule *ru = &r->rule[r->start[l]];
 	const struct acl_rule *end = &r->rule[r->start[l + 1]];
 
 	for(; ru < end; ru++){
-		if(ru->first == FIRST_LITERAL){
-			if(ru->first_len != first_len || ru->filter[0] != topic[0]
-					|| memcmp(ru->filter, topic, first_len) != 0){
-				continue;
-			}
-			if(acl_topic_matches_tail(ru->filter + first_len, topic + first_len)) return true;
-		}else if(topic[0] != '$'){
-			if(ru->first == FIRST_HASH) return true;
-			if(acl_topic_matches_tail(ru->filter + 1, topic + first_len)) return true;
+		if(prefix_equal(ru, topic, tlen, head) && acl_topic_matches_from(ru->filter, topic, ru->plen)){
+			return true;
 		}
 	}
 	return false;
 }
 
-static bool list_covers(const struct acl_rules *r, int l, const char *filter, size_t first_len)
+static bool list_covers(const struct acl_rules *r, int l, const char *filter, size_t flen, uint64_t head)
 {
 	const struct acl_rule *ru = &r->rule[r->start[l]];
 	const struct acl_rule *end = &r->rule[r->start[l + 1]];
 
+	/* A wildcard in the filter's first bytes never equals a rule's literal prefix. */
 	for(; ru < end; ru++){
-		if(ru->first == FIRST_LITERAL){
-			/* A wildcard first level in the filter is never equal to a literal. */
-			if(ru->first_len != first_len || ru->filter[0] != filter[0]
-					|| memcmp(ru->filter, filter, first_len) != 0){
-				continue;
-			}
-			if(acl_filter_covers_tail(ru->filter + first_len, filter + first_len)) return true;
-		}else if(filter[0] != '$'){
-			if(ru->first == FIRST_HASH) return true;
-			if(acl_filter_covers(ru->filter, filter)) return true;
+		if(prefix_equal(ru, filter, flen, head) && acl_filter_covers_from(ru->filter, filter, ru->plen)){
+			return true;
 		}
 	}
 	return false;
@@ -435,7 +468,8 @@ static bool list_covers(const struct acl_rules *r, int l, const char *filter, si
 
 enum acl_decision acl_rules_check(const struct acl_rules *r, int access, const char *topic)
 {
-	size_t first_len;
+	size_t len;
+	uint64_t head;
 
 	if(r == NULL) return ACL_NOMATCH;
 	if(access == MOSQ_ACL_UNSUBSCRIBE) return ACL_ALLOW;
@@ -444,19 +478,20 @@ enum acl_decision acl_rules_check(const struct acl_rules *r, int access, const c
 		topic = acl_share_strip(topic);
 		if(topic == NULL) return ACL_DENY;
 	}
-	first_len = (size_t)(strchrnul(topic, '/') - topic);
+	len = strlen(topic);
+	head = head_word(topic, len);
 
 	/* Deny lists are usually empty: test that before paying for a call. */
 	switch(access){
 		case MOSQ_ACL_WRITE:
-			if(NONEMPTY(r, L_W_DENY) && list_matches(r, L_W_DENY, topic, first_len)) return ACL_DENY;
-			return list_matches(r, L_W_ALLOW, topic, first_len) ? ACL_ALLOW : ACL_NOMATCH;
+			if(NONEMPTY(r, L_W_DENY) && list_matches(r, L_W_DENY, topic, len, head)) return ACL_DENY;
+			return list_matches(r, L_W_ALLOW, topic, len, head) ? ACL_ALLOW : ACL_NOMATCH;
 		case MOSQ_ACL_READ:
-			if(NONEMPTY(r, L_R_DENY) && list_matches(r, L_R_DENY, topic, first_len)) return ACL_DENY;
-			return list_matches(r, L_R_ALLOW, topic, first_len) ? ACL_ALLOW : ACL_NOMATCH;
+			if(NONEMPTY(r, L_R_DENY) && list_matches(r, L_R_DENY, topic, len, head)) return ACL_DENY;
+			return list_matches(r, L_R_ALLOW, topic, len, head) ? ACL_ALLOW : ACL_NOMATCH;
 		case MOSQ_ACL_SUBSCRIBE:
-			if(NONEMPTY(r, L_R_DENY) && list_covers(r, L_R_DENY, topic, first_len)) return ACL_DENY;
-			return list_covers(r, L_S_ALLOW, topic, first_len) ? ACL_ALLOW : ACL_NOMATCH;
+			if(NONEMPTY(r, L_R_DENY) && list_covers(r, L_R_DENY, topic, len, head)) return ACL_DENY;
+			return list_covers(r, L_S_ALLOW, topic, len, head) ? ACL_ALLOW : ACL_NOMATCH;
 		default:
 			return ACL_DENY;
 	}

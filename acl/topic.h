@@ -42,14 +42,14 @@ bool acl_filter_covers(const char *rule, const char *filter);
 bool acl_filters_overlap(const char *a, const char *b);
 
 /*
- * Tails of the two predicates above, for callers that already compared a
- * literal first part: both pointers sit right after the same number of
- * whole, already-matched levels, i.e. at '/' or at the terminating NUL
- * (anything else simply does not match). Nothing before them is read.
- * The `$` rule is the caller's business (it only concerns the first level).
+ * Resume one of the two predicates above after the first `offset` bytes,
+ * which the caller has found identical in both strings and which hold no
+ * wildcard (a literal prefix of the rule, e.g. found with one word compare
+ * and a memcmp). offset 0 is the plain predicate, `$` rule included; past
+ * a literal first byte the `$` rule cannot apply.
  */
-bool acl_topic_matches_tail(const char *filter_tail, const char *topic_tail);
-bool acl_filter_covers_tail(const char *rule_tail, const char *filter_tail);
+bool acl_topic_matches_from(const char *filter, const char *topic, size_t offset);
+bool acl_filter_covers_from(const char *rule, const char *filter, size_t offset);
 
 /* 1..ACL_TOPIC_MAX bytes and no '+' or '#'. */
 bool acl_topic_valid(const char *topic);

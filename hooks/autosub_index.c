@@ -568,8 +568,8 @@ size_t autosub_index_match(struct autosub_index *idx, const char *topic, const s
 			bool hit;
 
 			candidates++;
-			hit = k == 0 ? acl_topic_matches(s->filter, topic)
-				: acl_topic_matches_tail(s->filter + s->prefix_len, topic + plen);
+			/* Equal keys: the topic starts with the filter's literal prefix. */
+			hit = acl_topic_matches_from(s->filter, topic, plen);
 			if(hit) record(idx, s, topic, &n);
 		}
 	}

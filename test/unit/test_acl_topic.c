@@ -72,13 +72,27 @@ START_TEST(test_matches_null)
 }
 END_TEST
 
-START_TEST(test_matches_tail)
+START_TEST(test_from_offset)
 {
-	ck_assert(acl_topic_matches_tail("/d1/+", "/d1/x"));
-	ck_assert(acl_topic_matches_tail("", ""));
-	ck_assert(acl_topic_matches_tail("/#", ""));
-	ck_assert(!acl_topic_matches_tail("/+", ""));
-	ck_assert(!acl_topic_matches_tail("", "/x"));
+	/* Callers vouch for an identical literal prefix; the rest is matched. */
+	ck_assert(acl_topic_matches_from("cmd/p1/d1/+", "cmd/p1/d1/x", 9));
+	ck_assert(acl_topic_matches_from("cmd/p1/d1/+", "cmd/p1/d1/x", 4));
+	ck_assert(!acl_topic_matches_from("cmd/p1/d1/+", "cmd/p1/d1", 9));
+	ck_assert(acl_topic_matches_from("a/#", "a", 1));
+	ck_assert(!acl_topic_matches_from("a/#", "ab", 1));
+	ck_assert(!acl_topic_matches_from("a/+", "a", 1));
+	ck_assert(acl_topic_matches_from("a", "a", 1));
+	ck_assert(!acl_topic_matches_from("a", "a/x", 1));
+	ck_assert(acl_topic_matches_from("upload_data/p1/d1/+/+", "upload_data/p1/d1/t/1", 18));
+	/* Offset 0 is the plain predicate, $ rule included. */
+	ck_assert(!acl_topic_matches_from("#", "$SYS/x", 0));
+	ck_assert(acl_topic_matches_from("#", "x", 0));
+	ck_assert(acl_filter_covers_from("tags/p1/+/cmd/#", "tags/p1/t1/cmd/#", 8));
+	ck_assert(!acl_filter_covers_from("tags/p1/+/cmd/#", "tags/p1/+/x/#", 8));
+	ck_assert(acl_filter_covers_from("a/#", "a", 1));
+	ck_assert(!acl_filter_covers_from("#", "$SYS/#", 0));
+	ck_assert(!acl_topic_matches_from(NULL, "a", 1));
+	ck_assert(!acl_filter_covers_from("a", NULL, 1));
 }
 END_TEST
 
@@ -382,7 +396,7 @@ int main(void)
 
 	tcase_add_test(tc, test_matches_table);
 	tcase_add_test(tc, test_matches_null);
-	tcase_add_test(tc, test_matches_tail);
+	tcase_add_test(tc, test_from_offset);
 	tcase_add_test(tc, test_covers_table);
 	tcase_add_test(tc, test_covers_equals_matches_for_topics);
 	tcase_add_test(tc, test_overlap_table);
