@@ -13,6 +13,7 @@
 #include <mosquitto_plugin.h>
 
 #include "acl/rules.h"
+#include "hooks/autosub_template.h"
 #include "plugin/config.h"
 #include "test/stubs/broker_stubs.h"
 
@@ -488,6 +489,36 @@ START_TEST(test_invalid_registry_deny_fails_closed)
 }
 END_TEST
 
+
+START_TEST(test_grants_from_autosub)
+{
+	/* What the glue does at authentication: instantiate, then compile. */
+	struct mosquitto_opt opts[] = {{"autosub_tags", "true"}};
+	char *tags[] = {"floor1"};
+	struct ih_strlist tl = {tags, 1};
+	struct acl_subject who = {"p1/d1", 2, "c1"};
+	struct autosub_list l;
+	struct acl_rules *r = NULL;
+
+	acl_templates_cleanup(tpl);
+	ih_config_cleanup(&cfg);
+	ck_assert_int_eq(ih_config_parse(&cfg, opts, 1), MOSQ_ERR_SUCCESS);
+	ck_assert_int_eq(acl_templates_init(&tpl, &cfg), MOSQ_ERR_SUCCESS);
+	ck_assert_int_eq(autosub_instantiate(&l, &cfg, &who, &tl), MOSQ_ERR_SUCCESS);
+	ck_assert_int_eq(acl_rules_build(&r, tpl, NULL, l.names, l.count, &who), MOSQ_ERR_SUCCESS);
+	autosub_list_free(&l);   /* the rules keep their own copy */
+	CHECK(r, R, "cmd/p1/d1/reboot/json/r1", ACL_ALLOW);
+	CHECK(r, R, "rpc/p1/d1/ping/json/r1/1700000000", ACL_ALLOW);
+	CHECK(r, R, "m2m/p1/d1/d2/m1", ACL_ALLOW);
+	CHECK(r, R, "tags/p1/floor1/cmd/reboot/json/r1", ACL_ALLOW);
+	CHECK(r, R, "tags/p1/floor1/cmd/x", ACL_ALLOW);         /* the tag grant is tags/p1/floor1/cmd/# */
+	CHECK(r, R, "tags/p2/floor1/cmd/reboot/json/r1", ACL_NOMATCH);
+	CHECK(r, R, "cmd/p1/d2/reboot/json/r1", ACL_NOMATCH);
+	CHECK(r, S, "cmd/p1/d1/#", ACL_NOMATCH);
+	acl_rules_free(r);
+}
+END_TEST
+
 /* ---- config templates ---- */
 
 START_TEST(test_templates_init_errors)
@@ -562,6 +593,7 @@ int main(void)
 	tcase_add_test(tc, test_global_only_no_device);
 	tcase_add_test(tc, test_deny_never_dropped);
 	tcase_add_test(tc, test_invalid_registry_deny_fails_closed);
+	tcase_add_test(tc, test_grants_from_autosub);
 	tcase_add_test(tc, test_templates_init_errors);
 	tcase_add_test(tc, test_templates_from_options);
 	suite_add_tcase(s, tc);
