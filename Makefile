@@ -34,8 +34,10 @@ LIB_OBJ    = $(filter-out $(BUILD)/obj/plugin/plugin.o,$(PLUGIN_OBJ))
 
 CTL_SRC    = $(wildcard tools/ctl/*.c)
 CTL_OBJ    = $(CTL_SRC:%.c=$(BUILD)/obj/%.o)
-# iothubctl shares name validation and secret handling with the plugin.
-CTL_SHARED = $(BUILD)/obj/auth/username.o $(BUILD)/obj/auth/secret.o
+# iothubctl shares name validation, secret handling and the option table
+# (plugin_opt_* parsing for --config) with the plugin; tools/ctl/broker_shim.c
+# backs the broker functions config.o calls with libc.
+CTL_SHARED = $(BUILD)/obj/auth/username.o $(BUILD)/obj/auth/secret.o $(BUILD)/obj/plugin/config.o
 
 STUB_OBJ   = $(BUILD)/obj/test/stubs/broker_stubs.o
 UNIT_SRC   = $(wildcard test/unit/test_*.c)

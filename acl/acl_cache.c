@@ -1,0 +1,177 @@
+/*
+ * Per-connection ACL decision cache (policy and bounds in acl_cache.h).
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <mosquitto.h>
+#include <mosquitto_broker.h>
+
+#include "acl/acl_cache.h"
+#include "acl/hash.h"
+
+#define WAYS 4
+#define BUF_ROUND 32
+
+struct slot {
+	uint64_t hash;
+	char *topic;        /* owned buffer of `cap` bytes, reused across stores */
+	uint32_t expires;   /* valid while now < expires */
+	uint32_t stamp;     /* LRU: the cache clock at the last hit or store */
+	uint16_t len;
+	uint16_t cap;
+	uint8_t access;
+	uint8_t decision;
+	uint8_t used;
+};
+
+struct acl_cache {
+	uint64_t seed;
+	uint32_t nsets;
+	uint32_t ways;
+	uint32_t ttl;
+	uint32_t clock;
+	size_t buf_bytes;
+	struct slot slot[];
+};
+
+int acl_cache_new(struct acl_cache **out, uint32_t max_size, uint32_t ttl_s)
+{
+	struct acl_cache *c;
+	uint32_t ways, nsets;
+
+	*out = NULL;
+	if(max_size == 0 || ttl_s == 0) return MOSQ_ERR_SUCCESS;
+	ways = max_size < WAYS ? max_size : WAYS;
+	nsets = max_size / ways;
+	c = mosquitto_calloc(1, sizeof(*c) + (size_t)nsets * ways * sizeof(struct slot));
+	if(c == NULL) return MOSQ_ERR_NOMEM;
+	c->seed = acl_hash_seed();
+	c->nsets = nsets;
+	c->ways = ways;
+	c->ttl = ttl_s;
+	*out = c; /* the caller owns c; acl_cache_free frees it */
+	return MOSQ_ERR_SUCCESS;
+}
+
+void acl_cache_free(struct acl_cache *c)
+{
+	if(c == NULL) return;
+	for(size_t i = 0; i < (size_t)c->nsets * c->ways; i++){
+		mosquitto_free(c->slot[i].topic);
+	}
+	mosquitto_free(c);
+}
+
+static inline struct slot *set_of(struct acl_cache *c, uint64_t hash)
+{
+	/* Multiply-shift maps the hash onto [0, nsets) without a division. */
+	uint32_t set = (uint32_t)(((hash >> 32) * c->nsets) >> 32);
+	return &c->slot[(size_t)set * c->ways];
+}
+
+/* Empty first, then expired, then least recently used. */
+static uint32_t victim(const struct acl_cache *c, const struct slot *set, uint32_t now)
+{
+	uint32_t best = 0;
+
+	for(uint32_t w = 0; w < c->ways; w++){
+		if(!set[w].used || now >= set[w].expires) return w;
+		if((int32_t)(set[w].stamp - set[best].stamp) < 0) best = w;
+	}
+	return best;
+}
+
+bool acl_cache_lookup(struct acl_cache *c, int access, const char *topic, uint32_t now,
+		struct acl_cache_key *key, enum acl_decision *decision)
+{
+	struct slot *set;
+	size_t len;
+	uint64_t h;
+
+	key->len = SIZE_MAX;
+	if(c == NULL || topic == NULL) return false;
+	len = strlen(topic);
+	if(len > ACL_CACHE_TOPIC_MAX) return false;
+	h = acl_hash_bytes(topic, len, c->seed ^ (uint64_t)(unsigned)access);
+	set = set_of(c, h);
+	for(uint32_t w = 0; w < c->ways; w++){
+		struct slot *s = &set[w];
+		/* The hash only narrows the search: the bytes decide. */
+		if(s->hash != h || !s->used || s->len != len || s->access != (uint8_t)access
+				|| memcmp(s->topic, topic, len) != 0){
+			continue;
+		}
+		if(now < s->expires){
+			s->stamp = ++c->clock;
+			*decision = (enum acl_decision)s->decision;
+			return true;
+		}
+		s->used = 0;   /* expired: its slot is the natural place for the refresh */
+		break;
+	}
+	key->hash = h;
+	key->len = len;
+	key->slot = (uint32_t)(set - c->slot) + victim(c, set, now);
+	return false;
+}
+
+void acl_cache_store(struct acl_cache *c, const struct acl_cache_key *key, int access, const char *topic,
+		enum acl_decision decision, uint32_t now)
+{
+	struct slot *s;
+	size_t need;
+
+	if(c == NULL || topic == NULL || key->len > ACL_CACHE_TOPIC_MAX) return;
+	if(key->slot >= c->nsets * c->ways) return;
+	s = &c->slot[key->slot];
+	need = key->len + 1;
+	if(s->cap < need){
+		size_t cap = (need + BUF_ROUND - 1) / BUF_ROUND * BUF_ROUND;
+		char *buf = mosquitto_realloc(s->topic, cap);
+		if(buf == NULL) return;   /* only an optimisation: skip it */
+		c->buf_bytes += cap - s->cap;
+		s->topic = buf;
+		s->cap = (uint16_t)cap;
+	}
+	memcpy(s->topic, topic, need);
+	s->hash = key->hash;
+	s->len = (uint16_t)key->len;
+	s->access = (uint8_t)access;
+	s->decision = (uint8_t)decision;
+	s->expires = now > UINT32_MAX - c->ttl ? UINT32_MAX : now + c->ttl;
+	s->stamp = ++c->clock;
+	s->used = 1;
+}
+
+void acl_cache_clear(struct acl_cache *c)
+{
+	if(c == NULL) return;
+	for(size_t i = 0; i < (size_t)c->nsets * c->ways; i++){
+		c->slot[i].used = 0;
+	}
+}
+
+size_t acl_cache_memory(const struct acl_cache *c)
+{
+	if(c == NULL) return 0;
+	return sizeof(*c) + (size_t)c->nsets * c->ways * sizeof(struct slot) + c->buf_bytes;
+}
+
+size_t acl_cache_used(const struct acl_cache *c)
+{
+	size_t n = 0;
+
+	if(c == NULL) return 0;
+	for(size_t i = 0; i < (size_t)c->nsets * c->ways; i++){
+		if(c->slot[i].used) n++;
+	}
+	return n;
+}
+
+size_t acl_cache_capacity(const struct acl_cache *c)
+{
+	return c ? (size_t)c->nsets * c->ways : 0;
+}

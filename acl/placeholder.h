@@ -1,0 +1,108 @@
+/*
+ * Topic templates: placeholders in ACL rules and auto-subscriptions.
+ *
+ *   %u  the username, always `ProductName/DeviceName`: it fills two levels
+ *   %p  ProductName
+ *   %d  DeviceName
+ *   %c  the client id
+ *   %%  a literal '%' (the only way to write one, anywhere in a level)
+ *
+ * A placeholder must be a whole topic level: `cmd/%u/#` and `inbox/%c/+`
+ * are templates, `a%c`, `%u%c` and `x/%c_1` are errors, and so is any
+ * other `%x`. Config templates are checked at startup (the broker refuses
+ * to start); registry templates are checked per connection (the rule is
+ * dropped with a log line).
+ *
+ * A value must never widen a rule. A rule is the operator's statement of
+ * what ONE device may touch; a value that is empty or holds '/', '+' or
+ * '#' would turn `inbox/%c/#` into `inbox/#` (client id "#") or into
+ * another device's subtree (client id "d2/x"). So when the value for %c,
+ * %p or %d is empty or contains '/', '+' or '#', or the username for %u is
+ * not exactly `P/D` with two valid halves, the WHOLE RULE is dropped for
+ * that connection. The connection itself is not refused: its other rules
+ * still apply and acl_nomatch decides the rest (deny by default), so the
+ * device simply gets less. Likewise when the value of the first level
+ * would start with '$', because that would reach `$SYS`/`$CONTROL`, which
+ * the `$` rule keeps out of reach of everything but literal rules.
+ * Anonymous connections (no username) drop every rule using %u, %p or %d;
+ * a connection without a client id drops every rule using %c.
+ *
+ * Deny rules are the exception, because dropping a deny WIDENS access:
+ * there a bad or missing value is replaced by wildcard levels (`+`, and
+ * `+/+` for %u), so the deny grows instead of vanishing. `deny x/%c/#`
+ * with client id "a/b" becomes `x/+/#` for that connection.
+ *
+ * rules.c logs the drops and widenings once per connection at NOTICE.
+ *
+ * Nothing here allocates or calls the broker.
+ */
+#ifndef IH_ACL_PLACEHOLDER_H
+#define IH_ACL_PLACEHOLDER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Who a template is instantiated for. Strings are borrowed. */
+struct acl_subject {
+	const char *username;   /* "P/D", or NULL for an anonymous connection */
+	size_t product_len;     /* bytes of ProductName at the start of username */
+	const char *client_id;  /* may be NULL */
+};
+
+enum acl_ph_result {
+	ACL_PH_OK = 0,
+	ACL_PH_BAD_TEMPLATE,    /* syntax: unknown %x, placeholder not a whole level, not a valid filter */
+	ACL_PH_NO_IDENTITY,     /* anonymous (%u %p %d) or no client id (%c) */
+	ACL_PH_UNSAFE_VALUE,    /* a value would widen the rule */
+	ACL_PH_TOO_LONG,        /* the result would exceed ACL_TOPIC_MAX */
+};
+
+/* What a template uses (acl_placeholder_check's *uses). */
+#define ACL_PH_USES_U 0x01u
+#define ACL_PH_USES_P 0x02u
+#define ACL_PH_USES_D 0x04u
+#define ACL_PH_USES_C 0x08u
+
+/* Kind of one level of a template (acl_placeholder_level). */
+enum acl_ph_level {
+	ACL_PH_LEVEL_TEXT = 0,  /* literal text, possibly with %% */
+	ACL_PH_LEVEL_PLUS,
+	ACL_PH_LEVEL_HASH,
+	ACL_PH_LEVEL_U,
+	ACL_PH_LEVEL_P,
+	ACL_PH_LEVEL_D,
+	ACL_PH_LEVEL_C,
+};
+
+/*
+ * Check a template's syntax. Returns ACL_PH_OK and the ACL_PH_USES_* bits
+ * in *uses (may be NULL), or ACL_PH_BAD_TEMPLATE with a reason such as
+ * "unknown placeholder %x" in err (always NUL-terminated when errlen > 0).
+ */
+enum acl_ph_result acl_placeholder_check(const char *tpl, unsigned *uses, char *err, size_t errlen);
+
+/* Classify the level tpl[0..len). */
+enum acl_ph_level acl_placeholder_level(const char *level, size_t len);
+
+/*
+ * Instantiate `tpl` for `who`. Stores the result's length (without NUL)
+ * in *len and, when out is not NULL and outsize > *len, writes the
+ * NUL-terminated result to out. Call with out == NULL to measure. Any
+ * result but ACL_PH_OK means "drop this rule"; nothing is written then.
+ */
+enum acl_ph_result acl_placeholder_expand(const char *tpl, const struct acl_subject *who,
+		char *out, size_t outsize, size_t *len);
+
+/*
+ * The same for deny rules: a bad or missing value (or one that makes the
+ * result too long) becomes wildcard levels instead of failing, and
+ * *widened says so. Fails only for ACL_PH_BAD_TEMPLATE or, for a template
+ * that is itself near the size limit, ACL_PH_TOO_LONG.
+ */
+enum acl_ph_result acl_placeholder_expand_deny(const char *tpl, const struct acl_subject *who,
+		char *out, size_t outsize, size_t *len, bool *widened);
+
+/* A short static description of a result, for log lines. */
+const char *acl_placeholder_strerror(enum acl_ph_result rc);
+
+#endif

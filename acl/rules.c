@@ -1,0 +1,498 @@
+/*
+ * ACL templates and per-connection compiled rules (decision table in
+ * rules.h).
+ *
+ * A compiled rule set is one allocation:
+ *
+ *   struct acl_rules | rule[] grouped in five lists | string pool
+ *
+ * The five lists are what a check scans: WRITE deny/allow, READ deny/allow
+ * and SUBSCRIBE allow (SUBSCRIBE deny is the READ deny list). A filter that
+ * belongs to several lists (pubsub, deny) appears once in the pool and once
+ * in each list, so a check walks one contiguous array and never looks at a
+ * rule of the wrong kind.
+ *
+ * Each entry carries its rule's literal prefix (the bytes before the first
+ * wildcard level) as a length and a first-eight-bytes word, so a rule that
+ * cannot match is rejected with one masked word compare; a candidate then
+ * costs one memcmp for the rest of the prefix and a walk over the wildcard
+ * part only.
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mosquitto.h>
+#include <mosquitto_broker.h>
+#include <mosquitto_plugin.h>
+
+#include "acl/rules.h"
+#include "acl/topic.h"
+
+/* The lists a check scans, and the bit of each in a filter's role mask. */
+enum rule_list { L_W_DENY, L_W_ALLOW, L_R_DENY, L_R_ALLOW, L_S_ALLOW, L_COUNT };
+#define ROLE(l) (1u << (l))
+
+/* The six template lists, in the order of struct ih_acl_lists. */
+enum tpl_list { T_PUBLISH, T_SUBSCRIBE, T_PUBSUB, T_DENY, T_DENY_PUBLISH, T_DENY_SUBSCRIBE, T_COUNT };
+
+static const unsigned tpl_roles[T_COUNT] = {
+	[T_PUBLISH] = ROLE(L_W_ALLOW),
+	[T_SUBSCRIBE] = ROLE(L_R_ALLOW) | ROLE(L_S_ALLOW),
+	[T_PUBSUB] = ROLE(L_W_ALLOW) | ROLE(L_R_ALLOW) | ROLE(L_S_ALLOW),
+	[T_DENY] = ROLE(L_W_DENY) | ROLE(L_R_DENY),
+	[T_DENY_PUBLISH] = ROLE(L_W_DENY),
+	[T_DENY_SUBSCRIBE] = ROLE(L_R_DENY),
+};
+#define GRANT_ROLES ROLE(L_R_ALLOW)
+
+static const char *const tpl_name[T_COUNT] = {
+	"publish", "subscribe", "pubsub", "deny", "deny_publish", "deny_subscribe",
+};
+
+static const size_t cfg_offset[T_COUNT] = {
+	offsetof(struct ih_config, acl_publish), offsetof(struct ih_config, acl_subscribe),
+	offsetof(struct ih_config, acl_pubsub), offsetof(struct ih_config, acl_deny),
+	offsetof(struct ih_config, acl_deny_publish), offsetof(struct ih_config, acl_deny_subscribe),
+};
+
+static const size_t dev_offset[T_COUNT] = {
+	offsetof(struct ih_acl_lists, publish), offsetof(struct ih_acl_lists, subscribe),
+	offsetof(struct ih_acl_lists, pubsub), offsetof(struct ih_acl_lists, deny),
+	offsetof(struct ih_acl_lists, deny_publish), offsetof(struct ih_acl_lists, deny_subscribe),
+};
+
+#define LIST_AT(base, off) ((const struct ih_strlist *)(const void *)((const char *)(base) + (off)))
+
+/* ------------------------------------------------------------------ */
+/* templates                                                            */
+
+struct acl_templates {
+	size_t count[T_COUNT];
+	const char **item[T_COUNT];   /* into this allocation */
+};
+
+int acl_templates_init(struct acl_templates **out, const struct ih_config *cfg)
+{
+	struct acl_templates *t = NULL;
+	size_t n = 0, bytes = 0;
+	const char **slot;
+	char *pool;
+	char err[160];
+	unsigned uses;
+	int rc = MOSQ_ERR_SUCCESS;
+
+	for(int i = 0; i < T_COUNT; i++){
+		const struct ih_strlist *l = LIST_AT(cfg, cfg_offset[i]);
+		for(size_t j = 0; j < l->count; j++){
+			if(acl_placeholder_check(l->items[j], &uses, err, sizeof(err)) != ACL_PH_OK){
+				mosquitto_log_printf(MOSQ_LOG_ERR, "iothub: option plugin_opt_acl_%s \"%s\": %s",
+						tpl_name[i], l->items[j], err);
+				rc = MOSQ_ERR_INVAL;
+			}
+			n++;
+			bytes += strlen(l->items[j]) + 1;
+		}
+	}
+	if(rc) return rc;
+
+	t = mosquitto_calloc(1, sizeof(*t) + n * sizeof(char *) + bytes);
+	if(t == NULL) return MOSQ_ERR_NOMEM;
+	slot = (const char **)(void *)(t + 1);
+	pool = (char *)(slot + n);
+	for(int i = 0; i < T_COUNT; i++){
+		const struct ih_strlist *l = LIST_AT(cfg, cfg_offset[i]);
+		t->item[i] = slot;
+		t->count[i] = l->count;
+		for(size_t j = 0; j < l->count; j++){
+			size_t len = strlen(l->items[j]) + 1;
+			memcpy(pool, l->items[j], len);
+			*slot++ = pool;
+			pool += len;
+		}
+	}
+	*out = t; /* the caller owns t; acl_templates_cleanup frees it */
+	return MOSQ_ERR_SUCCESS;
+}
+
+void acl_templates_cleanup(struct acl_templates *t)
+{
+	mosquitto_free(t);
+}
+
+/* ------------------------------------------------------------------ */
+/* compiled rules                                                       */
+
+struct acl_rule {
+	uint64_t key;          /* the first min(plen, 8) bytes of the filter ... */
+	uint64_t mask;         /* ... and which bytes of a word they are */
+	const char *filter;    /* NUL-terminated, in the pool */
+	size_t plen;           /* literal prefix length (0: starts with a wildcard) */
+};
+
+struct acl_rules {
+	size_t bytes;
+	size_t n_filters;
+	uint32_t start[L_COUNT + 1];   /* list l is rule[start[l] .. start[l+1]) */
+	struct acl_rule rule[];        /* then the string pool */
+};
+
+/* One instantiated filter while building. */
+struct pending {
+	const char *text;
+	size_t len;
+	unsigned roles;
+};
+
+struct build {
+	const struct acl_subject *who;
+	bool writing;          /* false: measure pass, true: fill pass */
+	size_t n;              /* filters accepted (measure) / written (fill) */
+	size_t bytes;          /* pool bytes, NULs included */
+	struct pending *item;  /* fill pass only */
+	char *pool;            /* fill pass only */
+	unsigned dropped;      /* allow rules: unsafe values, too long */
+	unsigned anonymous;    /* allow rules: no identity to substitute */
+	unsigned widened;      /* deny rules made wider instead of dropped */
+	const char *first_widened;
+	const char *first_dropped;
+	enum acl_ph_result first_reason;
+};
+
+/* Rules whose loss would widen access. */
+#define DENY_ROLES (ROLE(L_W_DENY) | ROLE(L_R_DENY))
+
+static void add_filter(struct build *b, const char *tpl, bool is_template, unsigned roles)
+{
+	size_t len;
+	bool widened = false;
+	enum acl_ph_result rc;
+
+	if(is_template && (roles & DENY_ROLES)){
+		rc = acl_placeholder_expand_deny(tpl, b->who, NULL, 0, &len, &widened);
+		if(rc == ACL_PH_OK && widened && !b->writing && b->widened++ == 0) b->first_widened = tpl;
+	}else if(is_template){
+		rc = acl_placeholder_expand(tpl, b->who, NULL, 0, &len);
+	}else{
+		rc = acl_filter_valid(tpl) ? ACL_PH_OK : ACL_PH_BAD_TEMPLATE;
+		len = rc == ACL_PH_OK ? strlen(tpl) : 0;
+	}
+	if(rc != ACL_PH_OK && (roles & DENY_ROLES)){
+		/* A deny we cannot read must not vanish: fail closed. */
+		if(!b->writing){
+			mosquitto_log_printf(MOSQ_LOG_WARNING, "iothub: client \"%s\": invalid deny filter \"%s\" (%s)"
+					" is applied as \"#\": the device is denied every topic for this access",
+					b->who && b->who->client_id ? b->who->client_id : "", tpl, acl_placeholder_strerror(rc));
+		}
+		tpl = "#";
+		is_template = false;
+		len = 1;
+		rc = ACL_PH_OK;
+	}
+	if(rc != ACL_PH_OK){
+		if(b->writing) return;
+		if(rc == ACL_PH_NO_IDENTITY){
+			b->anonymous++;
+		}else if(rc == ACL_PH_BAD_TEMPLATE){
+			/* Config templates were validated at startup: this is registry data. */
+			mosquitto_log_printf(MOSQ_LOG_WARNING, "iothub: client \"%s\": ignoring invalid ACL filter \"%s\"",
+					b->who && b->who->client_id ? b->who->client_id : "", tpl);
+		}else{
+			if(b->dropped++ == 0){
+				b->first_dropped = tpl;
+				b->first_reason = rc;
+			}
+		}
+		return;
+	}
+	if(b->writing){
+		char *dst = b->pool + b->bytes;
+		if(is_template && (roles & DENY_ROLES)){
+			acl_placeholder_expand_deny(tpl, b->who, dst, len + 1, &len, &widened);
+		}else if(is_template){
+			acl_placeholder_expand(tpl, b->who, dst, len + 1, &len);
+		}else{
+			memcpy(dst, tpl, len + 1);
+		}
+		b->item[b->n] = (struct pending){dst, len, roles};
+	}
+	b->n++;
+	b->bytes += len + 1;
+}
+
+static void collect(struct build *b, const struct acl_templates *global, const struct ih_acl_lists *device,
+		const char *const *grants, size_t n_grants)
+{
+	for(int i = 0; global && i < T_COUNT; i++){
+		for(size_t j = 0; j < global->count[i]; j++){
+			add_filter(b, global->item[i][j], true, tpl_roles[i]);
+		}
+	}
+	for(int i = 0; device && i < T_COUNT; i++){
+		const struct ih_strlist *l = LIST_AT(device, dev_offset[i]);
+		for(size_t j = 0; j < l->count; j++){
+			if(l->items[j]) add_filter(b, l->items[j], true, tpl_roles[i]);
+		}
+	}
+	for(size_t j = 0; j < n_grants; j++){
+		if(grants[j]) add_filter(b, grants[j], false, GRANT_ROLES);
+	}
+}
+
+static void log_drops(const struct build *b)
+{
+	const char *cid = b->who && b->who->client_id ? b->who->client_id : "";
+	const char *user = b->who && b->who->username ? b->who->username : "";
+
+	if(b->dropped){
+		mosquitto_log_printf(MOSQ_LOG_NOTICE,
+				"iothub: client \"%s\" (username \"%s\"): %u ACL rule(s) dropped for this connection, first \"%s\": %s",
+				cid, user, b->dropped, b->first_dropped, acl_placeholder_strerror(b->first_reason));
+	}
+	if(b->widened){
+		mosquitto_log_printf(MOSQ_LOG_NOTICE,
+				"iothub: client \"%s\" (username \"%s\"): %u deny rule(s) widened with wildcards for this"
+				" connection because a placeholder value is missing or unsafe, first \"%s\"",
+				cid, user, b->widened, b->first_widened);
+	}
+	if(b->anonymous){
+		mosquitto_log_printf(MOSQ_LOG_DEBUG,
+				"iothub: client \"%s\": %u ACL rule(s) need a username or client id and do not apply",
+				cid, b->anonymous);
+	}
+}
+
+static int pending_cmp(const void *a, const void *b)
+{
+	const struct pending *x = a, *y = b;
+
+	if(x->len != y->len) return x->len < y->len ? -1 : 1;
+	return memcmp(x->text, y->text, x->len);
+}
+
+/* Sort, merge identical filters, and drop allow roles a same-filter deny shadows. */
+static size_t merge(struct pending *item, size_t n)
+{
+	size_t out = 0;
+
+	if(n == 0) return 0;
+	qsort(item, n, sizeof(*item), pending_cmp);
+	for(size_t i = 1; i < n; i++){
+		if(pending_cmp(&item[out], &item[i]) == 0){
+			item[out].roles |= item[i].roles;
+		}else{
+			item[++out] = item[i];
+		}
+	}
+	out++;
+	for(size_t i = 0; i < out; i++){
+		if(item[i].roles & ROLE(L_W_DENY)) item[i].roles &= ~ROLE(L_W_ALLOW);
+		if(item[i].roles & ROLE(L_R_DENY)) item[i].roles &= ~(ROLE(L_R_ALLOW) | ROLE(L_S_ALLOW));
+	}
+	return out;
+}
+
+/*
+ * The literal prefix: everything before the first wildcard level, less the
+ * '/' in front of a `#` (`a/#` also matches `a`).
+ */
+static size_t literal_prefix(const char *filter)
+{
+	for(const char *p = filter; *p; p++){
+		if((*p == '+' || *p == '#') && (p == filter || p[-1] == '/')){
+			if(*p == '#' && p != filter) return (size_t)(p - 1 - filter);
+			return (size_t)(p - filter);
+		}
+	}
+	return strlen(filter);
+}
+
+/* The first (up to) eight bytes of s in a word, zero-padded; n = strlen(s). */
+static inline uint64_t head_word(const char *s, size_t n)
+{
+	unsigned char b[8] = {0};
+	uint64_t w;
+
+	if(n >= 8){
+		memcpy(&w, s, 8);
+		return w;
+	}
+	for(size_t i = 0; i < n; i++) b[i] = (unsigned char)s[i];
+	memcpy(&w, b, 8);
+	return w;
+}
+
+static void rule_init(struct acl_rule *r, const char *filter)
+{
+	unsigned char m[8] = {0};
+	size_t k;
+
+	r->filter = filter;
+	r->plen = literal_prefix(filter);
+	k = r->plen < 8 ? r->plen : 8;
+	memset(m, 0xff, k);
+	memcpy(&r->mask, m, 8);
+	r->key = head_word(filter, strlen(filter)) & r->mask;
+}
+
+static struct acl_rules *layout(const struct pending *item, size_t n)
+{
+	struct acl_rules *r;
+	size_t entries = 0, bytes = 0, size, count[L_COUNT] = {0};
+	uint32_t next[L_COUNT];
+	char *pool;
+
+	for(size_t i = 0; i < n; i++){
+		for(int l = 0; l < L_COUNT; l++){
+			if(item[i].roles & ROLE(l)) count[l]++;
+		}
+		if(item[i].roles) bytes += item[i].len + 1;
+	}
+	for(int l = 0; l < L_COUNT; l++) entries += count[l];
+	if(entries > UINT32_MAX) return NULL;
+	size = sizeof(*r) + entries * sizeof(struct acl_rule) + bytes;
+	r = mosquitto_malloc(size);
+	if(r == NULL) return NULL;
+	r->bytes = size;
+	r->n_filters = 0;
+	r->start[0] = 0;
+	for(int l = 0; l < L_COUNT; l++){
+		r->start[l + 1] = r->start[l] + (uint32_t)count[l];
+		next[l] = r->start[l];
+	}
+	pool = (char *)&r->rule[entries];
+	for(size_t i = 0; i < n; i++){
+		if(item[i].roles == 0) continue;
+		memcpy(pool, item[i].text, item[i].len + 1);
+		for(int l = 0; l < L_COUNT; l++){
+			if(item[i].roles & ROLE(l)) rule_init(&r->rule[next[l]++], pool);
+		}
+		pool += item[i].len + 1;
+		r->n_filters++;
+	}
+	return r;
+}
+
+int acl_rules_build(struct acl_rules **out, const struct acl_templates *global,
+		const struct ih_acl_lists *device, const char *const *read_grants, size_t n_read_grants,
+		const struct acl_subject *who)
+{
+	struct build b = {.who = who};
+	void *scratch = NULL;
+	struct acl_rules *r;
+	size_t n;
+	int rc = MOSQ_ERR_NOMEM;
+
+	collect(&b, global, device, read_grants, n_read_grants);
+	log_drops(&b);
+
+	/* One scratch block for the instantiated filters before merging. */
+	scratch = mosquitto_malloc(b.n * sizeof(struct pending) + b.bytes + 1);
+	if(scratch == NULL) goto out;
+	b.item = scratch;
+	b.pool = (char *)(b.item + b.n);
+	b.writing = true;
+	b.n = 0;
+	b.bytes = 0;
+	collect(&b, global, device, read_grants, n_read_grants);
+
+	n = merge(b.item, b.n);
+	r = layout(b.item, n);
+	if(r == NULL) goto out;
+	*out = r; /* the caller owns r; acl_rules_free frees it */
+	rc = MOSQ_ERR_SUCCESS;
+out:
+	mosquitto_free(scratch);
+	return rc;
+}
+
+void acl_rules_free(struct acl_rules *r)
+{
+	mosquitto_free(r);
+}
+
+size_t acl_rules_memory(const struct acl_rules *r)
+{
+	return r ? r->bytes : 0;
+}
+
+size_t acl_rules_count(const struct acl_rules *r)
+{
+	return r ? r->n_filters : 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* checks: the hot path                                                 */
+
+/*
+ * Does the topic (tlen bytes, head = its first word) start with the rule's
+ * literal prefix? A topic shorter than the prefix never does; the word
+ * compare settles the first eight bytes, memcmp the rest.
+ */
+static inline bool prefix_equal(const struct acl_rule *ru, const char *topic, size_t tlen, uint64_t head)
+{
+	if(tlen < ru->plen || (head & ru->mask) != ru->key) return false;
+	return ru->plen <= 8 || memcmp(ru->filter + 8, topic + 8, ru->plen - 8) == 0;
+}
+
+static bool list_matches(const struct acl_rules *r, int l, const char *topic, size_t tlen, uint64_t head)
+{
+	const struct acl_rule *ru = &r->rule[r->start[l]];
+	const struct acl_rule *end = &r->rule[r->start[l + 1]];
+
+	for(; ru < end; ru++){
+		if(prefix_equal(ru, topic, tlen, head) && acl_topic_matches_from(ru->filter, topic, ru->plen)){
+			return true;
+		}
+	}
+	return false;
+}
+
+static bool list_covers(const struct acl_rules *r, int l, const char *filter, size_t flen, uint64_t head)
+{
+	const struct acl_rule *ru = &r->rule[r->start[l]];
+	const struct acl_rule *end = &r->rule[r->start[l + 1]];
+
+	/* A wildcard in the filter's first bytes never equals a rule's literal prefix. */
+	for(; ru < end; ru++){
+		if(prefix_equal(ru, filter, flen, head) && acl_filter_covers_from(ru->filter, filter, ru->plen)){
+			return true;
+		}
+	}
+	return false;
+}
+
+#define NONEMPTY(r, l) ((r)->start[(l)] != (r)->start[(l) + 1])
+
+enum acl_decision acl_rules_check(const struct acl_rules *r, int access, const char *topic)
+{
+	size_t len;
+	uint64_t head;
+
+	if(r == NULL) return ACL_NOMATCH;
+	if(access == MOSQ_ACL_UNSUBSCRIBE) return ACL_ALLOW;
+	if(topic == NULL || topic[0] == '\0') return ACL_DENY;
+	if(access == MOSQ_ACL_SUBSCRIBE){
+		topic = acl_share_strip(topic);
+		if(topic == NULL) return ACL_DENY;
+	}
+	len = strlen(topic);
+	head = head_word(topic, len);
+
+	/* Deny lists are usually empty: test that before paying for a call. */
+	switch(access){
+		case MOSQ_ACL_WRITE:
+			if(NONEMPTY(r, L_W_DENY) && list_matches(r, L_W_DENY, topic, len, head)) return ACL_DENY;
+			return list_matches(r, L_W_ALLOW, topic, len, head) ? ACL_ALLOW : ACL_NOMATCH;
+		case MOSQ_ACL_READ:
+			if(NONEMPTY(r, L_R_DENY) && list_matches(r, L_R_DENY, topic, len, head)) return ACL_DENY;
+			return list_matches(r, L_R_ALLOW, topic, len, head) ? ACL_ALLOW : ACL_NOMATCH;
+		case MOSQ_ACL_SUBSCRIBE:
+			if(NONEMPTY(r, L_R_DENY) && list_covers(r, L_R_DENY, topic, len, head)) return ACL_DENY;
+			return list_covers(r, L_S_ALLOW, topic, len, head) ? ACL_ALLOW : ACL_NOMATCH;
+		default:
+			return ACL_DENY;
+	}
+}

@@ -1,0 +1,99 @@
+/*
+ * Per-connection ACL: global templates from the config, compiled once per
+ * connection (at authentication) together with the device's registry rules
+ * and its auto-subscription read grants into one immutable block.
+ *
+ * Decision table (acl_rules_check). "matched" is acl_topic_matches(rule,
+ * topic); "covered" is acl_filter_covers(rule, filter). Deny always wins
+ * over allow; when nothing applies the answer is ACL_NOMATCH and the
+ * caller applies acl_nomatch.
+ *
+ * | access          | ACL_DENY when                | ACL_ALLOW when                              |
+ * |-----------------|------------------------------|---------------------------------------------|
+ * | WRITE (publish) | matched by deny,             | matched by publish or pubsub                |
+ * |                 | deny_publish                 |                                             |
+ * | READ (delivery) | matched by deny,             | matched by subscribe, pubsub, or a read     |
+ * |                 | deny_subscribe               | grant (an auto-subscription filter)         |
+ * | SUBSCRIBE       | covered by deny,             | covered by subscribe or pubsub (read grants |
+ * | (filter, after  | deny_subscribe; or a         | do NOT allow SUBSCRIBE: the broker delivers |
+ * | $share/G/ strip)| malformed $share filter      | them, the device need not ask)              |
+ * | UNSUBSCRIBE     | never                        | always                                      |
+ * | anything else   | always (fail closed)         | never                                       |
+ *
+ * SUBSCRIBE with a filter that only PARTIALLY overlaps a deny rule is not
+ * denied: the subscription is accepted and the denied topics are filtered
+ * out at delivery by the READ check (deny wins there). Denying on overlap
+ * would refuse e.g. `tags/p1/+/cmd/#` as soon as one tag is denied.
+ *
+ * `$SYS/...` and `$CONTROL/...` topics are reachable only by rules whose
+ * first level is that literal: a rule starting with `+` or `#` never
+ * matches or covers a '$' topic (the MQTT `$` rule).
+ *
+ * An empty or NULL topic is denied.
+ *
+ * Building never lets a bad input widen access (see acl/placeholder.h):
+ * an allow rule that cannot be instantiated for the connection is dropped;
+ * a deny rule whose placeholder value is missing or unsafe gets wildcard
+ * levels instead (`+`, `+/+` for %u), and a registry deny rule that is not
+ * a valid template at all is applied as `#` (deny every non-'$' topic for
+ * that access), with a WARNING naming it.
+ *
+ * Thread-safety: acl_templates and acl_rules are immutable after creation
+ * and may be read from any thread; creating and freeing them uses the
+ * broker allocator, so do that on the broker thread.
+ */
+#ifndef IH_ACL_RULES_H
+#define IH_ACL_RULES_H
+
+#include <stddef.h>
+
+#include "acl/placeholder.h"
+#include "auth/device.h"
+#include "plugin/config.h"
+
+enum acl_decision {
+	ACL_NOMATCH = 0,
+	ACL_ALLOW = 1,
+	ACL_DENY = 2,
+};
+
+struct acl_templates;
+struct acl_rules;
+
+/*
+ * Validate and copy the six global template lists of cfg (acl_publish,
+ * acl_subscribe, acl_pubsub, acl_deny, acl_deny_publish, acl_deny_subscribe).
+ * Every bad template is logged, naming the option, e.g.
+ *   iothub: option plugin_opt_acl_publish "up/%x": unknown placeholder %x
+ * Returns MOSQ_ERR_SUCCESS, MOSQ_ERR_INVAL (refuse to start) or
+ * MOSQ_ERR_NOMEM. *out is set only on success.
+ */
+int acl_templates_init(struct acl_templates **out, const struct ih_config *cfg);
+void acl_templates_cleanup(struct acl_templates *t);   /* NULL is fine */
+
+/*
+ * Compile the rules of one connection. `global` may be NULL (no global
+ * rules), `device` may be NULL (no registry rules), `read_grants` holds
+ * already-instantiated filters (no placeholder processing; invalid ones are
+ * skipped with a log line). Identical filters are merged. Rules that cannot
+ * be instantiated for `who` are dropped (see placeholder.h), logged once per
+ * connection. The caller owns *out (one allocation) and frees it with
+ * acl_rules_free. Returns MOSQ_ERR_SUCCESS or MOSQ_ERR_NOMEM.
+ */
+int acl_rules_build(struct acl_rules **out, const struct acl_templates *global,
+		const struct ih_acl_lists *device, const char *const *read_grants, size_t n_read_grants,
+		const struct acl_subject *who);
+void acl_rules_free(struct acl_rules *r);   /* NULL is fine */
+
+/*
+ * Decide `access` (MOSQ_ACL_READ/WRITE/SUBSCRIBE/UNSUBSCRIBE) on `topic`
+ * (a filter for SUBSCRIBE/UNSUBSCRIBE). No allocation, no string building.
+ * r == NULL answers ACL_NOMATCH.
+ */
+enum acl_decision acl_rules_check(const struct acl_rules *r, int access, const char *topic);
+
+/* Bytes held by r (its single allocation), and its number of distinct filters. */
+size_t acl_rules_memory(const struct acl_rules *r);
+size_t acl_rules_count(const struct acl_rules *r);
+
+#endif

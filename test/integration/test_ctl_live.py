@@ -1,0 +1,194 @@
+"""iothubctl end to end: the real plugin, a live broker, live devices.
+
+Run from the repository root:
+    /usr/bin/python3 -m pytest test/integration/test_ctl_live.py -q
+
+These need build/mosquitto_iothub.so with the control channel
+(`$CONTROL/iothub/v1`, plugin_opt_control true); without it they skip.
+The operator's broker credentials are a superuser device registered with
+iothubctl itself (`register --superuser`), as a deployment would do it.
+"""
+
+import json
+import time
+
+import pytest
+
+import harness
+from test_ctl import run_ctl
+
+pytestmark = pytest.mark.needs_plugin
+
+KICK_WITHIN = 1.0      # seconds from iothubctl's exit to the client's drop
+
+
+def _plugin_has_control():
+    try:
+        return b'$CONTROL/iothub/v1' in harness.PLUGIN.read_bytes()
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def live(mongo, broker, registry):
+    """A broker with the plugin, a superuser for the control channel, and
+    ctl(*args) running iothubctl against both."""
+    if not _plugin_has_control():
+        pytest.skip('plugin without the control channel: %s' % harness.PLUGIN)
+
+    def ctl(*args, broker_args=True, timeout=60):
+        full = ['--mongo-uri', mongo.uri, '--mongo-db', mongo.db_name,
+                '--json']
+        if broker_args and live.broker_args:
+            full += live.broker_args
+        return run_ctl(registry, full + list(args), timeout=timeout)
+
+    class Live:
+        pass
+    live = Live()
+    live.broker_args = None
+    live.ctl = ctl
+    res = ctl('register', 'platform', 'ops', '--superuser')
+    assert res.rc == 0, res
+    admin = json.loads(res.stdout)
+    live.broker = broker(options={'control': True,
+                                  'revalidate_interval': '1h'})
+    live.broker_args = ['--broker', '127.0.0.1:%d' % live.broker.port,
+                        '--broker-user', admin['username'],
+                        '--broker-pass', admin['secret']]
+    live.admin = admin
+    return live
+
+
+def register(live, p, d, *extra):
+    res = live.ctl('register', p, d, *extra, broker_args=False)
+    assert res.rc == 0, res
+    return json.loads(res.stdout)
+
+
+def connect(mqtt, live, dev, proto=5):
+    c = mqtt(live.broker, dev['username'], dev['secret'],
+             client_id='%s-%d' % (dev['device_name'], time.monotonic_ns()),
+             proto=proto)
+    assert c.connack == 0, c.connack
+    return c
+
+
+def assert_kicked(client):
+    start = time.monotonic()
+    assert client.wait_disconnect(KICK_WITHIN + 1.0), 'client was not kicked'
+    assert time.monotonic() - start <= KICK_WITHIN + 0.2
+
+
+def test_suspend_kicks_live_client(live, mqtt):
+    dev = register(live, 'p1', 'd1')
+    c = connect(mqtt, live, dev)
+    res = live.ctl('suspend', 'p1/d1')
+    assert res.rc == 0, res
+    assert_kicked(c)
+    again = mqtt(live.broker, 'p1/d1', dev['secret'], proto=5)
+    assert again.connack not in (0, None)
+    assert 'kickDevice' in json.loads(res.stdout)['control']
+
+
+def test_suspend_kicks_live_mosquitto_sub(live, sub):
+    dev = register(live, 'p1', 'd1')
+    s = sub(live.broker, 'cmd/p1/d1/+/+/+/#', user='p1/d1', pw=dev['secret'],
+            client_id='sub-d1')
+    s.wait_subscribed()
+    mark = live.broker.log_mark()
+    res = live.ctl('suspend', 'p1/d1')
+    assert res.rc == 0, res
+    live.broker.wait_log(r'(?i)(client sub-d1 .*disconnect|sub-d1.*kick)',
+                         timeout=KICK_WITHIN, since=mark)
+    # its reconnect is refused, so mosquitto_sub gives up
+    harness.wait_until(lambda: s.proc.poll() is not None, 10,
+                       what='mosquitto_sub to exit')
+
+
+def test_delete_kicks_and_refuses(live, mqtt, mongo):
+    dev = register(live, 'p1', 'd1')
+    c = connect(mqtt, live, dev)
+    res = live.ctl('delete', 'p1/d1')
+    assert res.rc == 0, res
+    assert_kicked(c)
+    assert mongo.device('p1/d1') is None
+    assert mqtt(live.broker, 'p1/d1', dev['secret'], proto=5).connack \
+        not in (0, None)
+
+
+def test_rotate_secret_kicks_old_sessions(live, mqtt):
+    dev = register(live, 'p1', 'd1')
+    c = connect(mqtt, live, dev)
+    res = live.ctl('rotate-secret', 'p1/d1')
+    assert res.rc == 0, res
+    assert_kicked(c)
+    new = json.loads(res.stdout)['secret']
+    assert mqtt(live.broker, 'p1/d1', dev['secret'], proto=5).connack \
+        not in (0, None)
+    assert mqtt(live.broker, 'p1/d1', new, proto=5).connack == 0
+
+
+def test_resume_lets_device_back_at_once(live, mqtt):
+    dev = register(live, 'p1', 'd1')
+    assert live.ctl('suspend', 'p1/d1').rc == 0
+    assert mqtt(live.broker, 'p1/d1', dev['secret'], proto=5).connack \
+        not in (0, None)
+    assert live.ctl('resume', 'p1/d1').rc == 0
+    assert mqtt(live.broker, 'p1/d1', dev['secret'], proto=5).connack == 0
+
+
+def test_acl_add_applies_to_live_connection(live, mqtt):
+    dev = register(live, 'p1', 'd1')
+    c = connect(mqtt, live, dev)
+    assert c.publish('custom/p1/d1', b'x', qos=1) == 0x87
+    res = live.ctl('acl', 'add', 'publish', 'p1/d1', 'custom/%u')
+    assert res.rc == 0, res
+    assert c.publish('custom/p1/d1', b'x', qos=1) in (0, 0x10)
+    assert c.connected, 'an ACL change must not kick the device'
+    res = live.ctl('acl', 'remove', 'publish', 'p1/d1', 'custom/%u')
+    assert res.rc == 0, res
+    assert c.publish('custom/p1/d1', b'x', qos=1) == 0x87
+
+
+def test_tags_reach_live_connection(live, mqtt, broker):
+    b = broker(options={'control': True, 'autosub_tags': True,
+                        'revalidate_interval': '1h'})
+    live.broker = b
+    live.broker_args[1] = '127.0.0.1:%d' % b.port
+    dev = register(live, 'p1', 'd1')
+    c = connect(mqtt, live, dev)
+    ops = mqtt(b, live.admin['username'], live.admin['secret'], proto=5)
+    assert ops.connack == 0
+    topic = 'tags/p1/t1/cmd/reboot/json/r1'
+    ops.publish(topic, b'1', qos=1)
+    c.expect_no_message(0.5)
+    res = live.ctl('tags', 'add', 'p1/d1', 't1')
+    assert res.rc == 0, res
+    ops.publish(topic, b'2', qos=1)
+    msg = c.wait_for(1, timeout=5)[0]
+    assert msg.topic == topic
+
+
+def test_stats(live):
+    res = live.ctl('stats')
+    assert res.rc == 0, res
+    assert isinstance(json.loads(res.stdout), dict)
+
+
+def test_control_refused_for_ordinary_device(live):
+    dev = register(live, 'p1', 'd1')
+    register(live, 'p1', 'd2')
+    args = ['--broker', live.broker_args[1], '--broker-user', dev['username'],
+            '--broker-pass', dev['secret']]
+    res = live.ctl('suspend', 'p1/d2', *args, broker_args=False)
+    assert res.rc == 6, res
+
+
+def test_broker_down_still_changes_registry(live, mongo):
+    register(live, 'p1', 'd1')
+    live.broker.stop()
+    res = live.ctl('suspend', 'p1/d1', timeout=30)
+    assert res.rc == 6, res
+    assert mongo.device('p1/d1')['status'] == 'suspended'
+    assert 'revalidation' in res.stderr
