@@ -431,13 +431,11 @@ void autosub_index_unbind(struct autosub_index *idx, const char *client_id)
 	if(c) client_remove(idx, c);
 }
 
-int autosub_index_set_owner(struct autosub_index *idx, const char *client_id, void *owner)
+void autosub_index_release(struct autosub_index *idx, const char *client_id, const void *owner)
 {
 	struct asx_client *c = (idx && client_id) ? client_find(idx, client_id) : NULL;
 
-	if(c == NULL) return MOSQ_ERR_NOT_FOUND;
-	c->owner = owner;
-	return MOSQ_ERR_SUCCESS;
+	if(c && c->owner == owner) client_remove(idx, c);
 }
 
 /* ------------------------------------------------------------------ */

@@ -54,7 +54,7 @@ struct autosub_index;
 
 struct autosub_match {
 	const char *client_id;   /* owned by the index: valid until that client is unbound */
-	void *owner;             /* as given to bind / set_owner */
+	void *owner;             /* as given to bind */
 	int qos;                 /* highest QoS of the client's matching filters */
 };
 
@@ -85,8 +85,11 @@ int autosub_index_bind(struct autosub_index *idx, const char *client_id,
 /* Forget client_id entirely (its filters and tracked subscriptions). */
 void autosub_index_unbind(struct autosub_index *idx, const char *client_id);
 
-/* MOSQ_ERR_SUCCESS, or MOSQ_ERR_NOT_FOUND when client_id is not bound. */
-int autosub_index_set_owner(struct autosub_index *idx, const char *client_id, void *owner);
+/*
+ * Forget client_id only if `owner` still owns it: a connection that is
+ * going away must not take down the set its successor already rebound.
+ */
+void autosub_index_release(struct autosub_index *idx, const char *client_id, const void *owner);
 
 /*
  * The clients to deliver `topic` to. *out points at an array owned by the

@@ -35,9 +35,11 @@ static int deny(struct iothub *ih, struct ih_conn *c, int access, const char *to
  * then the compiled rules, then acl_nomatch. */
 int authorize_decide(struct iothub *ih, struct ih_conn *c, int access, const char *topic)
 {
+	struct acl_cache_key key;
+	uint32_t now = (uint32_t)ih_mono_s();
 	enum acl_decision d;
 
-	if(acl_cache_get(c->acl_cache, access, topic, ih_mono_s(), &d)){
+	if(acl_cache_lookup(c->acl_cache, access, topic, now, &key, &d)){
 		ih->n.acl_cache_hits++;
 		return d;
 	}
@@ -45,7 +47,7 @@ int authorize_decide(struct iothub *ih, struct ih_conn *c, int access, const cha
 	if(d == ACL_NOMATCH){
 		d = ih->cfg.acl_nomatch == IH_NOMATCH_ALLOW ? ACL_ALLOW : ACL_DENY;
 	}
-	acl_cache_put(c->acl_cache, access, topic, d, ih_mono_s());
+	acl_cache_store(c->acl_cache, &key, access, topic, d, now);
 	return d;
 }
 

@@ -32,7 +32,7 @@ int iothub_init(struct iothub **out, mosquitto_plugin_id_t *pid, const struct mo
 	}
 	rc = acl_templates_init(&ih->acl_tpl, &ih->cfg);
 	if(rc) goto fail;
-	rc = autosub_templates_init(&ih->autosub_tpl, &ih->cfg);
+	rc = autosub_templates_validate(&ih->cfg);
 	if(rc) goto fail;
 	rc = conn_table_new(&ih->conns);
 	if(rc) goto fail;
@@ -65,7 +65,6 @@ void iothub_cleanup(struct iothub *ih)
 	tick_free_kicks(ih);
 	if(ih->conns) conn_table_free(ih->conns, session_free_conn, ih);
 	autosub_index_free(ih->autosub);
-	autosub_templates_cleanup(ih->autosub_tpl);
 	acl_templates_cleanup(ih->acl_tpl);
 	ih_config_cleanup(&ih->cfg);
 	mosquitto_free(ih);

@@ -20,7 +20,6 @@ struct ih_conn;
 struct ih_device;
 struct auth;
 struct acl_templates;
-struct autosub_templates;
 struct autosub_index;
 struct events;
 
@@ -52,7 +51,6 @@ struct iothub {
 	struct conn_table *conns;
 	struct auth *auth;
 	struct acl_templates *acl_tpl;
-	struct autosub_templates *autosub_tpl;
 	struct autosub_index *autosub;
 	struct events *events;          /* NULL when forwarding is off */
 	struct ih_kick *kicks;

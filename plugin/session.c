@@ -13,6 +13,7 @@
 #include <mosquitto_plugin.h>
 
 #include "acl/acl_cache.h"
+#include "acl/placeholder.h"
 #include "acl/rules.h"
 #include "auth/auth.h"
 #include "auth/device.h"
@@ -38,42 +39,24 @@ void session_free_conn(struct ih_conn *c, void *ud)
 
 /*
  * Compile what the device's record implies for this connection: its ACL
- * rules and its auto-subscriptions (which are also read grants). Nothing is
- * changed on failure; on success the outputs belong to the caller.
+ * rules and its auto-subscriptions (which are also its read grants).
+ * Nothing is changed on failure; on success the outputs belong to the caller.
  */
 static int conn_compile(struct iothub *ih, const struct ih_conn *c, const struct ih_device *dev,
-		struct acl_rules **rules_out, struct autosub_filter **subs_out, size_t *nsubs_out)
+		struct acl_rules **rules_out, struct autosub_list *subs_out)
 {
 	struct acl_subject who = {c->username, c->product_len, c->client_id};
-	struct autosub_filter *subs = NULL;
-	const char **grants = NULL;
-	size_t nsubs = 0;
 	int rc;
 
 	*rules_out = NULL;
-	*subs_out = NULL;
-	*nsubs_out = 0;
+	memset(subs_out, 0, sizeof(*subs_out));
 	if(dev && dev->superuser) return MOSQ_ERR_SUCCESS; /* superusers bypass both */
 
-	rc = autosub_instantiate(ih->autosub_tpl, &ih->cfg, &who, dev ? &dev->tags : NULL, &subs, &nsubs);
-	if(rc) goto done;
-	if(nsubs){
-		grants = mosquitto_malloc(nsubs * sizeof(*grants));
-		if(grants == NULL){
-			rc = MOSQ_ERR_NOMEM;
-			goto done;
-		}
-		for(size_t i = 0; i < nsubs; i++) grants[i] = subs[i].filter;
-	}
+	rc = autosub_instantiate(subs_out, &ih->cfg, &who, dev ? &dev->tags : NULL);
+	if(rc) return rc;
 	rc = acl_rules_build(rules_out, ih->acl_tpl, (dev && ih->cfg.acl_registry) ? &dev->acl : NULL,
-			grants, nsubs, &who);
-	if(rc) goto done;
-	*subs_out = subs; /* ownership passes to the caller */
-	*nsubs_out = nsubs;
-	subs = NULL;
-done:
-	mosquitto_free(grants);
-	autosub_filters_free(subs, nsubs);
+			subs_out->names, subs_out->count, &who);
+	if(rc) autosub_list_free(subs_out);
 	return rc;
 }
 
@@ -133,8 +116,7 @@ int session_accept(struct iothub *ih, struct mosquitto *client, const char *user
 {
 	struct ih_device *dev = NULL;
 	struct ih_conn *c = NULL, *old, *stale = NULL;
-	struct autosub_filter *subs = NULL;
-	size_t nsubs = 0;
+	struct autosub_list subs = {0};
 	const char *id = mosquitto_client_id(client);
 	int rc;
 
@@ -153,7 +135,7 @@ int session_accept(struct iothub *ih, struct mosquitto *client, const char *user
 		auth_device_unref(dev);
 		goto refuse;
 	}
-	rc = conn_compile(ih, c, dev, &c->rules, &subs, &nsubs);
+	rc = conn_compile(ih, c, dev, &c->rules, &subs);
 	if(rc) goto refuse;
 	rc = acl_cache_new(&c->acl_cache, ih->cfg.acl_cache_max_size, ih->cfg.acl_cache_ttl_s);
 	if(rc) goto refuse;
@@ -169,13 +151,8 @@ int session_accept(struct iothub *ih, struct mosquitto *client, const char *user
 	 * were tracking for it; the auto-subscriptions are rebuilt either way
 	 * because tags may have changed since the session was created. */
 	if(c->clean_session) autosub_index_clear_subscriptions(ih->autosub, c->client_id);
-	if(nsubs){
-		rc = autosub_index_bind(ih->autosub, c->client_id, subs, nsubs, c);
-	}else{
-		autosub_index_unbind(ih->autosub, c->client_id);
-	}
-	autosub_filters_free(subs, nsubs);
-	subs = NULL;
+	rc = autosub_index_bind(ih->autosub, c->client_id, subs.items, subs.count, c);
+	autosub_list_free(&subs);
 	if(rc){
 		conn_table_remove(ih->conns, c);
 		goto refuse;
@@ -188,7 +165,7 @@ refuse:
 	 * answer that keeps every later ACL decision well-defined. */
 	mosquitto_log_printf(MOSQ_LOG_ERR, "iothub: refusing client %s: out of memory while setting up the connection",
 			id ? id : "(null)");
-	autosub_filters_free(subs, nsubs);
+	autosub_list_free(&subs);
 	session_free_conn(c, ih);
 	return MOSQ_ERR_AUTH;
 }
@@ -222,23 +199,20 @@ void session_close(struct iothub *ih, struct mosquitto *client)
 static void conn_refresh(struct iothub *ih, struct ih_conn *c, struct ih_device *dev)
 {
 	struct acl_rules *rules = NULL;
-	struct autosub_filter *subs = NULL;
-	size_t nsubs = 0;
+	struct autosub_list subs;
 	int rc;
 
-	rc = conn_compile(ih, c, dev, &rules, &subs, &nsubs);
-	if(rc == MOSQ_ERR_SUCCESS && nsubs){
-		rc = autosub_index_bind(ih->autosub, c->client_id, subs, nsubs, c);
+	rc = conn_compile(ih, c, dev, &rules, &subs);
+	if(rc == MOSQ_ERR_SUCCESS){
+		rc = autosub_index_bind(ih->autosub, c->client_id, subs.items, subs.count, c);
+		autosub_list_free(&subs);
 	}
 	if(rc){
 		mosquitto_log_printf(MOSQ_LOG_WARNING, "iothub: could not refresh %s (client %s): out of memory; keeping its previous rules",
 				c->username, c->client_id);
 		acl_rules_free(rules);
-		autosub_filters_free(subs, nsubs);
 		return;
 	}
-	if(nsubs == 0) autosub_index_release(ih->autosub, c->client_id, c);
-	autosub_filters_free(subs, nsubs);
 	acl_rules_free(c->rules);
 	c->rules = rules;
 	auth_device_ref(dev);
