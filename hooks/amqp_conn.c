@@ -56,6 +56,11 @@ int hooks_amqp_target_init(struct hooks_amqp_target *t, const struct ih_config *
 		snprintf(err, errlen, "option amqp_uri: no host in \"%s\"", cfg->amqp_uri);
 		return -1;
 	}
+	if(t->ci.vhost == NULL || t->ci.vhost[0] == '\0'){
+		/* "amqp://host/" names the empty vhost by the letter of the URI spec;
+		 * every operator means the default one. */
+		t->ci.vhost = "/";
+	}
 	if((t->cert == NULL) != (t->key == NULL)){
 		snprintf(err, errlen, "options amqp_cert and amqp_key must be given together");
 		return -1;
