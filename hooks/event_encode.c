@@ -36,13 +36,13 @@ void hooks_event_id_format(char out[HOOKS_EVENT_ID_LEN + 1], uint64_t hi, uint64
 	out[HOOKS_EVENT_ID_LEN] = '\0';
 }
 
-static void put(struct enc *w, const void *p, size_t n)
+static inline void put(struct enc *w, const void *p, size_t n)
 {
 	if(w->len + n <= w->cap) memcpy(w->buf + w->len, p, n);
 	w->len += n;
 }
 
-static void put1(struct enc *w, uint8_t c)
+static inline void put1(struct enc *w, uint8_t c)
 {
 	if(w->len < w->cap) w->buf[w->len] = c;
 	w->len++;
@@ -98,11 +98,16 @@ static void json_i64(struct enc *w, int64_t v)
 	while(n) put1(w, (uint8_t)tmp[--n]);
 }
 
-static void json_key(struct enc *w, const char *key)
+/* Keys are string literals: KEY() passes their length, so no strlen per field. */
+#define KEY(s) s, sizeof(s) - 1
+
+static void json_key(struct enc *w, const char *key, size_t klen)
 {
 	if(!w->first) put1(w, ',');
 	w->first = false;
-	json_str(w, key, strlen(key));
+	put1(w, '"');
+	put(w, key, klen); /* our keys need no escaping */
+	put1(w, '"');
 	put1(w, ':');
 }
 
@@ -131,80 +136,80 @@ static void json_base64(struct enc *w, const uint8_t *p, size_t n)
 
 /* ---- typed fields, both formats ---- */
 
-static void bson_key(struct enc *w, uint8_t type, const char *key)
+static void bson_key(struct enc *w, uint8_t type, const char *key, size_t klen)
 {
 	put1(w, type);
-	put(w, key, strlen(key) + 1);
+	put(w, key, klen + 1); /* with its terminator */
 }
 
-static void f_strn(struct enc *w, const char *key, const char *v, size_t n)
+static void f_strn(struct enc *w, const char *key, size_t klen, const char *v, size_t n)
 {
 	if(w->json){
-		json_key(w, key);
+		json_key(w, key, klen);
 		if(v) json_str(w, v, n);
 		else put(w, "null", 4);
 		return;
 	}
 	if(v == NULL){
-		bson_key(w, 0x0A, key);
+		bson_key(w, 0x0A, key, klen);
 		return;
 	}
-	bson_key(w, 0x02, key);
+	bson_key(w, 0x02, key, klen);
 	put_le32(w, (int32_t)(n + 1));
 	put(w, v, n);
 	put1(w, 0);
 }
 
-static void f_str(struct enc *w, const char *key, const char *v)
+static void f_str(struct enc *w, const char *key, size_t klen, const char *v)
 {
-	f_strn(w, key, v, v ? strlen(v) : 0);
+	f_strn(w, key, klen, v, v ? strlen(v) : 0);
 }
 
-static void f_i32(struct enc *w, const char *key, int32_t v)
+static void f_i32(struct enc *w, const char *key, size_t klen, int32_t v)
 {
 	if(w->json){
-		json_key(w, key);
+		json_key(w, key, klen);
 		json_i64(w, v);
 		return;
 	}
-	bson_key(w, 0x10, key);
+	bson_key(w, 0x10, key, klen);
 	put_le32(w, v);
 }
 
-static void f_i64(struct enc *w, const char *key, int64_t v)
+static void f_i64(struct enc *w, const char *key, size_t klen, int64_t v)
 {
 	if(w->json){
-		json_key(w, key);
+		json_key(w, key, klen);
 		json_i64(w, v);
 		return;
 	}
-	bson_key(w, 0x12, key);
+	bson_key(w, 0x12, key, klen);
 	put_le64(w, v);
 }
 
-static void f_bool(struct enc *w, const char *key, bool v)
+static void f_bool(struct enc *w, const char *key, size_t klen, bool v)
 {
 	if(w->json){
-		json_key(w, key);
+		json_key(w, key, klen);
 		if(v) put(w, "true", 4);
 		else put(w, "false", 5);
 		return;
 	}
-	bson_key(w, 0x08, key);
+	bson_key(w, 0x08, key, klen);
 	put1(w, v ? 1 : 0);
 }
 
 /* BSON binary subtype 0, which the IotHub consumer reads; base64 in JSON. */
-static void f_bin(struct enc *w, const char *key, const void *p, uint32_t n)
+static void f_bin(struct enc *w, const char *key, size_t klen, const void *p, uint32_t n)
 {
 	if(w->json){
-		json_key(w, key);
+		json_key(w, key, klen);
 		json_base64(w, p, n);
-		json_key(w, "payload_encoding");
+		json_key(w, KEY("payload_encoding"));
 		json_str(w, "base64", 6);
 		return;
 	}
-	bson_key(w, 0x05, key);
+	bson_key(w, 0x05, key, klen);
 	put_le32(w, (int32_t)n);
 	put1(w, 0x00);
 	put(w, p, n);
@@ -216,37 +221,37 @@ static void emit_fields(struct enc *w, const struct hooks_event *e)
 	const char *user = c->username;
 	bool split = user && c->product_len > 0 && user[c->product_len] == '/';
 
-	f_str(w, "event", hooks_event_routing_key(e->type));
-	f_strn(w, "event_id", e->event_id, HOOKS_EVENT_ID_LEN);
-	f_str(w, "client_id", c->client_id);
-	f_str(w, "username", user);
+	f_str(w, KEY("event"), hooks_event_routing_key(e->type));
+	f_strn(w, KEY("event_id"), e->event_id, HOOKS_EVENT_ID_LEN);
+	f_str(w, KEY("client_id"), c->client_id);
+	f_str(w, KEY("username"), user);
 	switch(e->type){
 		case HOOKS_EVENT_CONNECTED:
-			f_i32(w, "keepalive", c->keepalive);
-			f_str(w, "ipaddress", c->address);
-			f_i32(w, "proto_ver", c->proto_ver);
-			f_i64(w, "connected_at", e->at_ms);
-			f_i32(w, "conn_ack", 0);
-			f_bool(w, "clean_session", c->clean_session);
+			f_i32(w, KEY("keepalive"), c->keepalive);
+			f_str(w, KEY("ipaddress"), c->address);
+			f_i32(w, KEY("proto_ver"), c->proto_ver);
+			f_i64(w, KEY("connected_at"), e->at_ms);
+			f_i32(w, KEY("conn_ack"), 0);
+			f_bool(w, KEY("clean_session"), c->clean_session);
 			break;
 		case HOOKS_EVENT_DISCONNECTED:
-			f_i64(w, "disconnected_at", e->at_ms);
-			f_str(w, "reason", e->reason ? e->reason : "unknown");
+			f_i64(w, KEY("disconnected_at"), e->at_ms);
+			f_str(w, KEY("reason"), e->reason ? e->reason : "unknown");
 			break;
 		case HOOKS_EVENT_PUBLISH:
-			f_str(w, "topic", e->topic);
-			f_i32(w, "qos", e->qos);
-			f_bool(w, "retained", e->retain);
-			f_bin(w, "payload", e->payload, e->payloadlen);
-			f_i64(w, "ts", e->at_ms);
-			f_i64(w, "published_at", e->at_ms);
+			f_str(w, KEY("topic"), e->topic);
+			f_i32(w, KEY("qos"), e->qos);
+			f_bool(w, KEY("retained"), e->retain);
+			f_bin(w, KEY("payload"), e->payload, e->payloadlen);
+			f_i64(w, KEY("ts"), e->at_ms);
+			f_i64(w, KEY("published_at"), e->at_ms);
 			break;
 	}
-	f_str(w, "conn_id", c->conn_id);
-	f_i64(w, "seq", e->seq);
-	f_str(w, "node", e->node);
-	f_strn(w, "product_name", split ? user : NULL, split ? c->product_len : 0);
-	f_str(w, "device_name", split ? user + c->product_len + 1 : NULL);
+	f_str(w, KEY("conn_id"), c->conn_id);
+	f_i64(w, KEY("seq"), e->seq);
+	f_str(w, KEY("node"), e->node);
+	f_strn(w, KEY("product_name"), split ? user : NULL, split ? c->product_len : 0);
+	f_str(w, KEY("device_name"), split ? user + c->product_len + 1 : NULL);
 }
 
 size_t hooks_event_encode_bson(const struct hooks_event *e, uint8_t *buf, size_t cap)

@@ -27,6 +27,7 @@
 
 #define DROP_LOG_S 10          /* drops are summarised at most this often */
 #define STOP_DRAIN_MAX_MS 2000 /* broker shutdown waits at most this for confirms */
+#define SCRATCH_BYTES 2048     /* events up to this size are encoded once, then copied */
 
 struct events {
 	const struct ih_config *cfg;   /* outlives us: the glue cleans events up first */
@@ -194,6 +195,7 @@ static int submit(struct events *ev, struct hooks_event *e)
 {
 	struct hooks_spool_meta meta;
 	struct hooks_spool_rec_hdr *item;
+	uint8_t scratch[SCRATCH_BYTES];
 	size_t len;
 	void *dst;
 
@@ -204,7 +206,9 @@ static int submit(struct events *ev, struct hooks_event *e)
 	meta.id_lo = ++ev->next_id;
 	hooks_event_id_format(e->event_id, meta.id_hi, meta.id_lo);
 
-	len = encode(ev, e, NULL, 0);
+	/* One encoding pass into a stack buffer serves typical events; only
+	 * larger ones are measured first and then encoded in place. */
+	len = encode(ev, e, scratch, sizeof(scratch));
 	if(len > UINT32_MAX - 4096){
 		note_drop(ev, "event too large");
 		return MOSQ_ERR_INVAL;
@@ -212,7 +216,8 @@ static int submit(struct events *ev, struct hooks_event *e)
 	/* Durability first: the spool whenever it can take the record. */
 	dst = hooks_spool_reserve(ev->spool, (uint32_t)len);
 	if(dst){
-		encode(ev, e, dst, len);
+		if(len <= sizeof(scratch)) memcpy(dst, scratch, len);
+		else encode(ev, e, dst, len);
 		hooks_spool_commit(ev->spool, &meta);
 		atomic_fetch_add_explicit(&ev->ctr.spooled, 1, memory_order_relaxed);
 		atomic_fetch_add_explicit(&ev->ctr.queued, 1, memory_order_relaxed);
@@ -231,7 +236,8 @@ static int submit(struct events *ev, struct hooks_event *e)
 		note_drop(ev, "out of memory");
 		return MOSQ_ERR_NOMEM;
 	}
-	encode(ev, e, (uint8_t *)(item + 1), len);
+	if(len <= sizeof(scratch)) memcpy(item + 1, scratch, len);
+	else encode(ev, e, (uint8_t *)(item + 1), len);
 	item->commit = HOOKS_SPOOL_REC_COMMIT;
 	item->crc = 0;
 	item->len = (uint32_t)len;

@@ -21,6 +21,9 @@
  * again after one failed: keeps a full disk from costing syscalls per event. */
 #define RETRY_MS 1000
 #define SPARE_PREFIX "spare-"
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
 
 /* ------------------------------------------------------------------ */
 /* writer (broker thread)                                              */
@@ -299,6 +302,9 @@ void hooks_spool_prepare(struct hooks_spool *sp)
 		sp->prepare_retry_ms = hooks_spool_now_ms() + RETRY_MS;
 		return;
 	}
+	/* Take the page faults here rather than on the broker thread's first
+	 * store into each page. Best effort: older kernels lack it. */
+	madvise(s->map, s->size, MADV_POPULATE_WRITE);
 	if(sp->prepare_error){
 		hooks_event_log_printf(sp->log, MOSQ_LOG_NOTICE, "iothub: spool: segments can be created again in %s", sp->dir);
 	}

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -18,6 +19,10 @@
 #include "hooks/event_log.h"
 #include "hooks/spool_crc.h"
 #include "hooks/spool_priv.h"
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
 
 struct seg_list {
 	uint64_t *seqs;
@@ -262,6 +267,10 @@ int hooks_spool_open(struct hooks_spool **out, const struct hooks_spool_opts *o)
 				"iothub: spool: cannot create a %" PRIu64 "-byte segment in spool_dir %s: %s",
 				sp->seg_bytes, sp->dir, strerror(sp->last_error));
 		goto fail;
+	}
+	if(sp->wseg){
+		/* Fault the first segment in now, at startup, not on the broker's first events. */
+		madvise(sp->wseg->map, sp->wseg->size, MADV_POPULATE_WRITE);
 	}
 	sp->retry_after_ms = 0;
 	if(sp->start.seg == NULL){ /* nothing recovered: the fresh segment exists */
