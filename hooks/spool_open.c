@@ -81,7 +81,7 @@ static int list_dir(struct hooks_spool *sp, struct seg_list *out)
 		out->seqs[out->count++] = seq;
 	}
 	closedir(d);
-	qsort(out->seqs, out->count, sizeof(uint64_t), cmp_u64);
+	if(out->count) qsort(out->seqs, out->count, sizeof(uint64_t), cmp_u64);
 	return rc;
 }
 
