@@ -483,3 +483,30 @@ def test_amqps_wrong_ca_is_refused(ev_clean, ev_driver, ev_tmp, ev_tls):
     res = d.wait()
     assert res["confirmed"] == 0 and res["backlog"] == 20 and not res["amqp_connected"]
     assert re.search(r"RabbitMQ connect: .*(SSL|certificate|verif)", d.log(), re.I), d.log()
+
+
+def test_unroutable_events_are_returned_and_retried(ev_clean, ev_driver, ev_tmp):
+    """amqp_declare false and no binding yet: mandatory publishes come back as
+    basic.return, count as failed and are retried with backoff (no spin) until
+    a queue is bound; then each arrives."""
+    node = ev_clean
+    conn = node.connection()
+    ch = conn.channel()
+    ch.exchange_declare("mqtt.events", "direct", durable=True)
+    conn.close()
+    d = Driver(ev_driver, spool_dir(ev_tmp, "unroutable"), amqp_uri(node), "--count", 10, "--hold", 4,
+               "--drain", 30, opts=["amqp_declare=false"])
+    assert d.wait_log("RabbitMQ returned an event", timeout=20), d.log()
+    time.sleep(2)
+    conn = node.connection()
+    ch = conn.channel()
+    ch.queue_declare(QUEUES["message.publish"], durable=True)
+    ch.queue_bind(QUEUES["message.publish"], "mqtt.events", "message.publish")
+    conn.close()
+    res = d.wait()
+    assert res["confirmed"] == 10 and res["backlog"] == 0, res
+    assert res["returned"] >= 1
+    # backoff, not a spin: a handful of retries in ~6 s, not thousands
+    assert res["published"] < 500, res
+    uniq = dedupe(drain(node, QUEUES["message.publish"], expect=10))
+    assert sorted(bson.decode(b)["seq"] for _, b in uniq.values()) == list(range(1, 11))
