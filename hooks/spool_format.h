@@ -5,6 +5,7 @@
  *   DIR/NNNNNNNNNNNNNNNN.seg   segment, NNNN = 16 hex digits, increasing
  *   DIR/spare-N.tmp            pre-created segment not yet in use
  *   DIR/checkpoint             confirmed position (atomic replace)
+ *   DIR/lock                   flock(2)ed while a broker uses the spool
  *
  * A segment is a 64-byte header followed by records:
  *

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -225,6 +226,7 @@ int hooks_spool_open(struct hooks_spool **out, const struct hooks_spool_opts *o)
 	sp = calloc(1, sizeof(*sp));
 	if(sp == NULL) return -ENOMEM;
 	sp->dirfd = -1;
+	sp->lockfd = -1;
 	sp->log = o->log;
 	sp->max_bytes = o->max_bytes;
 	sp->seg_bytes = o->segment_bytes & ~(uint64_t)4095;
@@ -246,6 +248,14 @@ int hooks_spool_open(struct hooks_spool **out, const struct hooks_spool_opts *o)
 		rc = -errno;
 		hooks_event_log_printf(sp->log, MOSQ_LOG_ERR, "iothub: spool: cannot open spool_dir %s: %s",
 				sp->dir, strerror(-rc));
+		goto fail;
+	}
+	/* Two brokers appending to one spool would interleave garbage. */
+	sp->lockfd = openat(sp->dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if(sp->lockfd < 0 || flock(sp->lockfd, LOCK_EX | LOCK_NB)){
+		rc = -errno;
+		hooks_event_log_printf(sp->log, MOSQ_LOG_ERR, "iothub: spool: cannot lock spool_dir %s: %s%s", sp->dir,
+				strerror(-rc), rc == -EWOULDBLOCK ? " (another broker is using it)" : "");
 		goto fail;
 	}
 	rc = recover(sp);
@@ -296,6 +306,7 @@ void hooks_spool_close(struct hooks_spool *sp)
 	}
 	/* An unused spare holds no events: remove its file. */
 	hooks_spool_seg_destroy(sp, sp->spare, true);
+	if(sp->lockfd >= 0) close(sp->lockfd); /* releases the flock */
 	if(sp->dirfd >= 0) close(sp->dirfd);
 	pthread_mutex_destroy(&sp->lock);
 	free(sp->dir);

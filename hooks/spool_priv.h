@@ -27,6 +27,7 @@ struct hooks_spool_seg {
 struct hooks_spool {
 	char *dir;
 	int dirfd;
+	int lockfd;                    /* flock held while open */
 	uint64_t max_bytes;
 	uint64_t seg_bytes;
 	uint64_t boot_id;

@@ -391,6 +391,32 @@ START_TEST(stale_spare_and_tmp_files_are_removed)
 }
 END_TEST
 
+START_TEST(sync_writes_back_committed_records)
+{
+	struct hooks_spool *sp = open_spool(16 * SEG);
+
+	for(uint64_t i = 1; i <= 300; i++) ck_assert_int_eq(append(sp, i, 300), 0);
+	ck_assert_int_eq(hooks_spool_sync(sp), 0);
+	ck_assert_int_eq(hooks_spool_sync(sp), 0); /* nothing new: no-op */
+	hooks_spool_close(sp);
+}
+END_TEST
+
+START_TEST(second_opener_is_refused)
+{
+	struct hooks_spool_opts o = {dir, 16 * SEG, SEG, 2, &lq};
+	struct hooks_spool *sp = open_spool(16 * SEG), *sp2 = NULL;
+
+	stub_log_clear();
+	ck_assert_int_ne(hooks_spool_open(&sp2, &o), 0);
+	hooks_event_log_drain(&lq);
+	ck_assert(stub_log_contains("another broker"));
+	hooks_spool_close(sp);
+	ck_assert_int_eq(hooks_spool_open(&sp2, &o), 0);
+	hooks_spool_close(sp2);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("spool");
@@ -409,6 +435,8 @@ int main(void)
 	tcase_add_test(tc, corrupt_middle_record_is_skipped);
 	tcase_add_test(tc, unwritable_dir_fails_open);
 	tcase_add_test(tc, stale_spare_and_tmp_files_are_removed);
+	tcase_add_test(tc, sync_writes_back_committed_records);
+	tcase_add_test(tc, second_opener_is_refused);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
