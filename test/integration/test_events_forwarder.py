@@ -510,3 +510,14 @@ def test_unroutable_events_are_returned_and_retried(ev_clean, ev_driver, ev_tmp)
     assert res["published"] < 500, res
     uniq = dedupe(drain(node, QUEUES["message.publish"], expect=10))
     assert sorted(bson.decode(b)["seq"] for _, b in uniq.values()) == list(range(1, 11))
+
+
+def test_idle_connection_kept_alive_by_heartbeats(ev_clean, ev_driver, ev_tmp):
+    """Heartbeats are only serviced inside library calls: the idle forwarder
+    must keep polling, or RabbitMQ drops it after two missed heartbeats."""
+    node = ev_clean
+    d = Driver(ev_driver, spool_dir(ev_tmp, "heartbeat"), amqp_uri(node), "--count", 1, "--hold", 9,
+               opts=["amqp_heartbeat=2s"])
+    res = d.wait()
+    assert res["confirmed"] == 1 and res["reconnects"] == 0 and res["amqp_connected"], d.log()
+    assert "missed heartbeats" not in d.log()
