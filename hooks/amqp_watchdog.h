@@ -1,0 +1,45 @@
+/*
+ * A deadline on every blocking rabbitmq-c call.
+ *
+ * rabbitmq-c 0.11 keeps its socket non-blocking and, inside
+ * amqp_basic_publish, polls for writability with an infinite deadline, so
+ * SO_SNDTIMEO cannot bound it: under a RabbitMQ resource alarm that stops
+ * reading, the forwarder would hang forever. Instead the forwarder arms a
+ * deadline before each call and a small supervisor thread shuts the socket
+ * down (shutdown(2)) when a deadline passes; the blocked call then fails
+ * and the forwarder treats it as a broken connection. The supervisor calls
+ * neither rabbitmq-c nor the broker.
+ */
+#ifndef HOOKS_AMQP_WATCHDOG_H
+#define HOOKS_AMQP_WATCHDOG_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct hooks_amqp_watchdog {
+	pthread_t thread;
+	pthread_mutex_t lock;      /* guards fd against close/reuse; never held across I/O */
+	pthread_cond_t cond;
+	bool stop;
+	bool started;
+	int fd;                    /* socket to shut down, -1 when none */
+	_Atomic int64_t deadline;  /* CLOCK_MONOTONIC ms, 0 = not armed */
+	_Atomic int fired;
+};
+
+int hooks_amqp_watchdog_start(struct hooks_amqp_watchdog *wd);
+void hooks_amqp_watchdog_stop(struct hooks_amqp_watchdog *wd);
+
+/* Forwarder: the socket of the new connection, or -1 before closing it. */
+void hooks_amqp_watchdog_set_fd(struct hooks_amqp_watchdog *wd, int fd);
+/* Forwarder: a blocking call starts / ended. Cheap (one atomic store). */
+void hooks_amqp_watchdog_arm(struct hooks_amqp_watchdog *wd, int64_t now_ms, uint32_t timeout_ms);
+void hooks_amqp_watchdog_disarm(struct hooks_amqp_watchdog *wd);
+/* Forwarder: did the watchdog kill the current connection? Clears the flag. */
+bool hooks_amqp_watchdog_fired(struct hooks_amqp_watchdog *wd);
+
+int64_t hooks_amqp_now_ms(void);
+
+#endif

@@ -1,0 +1,95 @@
+/*
+ * The forwarder thread: reads the spool (then the degraded-mode memory
+ * queue), publishes to RabbitMQ with confirms, advances the spool's
+ * confirmed position, and keeps the spool tidy (spare segments,
+ * checkpoints, unlinking, optional msync).
+ *
+ * It never calls the broker: it logs through the hooks_event_log ring and
+ * allocates with libc. All its rabbitmq-c calls happen on its own thread.
+ */
+#ifndef HOOKS_FORWARDER_H
+#define HOOKS_FORWARDER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <amqp.h>
+
+#include "hooks/amqp_conn.h"
+#include "hooks/amqp_watchdog.h"
+#include "hooks/forwarder_ring.h"
+#include "hooks/spool.h"
+
+struct ih_config;
+struct hooks_event_counters;
+struct hooks_event_log;
+struct hooks_event_queue;
+
+struct hooks_fwd {
+	/* set at init, read-only afterwards */
+	struct hooks_amqp_target target;
+	uint32_t window;
+	uint32_t reconnect_min_ms, reconnect_max_ms;
+	uint32_t sync_ms;
+	uint32_t timeout_ms;
+	struct hooks_spool *spool;
+	struct hooks_event_queue *memq;
+	struct hooks_event_log *log;
+	struct hooks_event_counters *ctr;
+
+	/* shared with the broker thread */
+	int efd;                   /* eventfd: wake-ups */
+	_Atomic int sleeping;      /* forwarder is (about to be) in poll() waiting for events */
+	_Atomic int stop;
+	uint32_t drain_ms;         /* written before `stop` is set */
+	pthread_t thread;
+	bool started;
+	struct hooks_amqp_watchdog wd;
+
+	/* forwarder thread only */
+	amqp_connection_state_t conn;
+	struct hooks_fwd_ring ring;
+	struct hooks_spool_pos rd;
+	uint64_t next_tag;
+	bool ever_connected;
+	bool blocked;
+	bool need_reset;           /* a nack or return: reconnect, redeclare, retry */
+	uint32_t fail_streak;
+	int64_t next_attempt_ms;
+	int64_t last_ckpt_ms, last_sync_ms;
+	char last_err[256];
+	int64_t last_err_ms;
+	unsigned rand_state;
+};
+
+/* Broker thread: parse the target (a bad amqp_uri fails here), create the
+ * eventfd and the ring. No thread yet. err gets the reason on failure. */
+int hooks_fwd_init(struct hooks_fwd *f, const struct ih_config *cfg, struct hooks_spool *spool,
+		struct hooks_event_queue *memq, struct hooks_event_log *log, struct hooks_event_counters *ctr,
+		char *err, size_t errlen);
+int hooks_fwd_start(struct hooks_fwd *f);
+/* Ask the thread to drain what it can within `drain_ms`, then stop; join it. */
+void hooks_fwd_stop(struct hooks_fwd *f, uint32_t drain_ms);
+void hooks_fwd_cleanup(struct hooks_fwd *f);
+
+/*
+ * Broker thread, after a record became visible. The common case is one
+ * fence and one load; the eventfd is written only when the forwarder said
+ * it is going to sleep.
+ */
+void hooks_fwd_wake_slow(struct hooks_fwd *f);
+
+static inline void hooks_fwd_wake(struct hooks_fwd *f)
+{
+	/* Pairs with the fence in the forwarder between setting `sleeping`
+	 * and its last look at the spool (Dekker): one of the two sides sees
+	 * the other's store, so a record is never left unannounced. */
+	atomic_thread_fence(memory_order_seq_cst);
+	if(atomic_load_explicit(&f->sleeping, memory_order_relaxed)){
+		hooks_fwd_wake_slow(f);
+	}
+}
+
+#endif

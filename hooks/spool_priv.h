@@ -1,0 +1,79 @@
+/*
+ * Spool internals shared by spool.c (append/read), spool_seg.c (segment
+ * files), spool_open.c (recovery) and spool_ckpt.c (checkpoint).
+ */
+#ifndef HOOKS_SPOOL_PRIV_H
+#define HOOKS_SPOOL_PRIV_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "hooks/spool.h"
+
+struct hooks_spool_seg {
+	struct hooks_spool_seg *next;  /* guarded by hooks_spool.lock */
+	uint8_t *map;
+	uint64_t size;
+	uint64_t seq;
+	_Atomic uint64_t end;          /* bytes readable: committed records */
+	_Atomic int sealed;            /* writer moved on; `end` is final */
+	uint64_t synced;               /* forwarder: msync'ed up to here */
+	bool recovered;                /* written by an earlier process */
+	char *path;                    /* libc-allocated */
+};
+
+struct hooks_spool {
+	char *dir;
+	int dirfd;
+	int lockfd;                    /* flock held while open */
+	uint64_t max_bytes;
+	uint64_t seg_bytes;
+	uint64_t boot_id;
+	struct hooks_event_log *log;
+
+	pthread_mutex_t lock;          /* seg->next, head, spare: pointer swaps only */
+	struct hooks_spool_seg *head;  /* oldest live segment */
+	struct hooks_spool_seg *spare; /* pre-created by the forwarder, not yet named */
+	_Atomic uint64_t bytes;        /* sum of segment file sizes, spare included */
+	_Atomic uint64_t recovered_records;
+	_Atomic uint64_t corrupt_skipped;
+
+	/* writer: broker thread only */
+	struct hooks_spool_seg *wseg;
+	uint64_t woff;
+	uint64_t res_need;
+	uint32_t res_len;
+	uint64_t last_seq;
+	int last_error;
+	int64_t retry_after_ms;
+
+	/* reader: forwarder thread only (broker thread once it has stopped) */
+	struct hooks_spool_pos start;
+	struct hooks_spool_pos confirmed;
+	uint64_t ckpt_seq, ckpt_off;   /* what the checkpoint file says */
+	bool ckpt_valid;
+	int ckpt_error;                /* last logged checkpoint failure */
+	uint64_t spare_counter;
+	int64_t prepare_retry_ms;
+	int prepare_error;             /* last logged spare failure */
+};
+
+int64_t hooks_spool_now_ms(void);
+char *hooks_spool_seg_name(uint64_t seq);  /* "NNNN.seg", libc */
+
+/* spool_seg.c */
+struct hooks_spool_seg *hooks_spool_seg_create(struct hooks_spool *sp, const char *name, uint64_t size, int *err);
+struct hooks_spool_seg *hooks_spool_seg_map(struct hooks_spool *sp, const char *name, uint64_t seq, int *err);
+void hooks_spool_seg_destroy(struct hooks_spool *sp, struct hooks_spool_seg *seg, bool remove);
+uint64_t hooks_spool_resync(const uint8_t *map, uint64_t off, uint64_t limit);
+
+/* spool_ckpt.c */
+int hooks_spool_ckpt_read(struct hooks_spool *sp, uint64_t *seq, uint64_t *off);
+int hooks_spool_ckpt_write(struct hooks_spool *sp, uint64_t seq, uint64_t off);
+
+/* spool.c */
+int hooks_spool_roll(struct hooks_spool *sp, uint64_t need);
+
+#endif

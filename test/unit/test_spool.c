@@ -1,0 +1,446 @@
+/*
+ * The spool on its own: append, read, confirm, checkpoint, segment roll and
+ * unlink, oversize records, recovery after SIGKILL, torn and corrupt
+ * records.
+ */
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "hooks/event_log.h"
+#include "hooks/spool.h"
+#include "test/stubs/broker_stubs.h"
+
+#define SEG (64 * 1024)
+
+static char dir[256];
+static struct hooks_event_log lq;
+
+static void setup(void)
+{
+	snprintf(dir, sizeof(dir), "/tmp/ih-spool-test-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	hooks_event_log_init(&lq);
+	stub_log_clear();
+}
+
+static void teardown(void)
+{
+	char cmd[300];
+
+	hooks_event_log_drain(&lq);
+	hooks_event_log_cleanup(&lq);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+static struct hooks_spool *open_spool(uint64_t max)
+{
+	struct hooks_spool_opts o = {dir, max, SEG, 0x1234, &lq};
+	struct hooks_spool *sp = NULL;
+
+	ck_assert_int_eq(hooks_spool_open(&sp, &o), 0);
+	hooks_event_log_drain(&lq);
+	return sp;
+}
+
+/* Body = "rec-<n>" padded with n%97 bytes of 'x'. */
+static int append(struct hooks_spool *sp, uint64_t n, uint32_t extra)
+{
+	char body[80000];
+	int len = snprintf(body, sizeof(body), "rec-%llu:", (unsigned long long)n);
+	struct hooks_spool_meta m = {3, 0, 1000 + (int64_t)n, 0x1234, n};
+	void *dst;
+
+	memset(body + len, 'x', extra);
+	len += (int)extra;
+	dst = hooks_spool_reserve(sp, (uint32_t)len);
+	if(dst == NULL) return -1;
+	memcpy(dst, body, (size_t)len);
+	hooks_spool_commit(sp, &m);
+	return 0;
+}
+
+static int count_files(const char *suffix)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int n = 0;
+
+	while((de = readdir(d)) != NULL){
+		size_t l = strlen(de->d_name), s = strlen(suffix);
+		if(l > s && !strcmp(de->d_name + l - s, suffix)) n++;
+	}
+	closedir(d);
+	return n;
+}
+
+/* Read everything available; returns the count, ids into ids[]. */
+static size_t read_all(struct hooks_spool *sp, struct hooks_spool_pos *rd, uint64_t *ids, size_t max,
+		struct hooks_spool_pos *last_end)
+{
+	struct hooks_spool_rec rec;
+	size_t n = 0;
+
+	while(hooks_spool_next(sp, rd, &rec)){
+		char expect[32];
+		int l = snprintf(expect, sizeof(expect), "rec-%llu:", (unsigned long long)rec.hdr->id_lo);
+		ck_assert_uint_ge(rec.hdr->len, (unsigned)l);
+		ck_assert_mem_eq(rec.body, expect, (size_t)l);
+		if(n < max) ids[n] = rec.hdr->id_lo;
+		n++;
+		if(last_end) *last_end = rec.end;
+	}
+	return n;
+}
+
+START_TEST(append_read_roll_confirm_unlink)
+{
+	struct hooks_spool *sp = open_spool(16 * SEG);
+	struct hooks_spool_pos rd, end;
+	uint64_t ids[2000];
+	size_t n;
+
+	for(uint64_t i = 1; i <= 1000; i++) ck_assert_int_eq(append(sp, i, (uint32_t)(i % 97) + 100), 0);
+	ck_assert_int_ge(count_files(".seg"), 3); /* rolled over several segments */
+
+	hooks_spool_read_start(sp, &rd);
+	n = read_all(sp, &rd, ids, 2000, &end);
+	ck_assert_uint_eq(n, 1000);
+	for(size_t i = 0; i < n; i++) ck_assert_uint_eq(ids[i], i + 1);
+	ck_assert(!hooks_spool_has_data(sp, &rd));
+
+	/* New records become visible to the same cursor. */
+	ck_assert_int_eq(append(sp, 1001, 5), 0);
+	ck_assert(hooks_spool_has_data(sp, &rd));
+	ck_assert_uint_eq(read_all(sp, &rd, ids, 1, &end), 1);
+	ck_assert_uint_eq(ids[0], 1001);
+
+	/* Confirm all: old segments are unlinked after a checkpoint. */
+	hooks_spool_confirm(sp, &end);
+	hooks_spool_release(sp);
+	ck_assert_int_eq(hooks_spool_checkpoint(sp), 0);
+	ck_assert_int_eq(count_files(".seg"), 1);
+	{
+		char ck[400];
+		snprintf(ck, sizeof(ck), "%s/checkpoint", dir);
+		ck_assert_int_eq(access(ck, F_OK), 0);
+	}
+	hooks_spool_close(sp);
+
+	/* Reopen: nothing to replay. */
+	sp = open_spool(16 * SEG);
+	hooks_spool_read_start(sp, &rd);
+	ck_assert_uint_eq(read_all(sp, &rd, ids, 1, NULL), 0);
+	hooks_spool_close(sp);
+}
+END_TEST
+
+START_TEST(checkpoint_replays_only_unconfirmed)
+{
+	struct hooks_spool *sp = open_spool(16 * SEG);
+	struct hooks_spool_pos rd, end;
+	struct hooks_spool_rec rec;
+	uint64_t ids[1000];
+	size_t n;
+
+	for(uint64_t i = 1; i <= 600; i++) ck_assert_int_eq(append(sp, i, 150), 0);
+	hooks_spool_read_start(sp, &rd);
+	for(int i = 0; i < 400; i++) ck_assert(hooks_spool_next(sp, &rd, &rec));
+	end = rec.end;
+	hooks_spool_confirm(sp, &end);
+	hooks_spool_release(sp);
+	ck_assert_int_eq(hooks_spool_checkpoint(sp), 0);
+	hooks_spool_close(sp);
+
+	sp = open_spool(16 * SEG);
+	hooks_spool_read_start(sp, &rd);
+	n = read_all(sp, &rd, ids, 1000, NULL);
+	ck_assert_uint_eq(n, 200);
+	for(size_t i = 0; i < n; i++) ck_assert_uint_eq(ids[i], 401 + i);
+	hooks_spool_close(sp);
+}
+END_TEST
+
+START_TEST(oversize_record_gets_its_own_segment)
+{
+	struct hooks_spool *sp = open_spool(16 * SEG);
+	struct hooks_spool_pos rd;
+	uint64_t ids[8];
+
+	ck_assert_int_eq(append(sp, 1, 10), 0);
+	ck_assert_int_eq(append(sp, 2, 70000), 0); /* larger than a 64 KiB segment */
+	ck_assert_int_eq(append(sp, 3, 10), 0);
+	hooks_spool_read_start(sp, &rd);
+	ck_assert_uint_eq(read_all(sp, &rd, ids, 8, NULL), 3);
+	ck_assert_uint_eq(ids[1], 2);
+	ck_assert_uint_eq(ids[2], 3);
+	hooks_spool_close(sp);
+	/* and it survives a restart */
+	sp = open_spool(16 * SEG);
+	hooks_spool_read_start(sp, &rd);
+	ck_assert_uint_eq(read_all(sp, &rd, ids, 8, NULL), 3);
+	hooks_spool_close(sp);
+}
+END_TEST
+
+START_TEST(cap_reached_fails_reserve)
+{
+	struct hooks_spool *sp = open_spool(4 * SEG);
+	int ok = 0;
+
+	for(uint64_t i = 1; i <= 10000; i++){
+		if(append(sp, i, 1000)) break;
+		ok++;
+	}
+	ck_assert_int_gt(ok, 100);
+	ck_assert_int_lt(ok, 10000);
+	ck_assert_int_eq(hooks_spool_last_error(sp), EFBIG);
+	ck_assert_uint_le(hooks_spool_bytes(sp), 4 * SEG);
+	hooks_spool_close(sp);
+}
+END_TEST
+
+/* A child appends and reports each committed record through a pipe, then
+ * SIGKILLs itself mid-stream. Every reported record must be recovered. */
+START_TEST(recovery_after_sigkill)
+{
+	int p[2];
+	pid_t pid;
+	uint64_t reported = 0, v, ids[20000];
+	struct hooks_spool *sp;
+	struct hooks_spool_pos rd;
+	size_t n;
+	int st;
+
+	ck_assert_int_eq(pipe(p), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if(pid == 0){
+		struct hooks_spool_opts o = {dir, 64 * SEG, SEG, 0x99, &lq};
+		struct hooks_spool *csp = NULL;
+		close(p[0]);
+		if(hooks_spool_open(&csp, &o)) _exit(2);
+		for(uint64_t i = 1; i < 20000; i++){
+			if(append(csp, i, (uint32_t)(i % 300))) _exit(3);
+			if(write(p[1], &i, sizeof(i)) != sizeof(i)) _exit(4);
+			if(i == 7777) kill(getpid(), SIGKILL);
+		}
+		_exit(5);
+	}
+	close(p[1]);
+	while(read(p[0], &v, sizeof(v)) == sizeof(v)) reported = v;
+	close(p[0]);
+	waitpid(pid, &st, 0);
+	ck_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+	ck_assert_uint_eq(reported, 7777);
+
+	sp = open_spool(64 * SEG);
+	hooks_spool_read_start(sp, &rd);
+	n = read_all(sp, &rd, ids, 20000, NULL);
+	ck_assert_uint_ge(n, reported);
+	for(size_t i = 0; i < reported; i++) ck_assert_uint_eq(ids[i], i + 1);
+	hooks_spool_close(sp);
+}
+END_TEST
+
+/* Find the first segment file and map it writable. */
+static uint8_t *map_first_segment(size_t *size, char *name, size_t namelen)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char path[600] = "";
+	struct stat st;
+	uint8_t *m;
+	int fd;
+
+	while((de = readdir(d)) != NULL){
+		if(strstr(de->d_name, ".seg") && (path[0] == '\0' || strcmp(de->d_name, name) < 0)){
+			snprintf(name, namelen, "%s", de->d_name);
+			snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		}
+	}
+	closedir(d);
+	fd = open(path, O_RDWR);
+	ck_assert_int_ge(fd, 0);
+	fstat(fd, &st);
+	m = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	*size = (size_t)st.st_size;
+	return m;
+}
+
+/* Byte offset of the record with id `want` in a mapped segment. */
+static uint64_t find_rec(const uint8_t *m, size_t size, uint64_t want)
+{
+	uint64_t off = HOOKS_SPOOL_SEG_HDR, n;
+
+	while((n = hooks_spool_rec_check(m, off, size)) != 0){
+		if(((const struct hooks_spool_rec_hdr *)(m + off))->id_lo == want) return off;
+		off += n;
+	}
+	return off; /* end of valid data */
+}
+
+START_TEST(torn_tail_is_recovered_up_to_the_damage)
+{
+	struct hooks_spool *sp = open_spool(16 * SEG);
+	struct hooks_spool_pos rd;
+	uint64_t ids[100];
+	char name[300] = "";
+	size_t size;
+	uint8_t *m;
+	uint64_t end;
+
+	for(uint64_t i = 1; i <= 50; i++) ck_assert_int_eq(append(sp, i, 20), 0);
+	hooks_spool_close(sp);
+
+	/* A record whose header and body were written but not its commit word. */
+	m = map_first_segment(&size, name, sizeof(name));
+	end = find_rec(m, size, 0);
+	memset(m + end + 4, 0x5a, 60);
+	munmap(m, size);
+
+	stub_log_clear();
+	sp = open_spool(16 * SEG);
+	ck_assert(stub_log_contains("torn tail"));
+	hooks_spool_read_start(sp, &rd);
+	ck_assert_uint_eq(read_all(sp, &rd, ids, 100, NULL), 50);
+	ck_assert_uint_eq(ids[49], 50);
+	/* New writes go to a fresh segment and are read after the old ones. */
+	ck_assert_int_eq(append(sp, 51, 1), 0);
+	ck_assert_uint_eq(read_all(sp, &rd, ids, 100, NULL), 1);
+	ck_assert_uint_eq(ids[0], 51);
+	hooks_spool_close(sp);
+}
+END_TEST
+
+START_TEST(corrupt_middle_record_is_skipped)
+{
+	struct hooks_spool *sp = open_spool(16 * SEG);
+	struct hooks_spool_pos rd;
+	uint64_t ids[100];
+	char name[300] = "";
+	size_t size, n;
+	uint8_t *m;
+	uint64_t off;
+
+	for(uint64_t i = 1; i <= 50; i++) ck_assert_int_eq(append(sp, i, 20), 0);
+	hooks_spool_close(sp);
+
+	m = map_first_segment(&size, name, sizeof(name));
+	off = find_rec(m, size, 20);
+	m[off + HOOKS_SPOOL_REC_HDR + 3] ^= 0xff; /* flip a body byte: CRC mismatch */
+	munmap(m, size);
+
+	stub_log_clear();
+	sp = open_spool(16 * SEG);
+	ck_assert(stub_log_contains("corrupt record"));
+	hooks_spool_read_start(sp, &rd);
+	n = read_all(sp, &rd, ids, 100, NULL);
+	ck_assert_uint_eq(n, 49);
+	for(size_t i = 0; i < n; i++) ck_assert_uint_eq(ids[i], i < 19 ? i + 1 : i + 2);
+	hooks_spool_close(sp);
+}
+END_TEST
+
+START_TEST(unwritable_dir_fails_open)
+{
+	struct hooks_spool_opts o = {NULL, 16 * SEG, SEG, 1, &lq};
+	struct hooks_spool *sp = NULL;
+	char file[300], sub[400];
+	int fd;
+
+	/* A regular file where a directory should be: fails even for root. */
+	snprintf(file, sizeof(file), "%s/file", dir);
+	fd = open(file, O_CREAT | O_WRONLY, 0600);
+	close(fd);
+	snprintf(sub, sizeof(sub), "%s/spool", file);
+	o.dir = sub;
+	stub_log_clear();
+	ck_assert_int_ne(hooks_spool_open(&sp, &o), 0);
+	hooks_event_log_drain(&lq);
+	ck_assert(stub_log_contains("spool_dir"));
+}
+END_TEST
+
+START_TEST(stale_spare_and_tmp_files_are_removed)
+{
+	struct hooks_spool *sp;
+	char path[400];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/spare-9.tmp", dir);
+	fd = open(path, O_CREAT | O_WRONLY, 0600);
+	close(fd);
+	sp = open_spool(16 * SEG);
+	ck_assert_int_eq(count_files(".tmp"), 0);
+	hooks_spool_prepare(sp);
+	ck_assert_int_eq(count_files(".tmp"), 1);
+	hooks_spool_close(sp);
+	ck_assert_int_eq(count_files(".tmp"), 0);
+}
+END_TEST
+
+START_TEST(sync_writes_back_committed_records)
+{
+	struct hooks_spool *sp = open_spool(16 * SEG);
+
+	for(uint64_t i = 1; i <= 300; i++) ck_assert_int_eq(append(sp, i, 300), 0);
+	ck_assert_int_eq(hooks_spool_sync(sp), 0);
+	ck_assert_int_eq(hooks_spool_sync(sp), 0); /* nothing new: no-op */
+	hooks_spool_close(sp);
+}
+END_TEST
+
+START_TEST(second_opener_is_refused)
+{
+	struct hooks_spool_opts o = {dir, 16 * SEG, SEG, 2, &lq};
+	struct hooks_spool *sp = open_spool(16 * SEG), *sp2 = NULL;
+
+	stub_log_clear();
+	ck_assert_int_ne(hooks_spool_open(&sp2, &o), 0);
+	hooks_event_log_drain(&lq);
+	ck_assert(stub_log_contains("another broker"));
+	hooks_spool_close(sp);
+	ck_assert_int_eq(hooks_spool_open(&sp2, &o), 0);
+	hooks_spool_close(sp2);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("spool");
+	TCase *tc = tcase_create("spool");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, append_read_roll_confirm_unlink);
+	tcase_add_test(tc, checkpoint_replays_only_unconfirmed);
+	tcase_add_test(tc, oversize_record_gets_its_own_segment);
+	tcase_add_test(tc, cap_reached_fails_reserve);
+	tcase_add_test(tc, recovery_after_sigkill);
+	tcase_add_test(tc, torn_tail_is_recovered_up_to_the_damage);
+	tcase_add_test(tc, corrupt_middle_record_is_skipped);
+	tcase_add_test(tc, unwritable_dir_fails_open);
+	tcase_add_test(tc, stale_spare_and_tmp_files_are_removed);
+	tcase_add_test(tc, sync_writes_back_committed_records);
+	tcase_add_test(tc, second_opener_is_refused);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
