@@ -41,6 +41,7 @@ struct auth {
 	struct auth_registry *registry;
 	struct auth_worker *worker;
 	uint64_t seen_err_seq;
+	uint64_t down_ticket;              /* recovery needs a successful probe after this */
 	struct auth_stats st;              /* counters kept here; the rest filled on read */
 };
 
@@ -62,7 +63,7 @@ static void on_registry_down(void *ud)
 {
 	struct auth *a = ud;
 
-	if(a->worker) auth_worker_probe(a->worker);
+	if(a->worker) a->down_ticket = auth_worker_probe(a->worker);
 }
 
 int auth_init_with(struct auth **out, const struct ih_config *cfg, const struct auth_deps *deps)
@@ -181,10 +182,10 @@ static void poll_health(struct auth *a)
 	auth_worker_health(a->worker, &h);
 	if(h.err_seq != a->seen_err_seq){
 		a->seen_err_seq = h.err_seq;
-		auth_registry_mark_down(a->registry, h.err, h.err_at_ms);
+		auth_registry_mark_down(a->registry, h.err);
 	}
-	if(!auth_registry_is_up(a->registry) && h.last_ok_probe_ms >= 0){
-		auth_registry_probe_ok(a->registry, h.last_ok_probe_ms);
+	if(!auth_registry_is_up(a->registry) && h.last_ok_probe > a->down_ticket){
+		auth_registry_mark_up(a->registry);
 	}
 }
 
@@ -385,12 +386,9 @@ void auth_tick(struct auth *a, auth_change_cb cb, void *ud)
 
 void auth_invalidate(struct auth *a, const char *username)
 {
-	size_t plen;
-
 	if(username == NULL) return;
 	auth_cache_remove(a->cache, username);
-	if(auth_username_check(username, a->cfg->username_max_len, &plen)) return;
-	if(auth_worker_refetch(a->worker, username, true)){
+	if(auth_worker_refetch(a->worker, &username, 1, true, a->cfg->username_max_len)){
 		mosquitto_log_printf(MOSQ_LOG_WARNING,
 				"iothub: refetch queue full (auth_refetch_queue_max %u): invalidation of %s will not be reported",
 				a->cfg->auth_refetch_queue_max, username);
@@ -399,12 +397,8 @@ void auth_invalidate(struct auth *a, const char *username)
 
 int auth_revalidate(struct auth *a, const char *const *usernames, size_t n)
 {
-	size_t dropped = 0, plen;
+	size_t dropped = auth_worker_refetch(a->worker, usernames, n, false, a->cfg->username_max_len);
 
-	for(size_t i = 0; i < n; i++){
-		if(usernames[i] == NULL || auth_username_check(usernames[i], a->cfg->username_max_len, &plen)) continue;
-		if(auth_worker_refetch(a->worker, usernames[i], false)) dropped++;
-	}
 	if(dropped == 0) return MOSQ_ERR_SUCCESS;
 	mosquitto_log_printf(MOSQ_LOG_WARNING,
 			"iothub: refetch queue full (auth_refetch_queue_max %u): %zu revalidations dropped",

@@ -67,11 +67,11 @@ static void keep_first(void *ud, const bson_t *doc)
 	if(f->doc == NULL) f->doc = bson_copy(doc);
 }
 
-void auth_registry_mark_down(struct auth_registry *r, const char *why, int64_t at_ms)
+void auth_registry_mark_down(struct auth_registry *r, const char *why)
 {
 	if(!r->up) return;
 	r->up = false;
-	r->down_since_ms = at_ms;
+	r->down_since_ms = r->now_ms();
 	r->refused_in_outage = 0;
 	mosquitto_log_printf(MOSQ_LOG_ERR,
 			"iothub: device registry unavailable: %s. Until it is back, a device connects only with the "
@@ -80,40 +80,39 @@ void auth_registry_mark_down(struct auth_registry *r, const char *why, int64_t a
 	if(r->on_down) r->on_down(r->ud);
 }
 
-void auth_registry_probe_ok(struct auth_registry *r, int64_t probe_start_ms)
+int auth_registry_mark_up(struct auth_registry *r)
 {
 	char err[256];
 	int64_t ms;
 
-	if(r->up || probe_start_ms < r->down_since_ms) return;
+	if(r->up) return 0;
 	/* libmongoc keeps a failed server in a 5 s cool-down per client; a new
 	 * client has no such memory, so the next lookup really goes out. */
 	if(r->src->ops->reset(r->src, err, sizeof(err))){
 		mosquitto_log_printf(MOSQ_LOG_ERR, "iothub: device registry: %s", err);
 		if(r->on_down) r->on_down(r->ud); /* stay down; ask for another probe */
-		return;
+		return -1;
 	}
 	r->up = true;
 	ms = r->now_ms() - r->down_since_ms;
 	mosquitto_log_printf(MOSQ_LOG_NOTICE,
 			"iothub: device registry available again after %lld.%03llds; %llu connects were refused meanwhile",
 			(long long)(ms / 1000), (long long)(ms % 1000), (unsigned long long)r->refused_in_outage);
+	return 0;
 }
 
 enum auth_registry_result auth_registry_lookup(struct auth_registry *r, const char *username, bson_t **doc)
 {
 	struct first_doc f = {NULL};
 	char err[512];
-	int64_t started;
 
 	*doc = NULL;
 	if(!r->up) return AUTH_REGISTRY_UNAVAILABLE;
-	started = r->now_ms();
 	r->queries++;
 	if(r->src->ops->fetch(r->src, &username, 1, keep_first, &f, err, sizeof(err))){
 		bson_destroy(f.doc);
 		r->errors++;
-		auth_registry_mark_down(r, err, started);
+		auth_registry_mark_down(r, err);
 		return AUTH_REGISTRY_UNAVAILABLE;
 	}
 	if(f.doc == NULL) return AUTH_REGISTRY_NOT_FOUND;

@@ -10,7 +10,8 @@
  * return UNAVAILABLE at once, with no network I/O, so an outage costs the
  * broker loop one timeout, not one per connecting client. The worker
  * probes the registry every mongo_probe_interval; the first probe that
- * started after the outage began and succeeded brings it back up: the
+ * started after the outage began and succeeded brings it back up (auth.c
+ * tells which probe qualifies): the
  * broker-thread client is recreated (a fresh topology, so it does not sit
  * out libmongoc's 5 s reconnect cool-down) and one line logs the outage's
  * length and the connects refused meanwhile.
@@ -45,12 +46,13 @@ void auth_registry_cleanup(struct auth_registry *r);
 /* FOUND: *doc is a new document (libbson heap; bson_destroy it). */
 enum auth_registry_result auth_registry_lookup(struct auth_registry *r, const char *username, bson_t **doc);
 
-/* The registry failed (here or on the worker) at at_ms. Logs and notifies
- * only on the transition from up. */
-void auth_registry_mark_down(struct auth_registry *r, const char *why, int64_t at_ms);
-/* A probe that started at probe_start_ms succeeded: back up if that was
- * after the outage began. */
-void auth_registry_probe_ok(struct auth_registry *r, int64_t probe_start_ms);
+/* The registry failed (here or on the worker). Logs and notifies only on
+ * the transition from up. */
+void auth_registry_mark_down(struct auth_registry *r, const char *why);
+/* A probe that started after the outage began succeeded (the caller tells
+ * which, see auth_worker_probe): recreate the client and mark it up.
+ * -1 when the client cannot be recreated (stays down, on_down again). */
+int auth_registry_mark_up(struct auth_registry *r);
 
 bool auth_registry_is_up(const struct auth_registry *r);
 /* A connect refused because of the outage, for the recovery line. */

@@ -21,6 +21,7 @@
 #include "auth/logq.h"
 #include "auth/registry_worker.h"
 #include "auth/strmap.h"
+#include "auth/username.h"
 
 struct refetch_req {
 	struct auth_strmap_node node;
@@ -41,6 +42,7 @@ struct auth_worker {
 	bool probing;
 	bool episode_reported;        /* this failure episode is in health.err already */
 	int64_t next_probe_real_ms;
+	uint64_t tickets;             /* last ticket handed out (see auth_worker_health) */
 
 	struct auth_strmap pending;   /* username -> refetch_req */
 	struct refetch_req *head, *tail;
@@ -132,21 +134,30 @@ static void worker_release(struct auth_worker *w)
 /* worker thread                                                        */
 
 /* Called with the lock held. */
-static void note_failure(struct auth_worker *w, int64_t at_ms, const char *err)
+static void note_failure(struct auth_worker *w, const char *err)
 {
 	w->probing = true;
 	w->next_probe_real_ms = real_now_ms() + w->probe_ms;
 	if(w->episode_reported) return;
 	w->episode_reported = true;
 	w->health.err_seq++;
-	w->health.err_at_ms = at_ms;
 	snprintf(w->health.err, sizeof(w->health.err), "%s", err);
+}
+
+static uint64_t take_ticket(struct auth_worker *w)
+{
+	uint64_t t;
+
+	pthread_mutex_lock(&w->lock);
+	t = ++w->tickets;
+	pthread_mutex_unlock(&w->lock);
+	return t;
 }
 
 static void probe_once(struct auth_worker *w, struct auth_source **src)
 {
 	char err[512] = "";
-	int64_t started = w->now_ms();
+	uint64_t ticket = take_ticket(w);
 	int rc = 0;
 
 	if(*src == NULL) rc = w->factory.create(w->factory.ctx, false, src, err, sizeof(err));
@@ -155,9 +166,9 @@ static void probe_once(struct auth_worker *w, struct auth_source **src)
 	if(rc == 0){
 		w->probing = false;
 		w->episode_reported = false;
-		w->health.last_ok_probe_ms = started;
+		w->health.last_ok_probe = ticket;
 	}else{
-		note_failure(w, started, err);
+		note_failure(w, err);
 	}
 	pthread_mutex_unlock(&w->lock);
 	if(rc && *src){
@@ -281,6 +292,7 @@ static void run_batch(struct auth_worker *w, struct auth_source **src, struct re
 	size_t i = 0;
 	int rc = -1;
 
+	take_ticket(w);
 	ctx.field_username = w->field_username;
 	if(items == NULL || names == NULL || auth_strmap_init(&ctx.map, calloc, free)){
 		snprintf(err, sizeof(err), "out of memory");
@@ -299,7 +311,7 @@ failed:
 	w->health.queries++;
 	if(rc){
 		w->health.errors++;
-		note_failure(w, started, err);
+		note_failure(w, err);
 		requeue(w, list);
 		list = NULL;
 	}else{
@@ -386,7 +398,6 @@ int auth_worker_start(struct auth_worker **out, const struct ih_config *cfg,
 	/* Longest a worker query can take: connect, then the worker's socket
 	 * timeout (4x mongo_timeout, see source_mongo.c), plus slack. */
 	w->join_ms = 6 * (int64_t)cfg->mongo_timeout_ms + 1000;
-	w->health.last_ok_probe_ms = -1;
 	/* Start-up probe: report an unreachable registry before a device waits on it. */
 	w->probing = true;
 	w->next_probe_real_ms = 0;
@@ -445,27 +456,23 @@ bool auth_worker_stop(struct auth_worker *w)
 	return false;
 }
 
-int auth_worker_refetch(struct auth_worker *w, const char *username, bool forced)
+/* Called with the lock held. 0 queued or merged, -1 dropped. */
+static int enqueue(struct auth_worker *w, const char *username, size_t len, bool forced)
 {
-	struct auth_strmap_node *n;
+	struct auth_strmap_node *n = auth_strmap_find(&w->pending, username, len);
 	struct refetch_req *q;
-	size_t len = strlen(username);
-	int rc = -1;
 
-	pthread_mutex_lock(&w->lock);
-	n = auth_strmap_find(&w->pending, username, len);
 	if(n){
 		auth_container_of(n, struct refetch_req, node)->forced |= forced;
-		rc = 0;
-		goto done;
+		return 0;
 	}
 	if(w->pending.count >= w->pending_max){
 		w->health.dropped_requests++;
-		goto done;
+		return -1;
 	}
 	/* libc: the worker frees it. */
 	q = malloc(sizeof(*q) + len + 1);
-	if(q == NULL) goto done;
+	if(q == NULL) return -1;
 	memcpy(q->username, username, len + 1);
 	q->forced = forced;
 	q->next = NULL;
@@ -473,15 +480,27 @@ int auth_worker_refetch(struct auth_worker *w, const char *username, bool forced
 	if(w->tail) w->tail->next = q;
 	else w->head = q;
 	w->tail = q;
-	pthread_cond_signal(&w->wake);
-	rc = 0;
-done:
-	pthread_mutex_unlock(&w->lock);
-	return rc;
+	return 0;
 }
 
-void auth_worker_probe(struct auth_worker *w)
+size_t auth_worker_refetch(struct auth_worker *w, const char *const *usernames, size_t n, bool forced, size_t max_len)
 {
+	size_t dropped = 0, plen;
+
+	pthread_mutex_lock(&w->lock);
+	for(size_t i = 0; i < n; i++){
+		if(usernames[i] == NULL || auth_username_check(usernames[i], max_len, &plen)) continue;
+		if(enqueue(w, usernames[i], strlen(usernames[i]), forced)) dropped++;
+	}
+	pthread_cond_signal(&w->wake);
+	pthread_mutex_unlock(&w->lock);
+	return dropped;
+}
+
+uint64_t auth_worker_probe(struct auth_worker *w)
+{
+	uint64_t t;
+
 	pthread_mutex_lock(&w->lock);
 	if(!w->probing){
 		w->probing = true;
@@ -489,7 +508,9 @@ void auth_worker_probe(struct auth_worker *w)
 		w->next_probe_real_ms = real_now_ms() + w->probe_ms;
 		pthread_cond_signal(&w->wake);
 	}
+	t = w->tickets;
 	pthread_mutex_unlock(&w->lock);
+	return t;
 }
 
 struct auth_worker_result *auth_worker_take(struct auth_worker *w, size_t max)

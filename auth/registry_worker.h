@@ -35,10 +35,12 @@ struct auth_worker_result {
 	int64_t fetched_ms;   /* when the query was sent (auth clock) */
 };
 
+/* Every probe and query the worker starts takes the next ticket, so "this
+ * probe started after that failure" needs no clock (two events in the
+ * same millisecond would defeat one). */
 struct auth_worker_health {
-	int64_t last_ok_probe_ms;   /* start of the latest successful probe; -1: none */
+	uint64_t last_ok_probe;     /* ticket of the latest successful probe; 0: none */
 	uint64_t err_seq;           /* bumped on every failure episode */
-	int64_t err_at_ms;          /* start of the failing operation */
 	char err[256];
 	uint64_t queries;
 	uint64_t errors;
@@ -56,11 +58,15 @@ int auth_worker_start(struct auth_worker **out, const struct ih_config *cfg,
  */
 bool auth_worker_stop(struct auth_worker *w);
 
-/* Queue a refetch. 0 when queued or merged with a pending one; -1 when the
- * queue is full (counted in dropped_requests) or memory is short. */
-int auth_worker_refetch(struct auth_worker *w, const char *username, bool forced);
-/* The registry is down: probe it every mongo_probe_interval until it works. */
-void auth_worker_probe(struct auth_worker *w);
+/* Queue refetches of usernames[0..n), all at once so they share batches.
+ * Malformed usernames (auth_username_check with max_len) are skipped, a
+ * pending username is merged. Returns how many were dropped because the
+ * queue was full (counted in dropped_requests) or memory was short. */
+size_t auth_worker_refetch(struct auth_worker *w, const char *const *usernames, size_t n, bool forced, size_t max_len);
+/* The registry is down: probe it every mongo_probe_interval until it works.
+ * Returns the latest ticket handed out: a successful probe with a larger
+ * one started after this call. */
+uint64_t auth_worker_probe(struct auth_worker *w);
 
 /* Detach up to max results, oldest first (a list linked by next). */
 struct auth_worker_result *auth_worker_take(struct auth_worker *w, size_t max);
