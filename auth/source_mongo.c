@@ -48,11 +48,16 @@ static void set_default_int(mongoc_uri_t *uri, const char *key, int32_t value)
 	if(!mongoc_uri_has_option(uri, key)) mongoc_uri_set_option_as_int32(uri, key, value);
 }
 
-static mongoc_uri_t *complete_uri(const mongoc_uri_t *base, int32_t timeout_ms, int32_t socket_ms)
+static mongoc_uri_t *complete_uri(const mongoc_uri_t *base, int32_t timeout_ms, int32_t socket_ms, bool broker_thread)
 {
 	mongoc_uri_t *uri = mongoc_uri_copy(base);
 
 	if(uri == NULL) return NULL;
+	/* A retried read doubles the worst-case wait on the broker loop (seen:
+	 * a stalled aggregate held it 2 x socketTimeoutMS); the worker may retry. */
+	if(broker_thread && !mongoc_uri_has_option(uri, MONGOC_URI_RETRYREADS)){
+		mongoc_uri_set_option_as_bool(uri, MONGOC_URI_RETRYREADS, false);
+	}
 	set_default_int(uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS, timeout_ms);
 	set_default_int(uri, MONGOC_URI_CONNECTTIMEOUTMS, timeout_ms);
 	set_default_int(uri, MONGOC_URI_SOCKETTIMEOUTMS, socket_ms);
@@ -95,11 +100,11 @@ int auth_mongo_init(struct auth_mongo **out, const struct ih_config *cfg, char *
 		snprintf(err, errlen, "invalid mongo_uri: %s", error.message);
 		goto done;
 	}
-	m->broker_uri = complete_uri(base, timeout, timeout);
+	m->broker_uri = complete_uri(base, timeout, timeout, true);
 	socket_ms = mongoc_uri_has_option(base, MONGOC_URI_SOCKETTIMEOUTMS)
 			? mongoc_uri_get_option_as_int32(base, MONGOC_URI_SOCKETTIMEOUTMS, 0)
 			: timeout * WORKER_SOCKET_FACTOR;
-	m->worker_uri = complete_uri(base, timeout, socket_ms);
+	m->worker_uri = complete_uri(base, timeout, socket_ms, false);
 	m->db = mosquitto_strdup(cfg->mongo_db);
 	m->devices = mosquitto_strdup(cfg->devices_collection);
 	m->acl = mosquitto_strdup(cfg->acl_collection);

@@ -223,8 +223,23 @@ static void start(void)
 	ck_assert_int_eq(auth_init_with(&A, &cfg, &deps), MOSQ_ERR_SUCCESS);
 }
 
+/* Tests also run in one process (CK_FORK=no, e.g. for LeakSanitizer). */
+static void fake_reset_all(void)
+{
+	pthread_mutex_lock(&R.lock);
+	for(int k = 0; k < FAKE_MAX; k++){
+		if(R.docs[k]) bson_destroy(R.docs[k]);
+		R.docs[k] = NULL;
+	}
+	R.failing = false;
+	R.broker_fetches = R.worker_fetches = R.probes = R.resets = 0;
+	R.max_batch = 0;
+	pthread_mutex_unlock(&R.lock);
+}
+
 static void setup(void)
 {
+	fake_reset_all();
 	ck_assert_int_eq(ih_config_parse(&cfg, NULL, 0), 0);
 	cfg.mongo_probe_ms = 100;
 	cfg.revalidate_batch = 2;
@@ -246,6 +261,7 @@ static void teardown(void)
 	A = NULL;
 	ck_assert_int_eq(stub_mem_live_blocks(), blocks_at_start);
 	ih_config_cleanup(&cfg);
+	fake_reset_all();
 }
 
 static int check(const char *user, const char *pw, struct ih_device **dev)
