@@ -292,7 +292,6 @@ static void run_batch(struct auth_worker *w, struct auth_source **src, struct re
 	size_t i = 0;
 	int rc = -1;
 
-	take_ticket(w);
 	ctx.field_username = w->field_username;
 	if(items == NULL || names == NULL || auth_strmap_init(&ctx.map, calloc, free)){
 		snprintf(err, sizeof(err), "out of memory");
