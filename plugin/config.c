@@ -570,6 +570,9 @@ int ih_config_parse(struct ih_config *cfg, const struct mosquitto_opt *opts, int
 		}
 	}
 	if(rc) return rc;
+	/* mosquitto drops options with empty values, so "none" is how a config
+	 * says "no separate ACL collection". */
+	if(!strcmp(cfg->acl_collection, "none")) cfg->acl_collection[0] = '\0';
 	rc = fill_node_name(cfg);
 	if(rc) return rc;
 	return check_consistency(cfg);
