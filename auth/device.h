@@ -17,6 +17,10 @@
 
 #include "plugin/config.h"
 
+/* The array field the registry's $lookup adds to a device document: every
+ * matching document of the ACL collection. */
+#define AUTH_DEVICE_LOOKUP_FIELD "_acl"
+
 /* Per-device ACL lists, merged from the device_acl document and the inline
  * `acl` sub-document of the device. Filters may hold placeholders. */
 struct ih_acl_lists {
@@ -53,9 +57,11 @@ struct ih_device {
  *
  * Returns 0 and a record with refcount 1, or -1 with a reason in err for a
  * document that cannot describe a usable device (wrong types, missing or
- * malformed broker_username, no secret and no hash, ...). Bad individual ACL
- * entries (not strings, empty) are skipped, each with a log line, and do not
- * fail the device.
+ * malformed broker_username, no secret and no hash, ...). Bad individual
+ * allow-list entries and tags (not strings, empty) are skipped, each with a
+ * log line, and do not fail the device; a bad deny-list entry does, because
+ * skipping it would grant access (rules in device.c and device_lists.c).
+ * Broker thread only (logs, mosquitto_malloc).
  */
 int auth_device_decode(const bson_t *device_doc, const bson_t *acl_doc,
 		const struct ih_config *cfg, struct ih_device **out, char *err, size_t errlen);

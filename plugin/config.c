@@ -125,6 +125,10 @@ static const struct opt_def opt_table[] = {
 	{"auth_fail_max", OPT_U32, OFF(auth_fail_max), "10", NULL, 0, 1000000, NULL},
 	{"auth_fail_window", OPT_SECONDS, OFF(auth_fail_window_s), "60s", NULL, 1, DAY_S, NULL},
 	{"auth_fail_block", OPT_SECONDS, OFF(auth_fail_block_s), "60s", NULL, 1, DAY_S, NULL},
+	/* -- added by the auth module (auth/throttle.c, auth/registry_worker.c) -- */
+	{"auth_fail_track_max", OPT_U32, OFF(auth_fail_track_max), "100000", NULL, 1, 100000000, NULL},
+	{"auth_refetch_queue_max", OPT_U32, OFF(auth_refetch_queue_max), "100000", NULL, 1, 100000000, NULL},
+	/* -- end auth module additions -- */
 
 	/* ACL */
 	{"acl_publish", OPT_LIST, OFF(acl_publish), NULL, default_acl_publish, 0, 0, NULL},

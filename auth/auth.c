@@ -1,0 +1,439 @@
+/*
+ * BASIC_AUTH flow, change reporting and module lifecycle (policies in
+ * auth.h).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <mosquitto.h>
+#include <mosquitto_broker.h>
+
+#include "auth/auth.h"
+#include "auth/auth_cache.h"
+#include "auth/auth_internal.h"
+#include "auth/mongo_lib.h"
+#include "auth/pwdigest.h"
+#include "auth/registry.h"
+#include "auth/registry_worker.h"
+#include "auth/secret.h"
+#include "auth/source_mongo.h"
+#include "auth/throttle.h"
+#include "auth/username.h"
+
+/* Worker results applied per tick: bounds the time one tick spends
+ * decoding (a few microseconds per record). */
+#define TICK_RESULTS_MAX 256
+
+/* Client-supplied strings are cut to this and stripped of control bytes
+ * before they reach a log line. */
+#define LOG_NAME_MAX 160
+
+struct auth {
+	const struct ih_config *cfg;
+	bool lib_acquired;
+	struct auth_mongo *mongo;          /* NULL when a test injects the source */
+	struct auth_source_factory factory;
+	int64_t (*now_ms)(void);
+	struct auth_cache *cache;
+	struct auth_throttle *throttle;
+	struct auth_registry *registry;
+	struct auth_worker *worker;
+	uint64_t seen_err_seq;
+	uint64_t down_ticket;              /* recovery needs a successful probe after this */
+	struct auth_stats st;              /* counters kept here; the rest filled on read */
+};
+
+/* Live instances, for the process-wide digest key (broker thread only). */
+static int instances;
+
+static int64_t monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ------------------------------------------------------------------ */
+/* lifecycle                                                            */
+
+static void on_registry_down(void *ud)
+{
+	struct auth *a = ud;
+
+	if(a->worker) a->down_ticket = auth_worker_probe(a->worker);
+}
+
+int auth_init_with(struct auth **out, const struct ih_config *cfg, const struct auth_deps *deps)
+{
+	struct auth *a;
+	char err[512];
+	int rc = MOSQ_ERR_NOMEM;
+
+	a = mosquitto_calloc(1, sizeof(*a));
+	if(a == NULL) return MOSQ_ERR_NOMEM;
+	instances++;
+	a->cfg = cfg;
+	a->now_ms = deps && deps->now_ms ? deps->now_ms : monotonic_ms;
+
+	if(auth_mongo_lib_acquire()) goto fail;
+	a->lib_acquired = true;
+	if(deps && deps->factory.create){
+		a->factory = deps->factory;
+	}else{
+		if(auth_mongo_init(&a->mongo, cfg, err, sizeof(err))){
+			mosquitto_log_printf(MOSQ_LOG_ERR, "iothub: %s", err);
+			rc = MOSQ_ERR_INVAL;
+			goto fail;
+		}
+		a->factory.create = auth_mongo_source_create;
+		a->factory.ctx = a->mongo;
+	}
+	if(auth_cache_init(&a->cache, cfg->auth_cache_max)) goto fail;
+	if(auth_throttle_init(&a->throttle, cfg)) goto fail;
+	rc = MOSQ_ERR_UNKNOWN;
+	if(auth_registry_init(&a->registry, cfg, &a->factory, a->now_ms, on_registry_down, a)) goto fail;
+	if(auth_worker_start(&a->worker, cfg, &a->factory, a->now_ms)){
+		mosquitto_log_printf(MOSQ_LOG_ERR, "iothub: cannot start the registry worker thread");
+		goto fail;
+	}
+	*out = a;
+	return MOSQ_ERR_SUCCESS;
+fail:
+	auth_cleanup(a);
+	return rc;
+}
+
+int auth_init(struct auth **out, const struct ih_config *cfg)
+{
+	return auth_init_with(out, cfg, NULL);
+}
+
+void auth_cleanup(struct auth *a)
+{
+	bool joined;
+
+	if(a == NULL) return;
+	joined = auth_worker_stop(a->worker);
+	auth_registry_cleanup(a->registry);
+	auth_throttle_cleanup(a->throttle);
+	auth_cache_cleanup(a->cache);
+	/* A worker still stuck in the driver uses the source context and
+	 * libmongoc: leave both alive rather than pull them from under it. */
+	if(joined){
+		auth_mongo_cleanup(a->mongo);
+		if(a->lib_acquired) auth_mongo_lib_release();
+	}
+	if(--instances == 0) auth_pwdigest_cleanup();
+	mosquitto_free(a);
+}
+
+/* ------------------------------------------------------------------ */
+/* helpers                                                              */
+
+static const char *log_name(const char *s, char buf[LOG_NAME_MAX])
+{
+	size_t i;
+
+	if(s == NULL) return "(none)";
+	for(i = 0; s[i] && i < LOG_NAME_MAX - 1; i++){
+		unsigned char c = (unsigned char)s[i];
+		buf[i] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
+	}
+	buf[i] = '\0';
+	return buf;
+}
+
+static int refuse(struct auth *a, int level, const char *client_id, const char *address, const char *username,
+		const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+static int refuse(struct auth *a, int level, const char *client_id, const char *address, const char *username,
+		const char *fmt, ...)
+{
+	char why[512], b1[LOG_NAME_MAX], b2[LOG_NAME_MAX], b3[LOG_NAME_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	a->st.refused++;
+	mosquitto_log_printf(level, "iothub: refused client \"%s\" (username \"%s\") from %s: %s",
+			log_name(client_id, b1), log_name(username, b2), log_name(address, b3), why);
+	return MOSQ_ERR_AUTH;
+}
+
+static int admit(struct auth *a, const char *username, struct ih_device *dev, struct ih_device **out)
+{
+	auth_throttle_success(a->throttle, username);
+	auth_device_ref(dev);
+	*out = dev; /* the new reference belongs to the caller */
+	a->st.accepted++;
+	return MOSQ_ERR_SUCCESS;
+}
+
+/* Pick up the worker's view of the registry: failures it saw, and the
+ * probe that ends an outage. Cheap (one mutex), so every connect does it. */
+static void poll_health(struct auth *a)
+{
+	struct auth_worker_health h;
+
+	auth_worker_health(a->worker, &h);
+	if(h.err_seq != a->seen_err_seq){
+		a->seen_err_seq = h.err_seq;
+		auth_registry_mark_down(a->registry, h.err);
+	}
+	if(!auth_registry_is_up(a->registry) && h.last_ok_probe > a->down_ticket){
+		auth_registry_mark_up(a->registry);
+	}
+}
+
+/* Store the registry's answer; returns the entry (NULL when not cached). */
+static struct auth_cache_entry *remember(struct auth *a, const char *username, struct ih_device *dev, int64_t fetched_ms)
+{
+	const struct ih_config *cfg = a->cfg;
+
+	if(dev){
+		return auth_cache_put(a->cache, username, dev, fetched_ms,
+				fetched_ms + (int64_t)cfg->auth_cache_ttl_s * 1000);
+	}
+	if(cfg->auth_cache_negative_ttl_s == 0){
+		auth_cache_remove(a->cache, username);
+		return NULL;
+	}
+	return auth_cache_put(a->cache, username, NULL, fetched_ms,
+			fetched_ms + (int64_t)cfg->auth_cache_negative_ttl_s * 1000);
+}
+
+static struct ih_device *decode_or_log(struct auth *a, const char *username, bson_t *doc)
+{
+	struct ih_device *dev = NULL;
+	char err[256];
+
+	if(auth_device_decode(doc, NULL, a->cfg, &dev, err, sizeof(err))){
+		mosquitto_log_printf(MOSQ_LOG_ERR, "iothub: device %s: registry record unusable: %s", username, err);
+		return NULL;
+	}
+	if(strcmp(dev->username, username) != 0){
+		/* The query matched on this very field, so only a collation or a
+		 * misbehaving server gets here; never let it swap identities. */
+		mosquitto_log_printf(MOSQ_LOG_ERR, "iothub: device %s: registry returned the record of %s", username, dev->username);
+		auth_device_unref(dev);
+		return NULL;
+	}
+	return dev;
+}
+
+/* Verify the password against an active record, via the digest when it
+ * matches, otherwise the stored hash or clear secret. */
+static int verify(struct auth *a, const char *client_id, const char *address, const char *username,
+		const char *password, struct ih_device *dev, struct auth_cache_entry *e, struct ih_device **out)
+{
+	enum auth_secret_result sr;
+
+	if(e && auth_cache_digest_matches(e, password)) return admit(a, username, dev, out);
+	if(dev->password_hash){
+		sr = auth_secret_verify_hash(dev->password_hash, password);
+	}else{
+		sr = auth_secret_verify_clear(dev->secret, password);
+	}
+	if(sr == AUTH_SECRET_BAD_HASH){
+		return refuse(a, MOSQ_LOG_ERR, client_id, address, username,
+				"the device's %s is malformed or of an unsupported kind; fix the registry record",
+				a->cfg->field.password_hash);
+	}
+	if(sr != AUTH_SECRET_OK){
+		auth_throttle_failure(a->throttle, username, address, a->now_ms());
+		return refuse(a, MOSQ_LOG_NOTICE, client_id, address, username, "wrong password");
+	}
+	if(e) auth_cache_digest_set(e, password);
+	return admit(a, username, dev, out);
+}
+
+static int decide(struct auth *a, const char *client_id, const char *address, const char *username,
+		const char *password, struct ih_device *dev, struct auth_cache_entry *e, struct ih_device **out)
+{
+	if(dev == NULL){
+		auth_throttle_failure(a->throttle, username, address, a->now_ms());
+		return refuse(a, MOSQ_LOG_NOTICE, client_id, address, username, "unknown device");
+	}
+	if(!dev->active){
+		return refuse(a, MOSQ_LOG_NOTICE, client_id, address, username, "device suspended (status \"%s\")",
+				dev->status ? dev->status : "");
+	}
+	return verify(a, client_id, address, username, password, dev, e, out);
+}
+
+/* Registry unavailable: the outage rule of auth.h. */
+static int outage(struct auth *a, const char *client_id, const char *address, const char *username,
+		const char *password, struct auth_cache_entry *e, int64_t now, struct ih_device **out)
+{
+	int64_t grace_ms = (int64_t)a->cfg->auth_outage_grace_s * 1000;
+
+	if(e && e->dev && e->dev->active && now - e->fetched_ms <= grace_ms && auth_cache_digest_matches(e, password)){
+		a->st.outage_admits++;
+		return admit(a, username, e->dev, out);
+	}
+	auth_registry_count_refusal(a->registry);
+	return refuse(a, MOSQ_LOG_NOTICE, client_id, address, username,
+			"device registry unavailable and no recently verified login cached for this device");
+}
+
+/* ------------------------------------------------------------------ */
+/* BASIC_AUTH                                                           */
+
+int auth_check(struct auth *a, const char *client_id, const char *address, const char *username,
+		const char *password, struct ih_device **out)
+{
+	const struct ih_config *cfg = a->cfg;
+	struct auth_cache_entry *e;
+	struct ih_device *dev = NULL;
+	bson_t *doc = NULL;
+	const char *why;
+	size_t plen;
+	int64_t now = a->now_ms();
+	int rc;
+
+	*out = NULL;
+	poll_health(a);
+	if(username == NULL){
+		if(cfg->allow_anonymous){
+			a->st.accepted++;
+			return MOSQ_ERR_SUCCESS;
+		}
+		return refuse(a, MOSQ_LOG_NOTICE, client_id, address, NULL, "no username (allow_anonymous is false)");
+	}
+	/* Before anything else: a malformed name never reaches the registry. */
+	why = auth_username_check(username, cfg->username_max_len, &plen);
+	if(why){
+		auth_throttle_failure(a->throttle, NULL, address, now);
+		return refuse(a, MOSQ_LOG_NOTICE, client_id, address, username, "invalid username: %s", why);
+	}
+	why = auth_throttle_check(a->throttle, username, address, now);
+	if(why){
+		a->st.throttled++;
+		return refuse(a, MOSQ_LOG_NOTICE, client_id, address, username, "%s", why);
+	}
+	if(password == NULL || password[0] == '\0'){
+		auth_throttle_failure(a->throttle, username, address, now);
+		return refuse(a, MOSQ_LOG_NOTICE, client_id, address, username, "no password");
+	}
+
+	e = auth_cache_get(a->cache, username);
+	if(e && now < e->expires_ms){
+		a->st.cache_hits++;
+		return decide(a, client_id, address, username, password, e->dev, e, out);
+	}
+	a->st.cache_misses++;
+	switch(auth_registry_lookup(a->registry, username, &doc)){
+		case AUTH_REGISTRY_FOUND:
+			dev = decode_or_log(a, username, doc);
+			bson_destroy(doc);
+			e = remember(a, username, dev, now);
+			rc = dev ? decide(a, client_id, address, username, password, dev, e, out)
+				: refuse(a, MOSQ_LOG_ERR, client_id, address, username, "registry record unusable (see above)");
+			auth_device_unref(dev); /* the cache and *out hold their own references */
+			return rc;
+		case AUTH_REGISTRY_NOT_FOUND:
+			e = remember(a, username, NULL, now);
+			return decide(a, client_id, address, username, password, NULL, e, out);
+		case AUTH_REGISTRY_UNAVAILABLE:
+		default:
+			/* e is still valid: a failed lookup leaves the cache alone. */
+			return outage(a, client_id, address, username, password, e, now, out);
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* refetch results                                                      */
+
+static void apply_result(struct auth *a, struct auth_worker_result *r, auth_change_cb cb, void *ud)
+{
+	struct auth_cache_entry *e = auth_cache_get(a->cache, r->username);
+	struct ih_device *dev = NULL;
+	bool changed;
+
+	if(e && e->fetched_ms > r->fetched_ms){
+		/* A connect asked the registry after this query was sent: the
+		 * cache already holds the newer answer. */
+		if(r->forced && cb) cb(ud, r->username, e->dev);
+		return;
+	}
+	if(r->doc) dev = decode_or_log(a, r->username, r->doc);
+	/* Nothing cached to compare with (evicted, or never connected here):
+	 * report, and let the glue compare fingerprints with what it holds. */
+	changed = e == NULL || !auth_device_same(e->dev, dev);
+	remember(a, r->username, dev, r->fetched_ms);
+	if((changed || r->forced) && cb) cb(ud, r->username, dev);
+	auth_device_unref(dev);
+}
+
+void auth_tick(struct auth *a, auth_change_cb cb, void *ud)
+{
+	struct auth_worker_result *list, *next;
+
+	poll_health(a);
+	auth_worker_drain_log(a->worker);
+	auth_mongo_lib_drain_log();
+	list = auth_worker_take(a->worker, TICK_RESULTS_MAX);
+	for(; list; list = next){
+		next = list->next;
+		apply_result(a, list, cb, ud);
+		auth_worker_result_free(list);
+	}
+}
+
+void auth_invalidate(struct auth *a, const char *username)
+{
+	if(username == NULL) return;
+	auth_cache_remove(a->cache, username);
+	if(auth_worker_refetch(a->worker, &username, 1, true, a->cfg->username_max_len)){
+		mosquitto_log_printf(MOSQ_LOG_WARNING,
+				"iothub: refetch queue full (auth_refetch_queue_max %u): invalidation of %s will not be reported",
+				a->cfg->auth_refetch_queue_max, username);
+	}
+}
+
+int auth_revalidate(struct auth *a, const char *const *usernames, size_t n)
+{
+	size_t dropped = auth_worker_refetch(a->worker, usernames, n, false, a->cfg->username_max_len);
+
+	if(dropped == 0) return MOSQ_ERR_SUCCESS;
+	mosquitto_log_printf(MOSQ_LOG_WARNING,
+			"iothub: refetch queue full (auth_refetch_queue_max %u): %zu revalidations dropped",
+			a->cfg->auth_refetch_queue_max, dropped);
+	return MOSQ_ERR_NOMEM;
+}
+
+bool auth_registry_up(const struct auth *a)
+{
+	return auth_registry_is_up(a->registry);
+}
+
+bool auth_wait_startup_probe(struct auth *a, int timeout_ms)
+{
+	struct auth_worker_health h;
+	const struct timespec step = {0, 5 * 1000000};
+
+	for(int waited = 0; ; waited += 5){
+		auth_worker_health(a->worker, &h);
+		if(h.last_ok_probe > 0 || h.err_seq > 0) return true;
+		if(waited >= timeout_ms) return false;
+		nanosleep(&step, NULL);
+	}
+}
+
+void auth_get_stats(const struct auth *a, struct auth_stats *out)
+{
+	struct auth_worker_health h;
+	uint64_t q, err;
+
+	*out = a->st;
+	auth_worker_health(a->worker, &h);
+	auth_registry_counters(a->registry, &q, &err);
+	out->registry_queries = q + h.queries;
+	out->registry_errors = err + h.errors;
+	out->cache_entries = (uint32_t)auth_cache_count(a->cache);
+	out->registry_up = auth_registry_is_up(a->registry);
+}

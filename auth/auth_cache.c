@@ -1,0 +1,144 @@
+/*
+ * Authentication cache (see auth_cache.h).
+ */
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include <mosquitto.h>
+#include <mosquitto_broker.h>
+
+#include "auth/auth_cache.h"
+
+struct auth_cache {
+	struct auth_strmap map;
+	struct auth_lru lru;
+	size_t max;
+};
+
+bool auth_device_same(const struct ih_device *a, const struct ih_device *b)
+{
+	if(a == NULL || b == NULL) return a == b;
+	return memcmp(a->fingerprint, b->fingerprint, sizeof(a->fingerprint)) == 0;
+}
+
+static void entry_free(struct auth_cache_entry *e)
+{
+	auth_device_unref(e->dev);
+	mosquitto_free(e->username);
+	OPENSSL_cleanse(e->digest, sizeof(e->digest));
+	mosquitto_free(e);
+}
+
+static void entry_drop(struct auth_cache *c, struct auth_cache_entry *e)
+{
+	auth_strmap_remove(&c->map, &e->node);
+	auth_lru_unlink(&c->lru, &e->lru);
+	entry_free(e);
+}
+
+int auth_cache_init(struct auth_cache **out, size_t max)
+{
+	struct auth_cache *c = mosquitto_calloc(1, sizeof(*c));
+
+	if(c == NULL) return -1;
+	if(auth_strmap_init(&c->map, mosquitto_calloc, mosquitto_free)){
+		mosquitto_free(c);
+		return -1;
+	}
+	c->max = max;
+	*out = c;
+	return 0;
+}
+
+void auth_cache_cleanup(struct auth_cache *c)
+{
+	if(c == NULL) return;
+	while(c->lru.tail){
+		entry_drop(c, auth_container_of(c->lru.tail, struct auth_cache_entry, lru));
+	}
+	auth_strmap_cleanup(&c->map);
+	mosquitto_free(c);
+}
+
+static struct auth_cache_entry *find(const struct auth_cache *c, const char *username)
+{
+	struct auth_strmap_node *n = auth_strmap_find(&c->map, username, strlen(username));
+
+	return n ? auth_container_of(n, struct auth_cache_entry, node) : NULL;
+}
+
+struct auth_cache_entry *auth_cache_get(struct auth_cache *c, const char *username)
+{
+	struct auth_cache_entry *e = find(c, username);
+
+	if(e) auth_lru_touch(&c->lru, &e->lru);
+	return e;
+}
+
+struct auth_cache_entry *auth_cache_put(struct auth_cache *c, const char *username, struct ih_device *dev,
+		int64_t fetched_ms, int64_t expires_ms)
+{
+	struct auth_cache_entry *e = find(c, username);
+
+	if(e){
+		if(!(e->dev && dev && auth_device_same(e->dev, dev))){
+			e->has_digest = false;
+			OPENSSL_cleanse(e->digest, sizeof(e->digest));
+		}
+		auth_device_ref(dev);
+		auth_device_unref(e->dev);
+		e->dev = dev; /* the entry holds the reference taken above */
+		e->fetched_ms = fetched_ms;
+		e->expires_ms = expires_ms;
+		auth_lru_touch(&c->lru, &e->lru);
+		return e;
+	}
+	if(c->max == 0) return NULL;
+	while(c->map.count >= c->max && c->lru.tail){
+		entry_drop(c, auth_container_of(c->lru.tail, struct auth_cache_entry, lru));
+	}
+	e = mosquitto_calloc(1, sizeof(*e));
+	if(e == NULL) return NULL;
+	e->username = mosquitto_strdup(username);
+	if(e->username == NULL){
+		mosquitto_free(e);
+		return NULL;
+	}
+	auth_device_ref(dev);
+	e->dev = dev; /* the entry holds the reference taken above */
+	e->fetched_ms = fetched_ms;
+	e->expires_ms = expires_ms;
+	auth_strmap_insert(&c->map, &e->node, e->username, strlen(e->username));
+	auth_lru_push_head(&c->lru, &e->lru);
+	return e;
+}
+
+void auth_cache_remove(struct auth_cache *c, const char *username)
+{
+	struct auth_cache_entry *e = find(c, username);
+
+	if(e) entry_drop(c, e);
+}
+
+size_t auth_cache_count(const struct auth_cache *c)
+{
+	return c->map.count;
+}
+
+bool auth_cache_digest_matches(const struct auth_cache_entry *e, const char *password)
+{
+	uint8_t d[AUTH_PWDIGEST_LEN];
+	bool match;
+
+	if(!e->has_digest || e->dev == NULL) return false;
+	if(auth_pwdigest(e->username, password, d)) return false;
+	match = auth_pwdigest_equal(d, e->digest);
+	OPENSSL_cleanse(d, sizeof(d));
+	return match;
+}
+
+void auth_cache_digest_set(struct auth_cache_entry *e, const char *password)
+{
+	e->has_digest = e->dev && auth_pwdigest(e->username, password, e->digest) == 0;
+}

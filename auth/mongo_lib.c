@@ -1,0 +1,62 @@
+/*
+ * libmongoc lifetime and log routing (see mongo_lib.h).
+ *
+ * mongoc_init/mongoc_cleanup are tied to the same count: the plugin may be
+ * loaded once per listener, and mongoc_cleanup must run once, after the
+ * last user is gone.
+ */
+#include <mongoc/mongoc.h>
+
+#include <mosquitto.h>
+#include <mosquitto_broker.h>
+
+#include "auth/logq.h"
+#include "auth/mongo_lib.h"
+
+static struct auth_logq mongo_logq;
+static int installs;
+
+static void handler(mongoc_log_level_t level, const char *domain, const char *message, void *ud)
+{
+	int mlevel;
+
+	(void)ud;
+	switch(level){
+		case MONGOC_LOG_LEVEL_ERROR:
+		case MONGOC_LOG_LEVEL_CRITICAL:
+			mlevel = MOSQ_LOG_ERR;
+			break;
+		case MONGOC_LOG_LEVEL_WARNING:
+			mlevel = MOSQ_LOG_WARNING;
+			break;
+		default:
+			return;
+	}
+	auth_logq_push(&mongo_logq, mlevel, "iothub: libmongoc %s: %s", domain ? domain : "", message ? message : "");
+}
+
+int auth_mongo_lib_acquire(void)
+{
+	if(installs++ > 0) return 0;
+	if(auth_logq_init(&mongo_logq)){
+		installs = 0;
+		return -1;
+	}
+	mongoc_init();
+	mongoc_log_set_handler(handler, NULL);
+	return 0;
+}
+
+void auth_mongo_lib_release(void)
+{
+	if(installs == 0 || --installs > 0) return;
+	mongoc_log_set_handler(mongoc_log_default_handler, NULL);
+	mongoc_cleanup();
+	auth_logq_drain(&mongo_logq);
+	auth_logq_cleanup(&mongo_logq);
+}
+
+void auth_mongo_lib_drain_log(void)
+{
+	if(installs) auth_logq_drain(&mongo_logq);
+}

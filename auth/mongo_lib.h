@@ -1,0 +1,22 @@
+/*
+ * libmongoc's process-wide state: mongoc_init/mongoc_cleanup and the log
+ * handler.
+ *
+ * The plugin may be loaded once per listener, and mongoc_cleanup must run
+ * once, after the last user, so acquisitions are counted.
+ *
+ * libmongoc's default log handler prints to stderr from whatever thread is
+ * inside the driver, bypassing the broker's log. Ours queues warnings and
+ * errors (dropping chatter) for the broker thread to print; the last
+ * release restores the default.
+ *
+ * All three calls on the broker thread.
+ */
+#ifndef IH_AUTH_MONGO_LIB_H
+#define IH_AUTH_MONGO_LIB_H
+
+int auth_mongo_lib_acquire(void);
+void auth_mongo_lib_release(void);
+void auth_mongo_lib_drain_log(void);
+
+#endif

@@ -1,0 +1,264 @@
+/* Auth cache (auth/auth_cache.c), its hash map (auth/strmap.c) and the password digest (auth/pwdigest.c). */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bson/bson.h>
+
+#include "auth/auth_cache.h"
+#include "auth/device.h"
+#include "auth/pwdigest.h"
+#include "auth/strmap.h"
+#include "plugin/config.h"
+#include "test/stubs/broker_stubs.h"
+
+static struct ih_config cfg;
+static long blocks_at_start;
+
+static void setup(void)
+{
+	ck_assert_int_eq(ih_config_parse(&cfg, NULL, 0), 0);
+	blocks_at_start = stub_mem_live_blocks();
+}
+
+static void teardown(void)
+{
+	ih_config_cleanup(&cfg);
+}
+
+static struct ih_device *mkdev(const char *user, const char *secret, const char *status)
+{
+	bson_t *doc = bson_new();
+	struct ih_device *dev = NULL;
+	char err[128];
+
+	BSON_APPEND_UTF8(doc, "broker_username", user);
+	BSON_APPEND_UTF8(doc, "secret", secret);
+	if(status) BSON_APPEND_UTF8(doc, "status", status);
+	ck_assert_int_eq(auth_device_decode(doc, NULL, &cfg, &dev, err, sizeof(err)), 0);
+	bson_destroy(doc);
+	return dev;
+}
+
+/* SipHash-2-4 reference vectors (Aumasson & Bernstein): key 00..0f, message 00..len-1. */
+START_TEST(siphash_vectors)
+{
+	uint8_t key[16], msg[64];
+
+	for(int i = 0; i < 16; i++) key[i] = (uint8_t)i;
+	for(int i = 0; i < 64; i++) msg[i] = (uint8_t)i;
+	ck_assert_uint_eq(auth_siphash24(key, msg, 0), 0x726fdb47dd0e0e31ULL);
+	ck_assert_uint_eq(auth_siphash24(key, msg, 1), 0x74f839c593dc67fdULL);
+	ck_assert_uint_eq(auth_siphash24(key, msg, 8), 0x93f5f5799a932462ULL);
+	ck_assert_uint_eq(auth_siphash24(key, msg, 15), 0xa129ca6149be45e5ULL);
+	ck_assert_uint_eq(auth_siphash24(key, msg, 63), 0x958a324ceb064572ULL);
+}
+END_TEST
+
+struct item {
+	struct auth_strmap_node node;
+	char key[16];
+};
+
+START_TEST(strmap_grows_and_finds)
+{
+	struct auth_strmap m;
+	enum { N = 5000 };
+	struct item *items = calloc(N, sizeof(*items));
+
+	ck_assert_int_eq(auth_strmap_init(&m, calloc, free), 0);
+	for(int i = 0; i < N; i++){
+		snprintf(items[i].key, sizeof(items[i].key), "k%d", i);
+		auth_strmap_insert(&m, &items[i].node, items[i].key, strlen(items[i].key));
+	}
+	ck_assert_uint_eq(m.count, N);
+	ck_assert_uint_ge(m.mask + 1, N);
+	for(int i = 0; i < N; i++){
+		ck_assert_ptr_eq(auth_strmap_find(&m, items[i].key, strlen(items[i].key)), &items[i].node);
+	}
+	ck_assert_ptr_null(auth_strmap_find(&m, "nope", 4));
+	ck_assert_ptr_null(auth_strmap_find(&m, "k1", 1));
+	for(int i = 0; i < N; i += 2) auth_strmap_remove(&m, &items[i].node);
+	ck_assert_uint_eq(m.count, N / 2);
+	ck_assert_ptr_null(auth_strmap_find(&m, "k0", 2));
+	ck_assert_ptr_nonnull(auth_strmap_find(&m, "k1", 2));
+	auth_strmap_cleanup(&m);
+	free(items);
+}
+END_TEST
+
+START_TEST(positive_and_negative)
+{
+	struct auth_cache *c;
+	struct auth_cache_entry *e;
+	struct ih_device *dev = mkdev("p/d", "s", NULL);
+
+	ck_assert_int_eq(auth_cache_init(&c, 10), 0);
+	ck_assert_ptr_null(auth_cache_get(c, "p/d"));
+	e = auth_cache_put(c, "p/d", dev, 1000, 61000);
+	ck_assert_ptr_nonnull(e);
+	ck_assert_int_eq(dev->refcount, 2);
+	ck_assert_ptr_eq(auth_cache_get(c, "p/d"), e);
+	ck_assert_int_eq(e->fetched_ms, 1000);
+	ck_assert_int_eq(e->expires_ms, 61000);
+	ck_assert_ptr_eq(e->dev, dev);
+
+	e = auth_cache_put(c, "p/x", NULL, 2000, 7000);
+	ck_assert_ptr_null(e->dev);
+	ck_assert_uint_eq(auth_cache_count(c), 2);
+
+	/* Record deleted: the positive entry turns negative and drops its reference. */
+	e = auth_cache_put(c, "p/d", NULL, 3000, 8000);
+	ck_assert_ptr_null(e->dev);
+	ck_assert_int_eq(dev->refcount, 1);
+	ck_assert_uint_eq(auth_cache_count(c), 2);
+	auth_cache_remove(c, "p/x");
+	auth_cache_remove(c, "p/x");
+	ck_assert_uint_eq(auth_cache_count(c), 1);
+	auth_cache_cleanup(c);
+	auth_device_unref(dev);
+	ck_assert_int_eq(stub_mem_live_blocks(), blocks_at_start);
+}
+END_TEST
+
+START_TEST(lru_eviction)
+{
+	struct auth_cache *c;
+	struct ih_device *dev = mkdev("p/d", "s", NULL);
+	char name[32];
+
+	ck_assert_int_eq(auth_cache_init(&c, 3), 0);
+	auth_cache_put(c, "p/a", dev, 0, 1);
+	auth_cache_put(c, "p/b", dev, 0, 1);
+	auth_cache_put(c, "p/c", dev, 0, 1);
+	ck_assert_ptr_nonnull(auth_cache_get(c, "p/a"));   /* a is now most recent */
+	auth_cache_put(c, "p/d", dev, 0, 1);               /* evicts b */
+	ck_assert_uint_eq(auth_cache_count(c), 3);
+	ck_assert_ptr_null(auth_cache_get(c, "p/b"));
+	ck_assert_ptr_nonnull(auth_cache_get(c, "p/a"));
+	ck_assert_ptr_nonnull(auth_cache_get(c, "p/c"));
+	ck_assert_ptr_nonnull(auth_cache_get(c, "p/d"));
+	/* Updating an entry refreshes it too. */
+	auth_cache_put(c, "p/a", dev, 5, 6);
+	auth_cache_put(c, "p/e", dev, 0, 1);               /* evicts c */
+	ck_assert_ptr_null(auth_cache_get(c, "p/c"));
+	ck_assert_ptr_nonnull(auth_cache_get(c, "p/a"));
+	for(int i = 0; i < 1000; i++){
+		snprintf(name, sizeof(name), "p/n%d", i);
+		auth_cache_put(c, name, i % 2 ? dev : NULL, 0, 1);
+	}
+	ck_assert_uint_eq(auth_cache_count(c), 3);
+	ck_assert_int_eq(dev->refcount, 3);   /* p/n997 and p/n999 hold one each */
+	auth_cache_cleanup(c);
+	ck_assert_int_eq(dev->refcount, 1);
+	auth_device_unref(dev);
+	ck_assert_int_eq(stub_mem_live_blocks(), blocks_at_start);
+}
+END_TEST
+
+START_TEST(disabled_cache)
+{
+	struct auth_cache *c;
+	struct ih_device *dev = mkdev("p/d", "s", NULL);
+
+	ck_assert_int_eq(auth_cache_init(&c, 0), 0);
+	ck_assert_ptr_null(auth_cache_put(c, "p/d", dev, 0, 1));
+	ck_assert_uint_eq(auth_cache_count(c), 0);
+	ck_assert_int_eq(dev->refcount, 1);
+	auth_cache_cleanup(c);
+	auth_device_unref(dev);
+}
+END_TEST
+
+START_TEST(digest_semantics)
+{
+	struct auth_cache *c;
+	struct auth_cache_entry *e;
+	struct ih_device *v1 = mkdev("p/d", "s1", NULL);
+	struct ih_device *v1_again = mkdev("p/d", "s1", NULL);
+	struct ih_device *v2 = mkdev("p/d", "s2", NULL);
+	struct ih_device *suspended = mkdev("p/d", "s1", "suspended");
+
+	ck_assert_int_eq(auth_cache_init(&c, 10), 0);
+	e = auth_cache_put(c, "p/d", v1, 0, 1000);
+	ck_assert(!auth_cache_digest_matches(e, "s1"));
+	auth_cache_digest_set(e, "s1");
+	ck_assert(e->has_digest);
+	ck_assert(auth_cache_digest_matches(e, "s1"));
+	ck_assert(!auth_cache_digest_matches(e, "s2"));
+	ck_assert(!auth_cache_digest_matches(e, "s1 "));
+	ck_assert(!auth_cache_digest_matches(e, ""));
+
+	/* The password itself is nowhere in the entry. */
+	ck_assert_ptr_null(memmem(e, sizeof(*e), "s1", 2));
+
+	/* Same record refetched (new object, same fingerprint): digest kept. */
+	e = auth_cache_put(c, "p/d", v1_again, 10, 2000);
+	ck_assert(auth_cache_digest_matches(e, "s1"));
+	/* New secret: digest gone, even for the old password. */
+	e = auth_cache_put(c, "p/d", v2, 20, 3000);
+	ck_assert(!e->has_digest);
+	ck_assert(!auth_cache_digest_matches(e, "s1"));
+	auth_cache_digest_set(e, "s2");
+	/* Status change: digest gone. */
+	e = auth_cache_put(c, "p/d", suspended, 30, 4000);
+	ck_assert(!auth_cache_digest_matches(e, "s2"));
+	/* Deleted, then back with the same record: no digest survives the gap. */
+	e = auth_cache_put(c, "p/d", v1, 40, 5000);
+	auth_cache_digest_set(e, "s1");
+	e = auth_cache_put(c, "p/d", NULL, 50, 6000);
+	ck_assert(!auth_cache_digest_matches(e, "s1"));
+	auth_cache_digest_set(e, "s1");   /* nothing to verify against: refused */
+	ck_assert(!e->has_digest);
+	e = auth_cache_put(c, "p/d", v1, 60, 7000);
+	ck_assert(!auth_cache_digest_matches(e, "s1"));
+
+	auth_cache_cleanup(c);
+	auth_device_unref(v1);
+	auth_device_unref(v1_again);
+	auth_device_unref(v2);
+	auth_device_unref(suspended);
+	ck_assert_int_eq(stub_mem_live_blocks(), blocks_at_start);
+}
+END_TEST
+
+START_TEST(digest_binds_username)
+{
+	uint8_t a[AUTH_PWDIGEST_LEN], b[AUTH_PWDIGEST_LEN], c[AUTH_PWDIGEST_LEN];
+
+	ck_assert_int_eq(auth_pwdigest("p/d1", "pw", a), 0);
+	ck_assert_int_eq(auth_pwdigest("p/d2", "pw", b), 0);
+	ck_assert_int_eq(auth_pwdigest("p/d1", "pw", c), 0);
+	ck_assert(!auth_pwdigest_equal(a, b));
+	ck_assert(auth_pwdigest_equal(a, c));
+	/* A new key (after cleanup) makes old digests useless. */
+	auth_pwdigest_cleanup();
+	ck_assert_int_eq(auth_pwdigest("p/d1", "pw", c), 0);
+	ck_assert(!auth_pwdigest_equal(a, c));
+	auth_pwdigest_cleanup();
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("auth_cache");
+	TCase *tc = tcase_create("cache");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, siphash_vectors);
+	tcase_add_test(tc, strmap_grows_and_finds);
+	tcase_add_test(tc, positive_and_negative);
+	tcase_add_test(tc, lru_eviction);
+	tcase_add_test(tc, disabled_cache);
+	tcase_add_test(tc, digest_semantics);
+	tcase_add_test(tc, digest_binds_username);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
