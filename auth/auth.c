@@ -411,6 +411,19 @@ bool auth_registry_up(const struct auth *a)
 	return auth_registry_is_up(a->registry);
 }
 
+bool auth_wait_startup_probe(struct auth *a, int timeout_ms)
+{
+	struct auth_worker_health h;
+	const struct timespec step = {0, 5 * 1000000};
+
+	for(int waited = 0; ; waited += 5){
+		auth_worker_health(a->worker, &h);
+		if(h.last_ok_probe > 0 || h.err_seq > 0) return true;
+		if(waited >= timeout_ms) return false;
+		nanosleep(&step, NULL);
+	}
+}
+
 void auth_get_stats(const struct auth *a, struct auth_stats *out)
 {
 	struct auth_worker_health h;

@@ -15,4 +15,9 @@ struct auth_deps {
 
 int auth_init_with(struct auth **out, const struct ih_config *cfg, const struct auth_deps *deps);
 
+/* Wait (at most timeout_ms) until the worker's start-up probe has finished,
+ * so a test that then breaks the registry knows who notices first.
+ * true when it has. */
+bool auth_wait_startup_probe(struct auth *a, int timeout_ms);
+
 #endif

@@ -9,9 +9,11 @@
  * line (the error, and what devices get meanwhile). While down, lookups
  * return UNAVAILABLE at once, with no network I/O, so an outage costs the
  * broker loop one timeout, not one per connecting client. The worker
- * probes the registry every mongo_probe_interval; the first probe that
- * started after the outage began and succeeded brings it back up (auth.c
- * tells which probe qualifies): the
+ * probes the registry every mongo_probe_interval (a ping plus the real
+ * query for a name that cannot exist, answered within mongo_timeout, so a
+ * reachable but broken or too slow registry stays down instead of
+ * flapping); the first probe that started after the outage began and
+ * succeeded brings it back up (auth.c tells which probe qualifies): the
  * broker-thread client is recreated (a fresh topology, so it does not sit
  * out libmongoc's 5 s reconnect cool-down) and one line logs the outage's
  * length and the connects refused meanwhile.

@@ -58,6 +58,7 @@ struct auth_worker {
 	struct auth_source_factory factory;
 	int64_t (*now_ms)(void);
 	int64_t probe_ms;
+	int64_t probe_budget_ms;
 	size_t batch;
 	int64_t join_ms;
 	char *field_username;
@@ -158,10 +159,20 @@ static void probe_once(struct auth_worker *w, struct auth_source **src)
 {
 	char err[512] = "";
 	uint64_t ticket = take_ticket(w);
+	int64_t started = real_now_ms(), took;
 	int rc = 0;
 
 	if(*src == NULL) rc = w->factory.create(w->factory.ctx, false, src, err, sizeof(err));
 	if(rc == 0) rc = (*src)->ops->probe(*src, err, sizeof(err));
+	took = real_now_ms() - started;
+	/* The worker's client waits longer than the broker thread's; a probe
+	 * answered only after mongo_timeout would bring the registry "up" for
+	 * lookups that then time out, over and over. */
+	if(rc == 0 && took > w->probe_budget_ms){
+		snprintf(err, sizeof(err), "registry answers too slowly (probe took %lld ms, mongo_timeout is %lld ms)",
+				(long long)took, (long long)w->probe_budget_ms);
+		rc = -1;
+	}
 	pthread_mutex_lock(&w->lock);
 	if(rc == 0){
 		w->probing = false;
@@ -391,6 +402,7 @@ int auth_worker_start(struct auth_worker **out, const struct ih_config *cfg,
 	w->factory = *factory;
 	w->now_ms = now_ms;
 	w->probe_ms = cfg->mongo_probe_ms;
+	w->probe_budget_ms = cfg->mongo_timeout_ms;
 	w->batch = cfg->revalidate_batch ? cfg->revalidate_batch : 1;
 	w->pending_max = cfg->auth_refetch_queue_max;
 	w->res_max = 2 * w->batch;

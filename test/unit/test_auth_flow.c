@@ -221,6 +221,7 @@ static void start(void)
 	struct auth_deps deps = {{fake_create, NULL}, clock_fn};
 
 	ck_assert_int_eq(auth_init_with(&A, &cfg, &deps), MOSQ_ERR_SUCCESS);
+	ck_assert(auth_wait_startup_probe(A, 5000));
 }
 
 /* Tests also run in one process (CK_FORK=no, e.g. for LeakSanitizer). */
