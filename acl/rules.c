@@ -46,7 +46,9 @@ static const unsigned tpl_roles[T_COUNT] = {
 	[T_DENY_PUBLISH] = ROLE(L_W_DENY),
 	[T_DENY_SUBSCRIBE] = ROLE(L_R_DENY),
 };
-#define GRANT_ROLES ROLE(L_R_ALLOW)
+/* A device may also subscribe to its own auto-subscribed topics: clients
+ * written for plain MQTT do, and the index then steps aside (at-most-once). */
+#define GRANT_ROLES (ROLE(L_R_ALLOW) | ROLE(L_S_ALLOW))
 
 static const char *const tpl_name[T_COUNT] = {
 	"publish", "subscribe", "pubsub", "deny", "deny_publish", "deny_subscribe",

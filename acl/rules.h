@@ -14,9 +14,9 @@
  * |                 | deny_publish                 |                                             |
  * | READ (delivery) | matched by deny,             | matched by subscribe, pubsub, or a read     |
  * |                 | deny_subscribe               | grant (an auto-subscription filter)         |
- * | SUBSCRIBE       | covered by deny,             | covered by subscribe or pubsub (read grants |
- * | (filter, after  | deny_subscribe; or a         | do NOT allow SUBSCRIBE: the broker delivers |
- * | $share/G/ strip)| malformed $share filter      | them, the device need not ask)              |
+ * | SUBSCRIBE       | covered by deny,             | covered by subscribe, pubsub or a read      |
+ * | (filter, after  | deny_subscribe; or a         | grant (a device may also subscribe to its   |
+ * | $share/G/ strip)| malformed $share filter      | own auto-subscribed topics)                 |
  * | UNSUBSCRIBE     | never                        | always                                      |
  * | anything else   | always (fail closed)         | never                                       |
  *

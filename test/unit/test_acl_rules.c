@@ -165,13 +165,15 @@ START_TEST(test_default_subscribe)
 }
 END_TEST
 
-START_TEST(test_read_grants_do_not_allow_subscribe)
+START_TEST(test_read_grants_allow_read_and_subscribe_not_write)
 {
 	struct acl_rules *r = build_for("p1/d1", "c1", NULL);
 
 	CHECK(r, R, "cmd/p1/d1/reboot/json/r1", ACL_ALLOW);
-	CHECK(r, S, "cmd/p1/d1/+/+/+/#", ACL_NOMATCH);
-	CHECK(r, S, "cmd/p1/d1/reboot/json/r1", ACL_NOMATCH);
+	CHECK(r, S, "cmd/p1/d1/+/+/+/#", ACL_ALLOW);
+	CHECK(r, S, "cmd/p1/d1/reboot/json/r1", ACL_ALLOW);
+	CHECK(r, S, "cmd/p1/#", ACL_NOMATCH);
+	CHECK(r, S, "cmd/p1/d2/+/+/+/#", ACL_NOMATCH);
 	CHECK(r, W, "cmd/p1/d1/reboot/json/r1", ACL_NOMATCH);
 	acl_rules_free(r);
 }
@@ -578,7 +580,7 @@ int main(void)
 	tcase_add_test(tc, test_default_other_devices);
 	tcase_add_test(tc, test_default_m2m);
 	tcase_add_test(tc, test_default_subscribe);
-	tcase_add_test(tc, test_read_grants_do_not_allow_subscribe);
+	tcase_add_test(tc, test_read_grants_allow_read_and_subscribe_not_write);
 	tcase_add_test(tc, test_deny_wins);
 	tcase_add_test(tc, test_same_filter_allow_and_deny);
 	tcase_add_test(tc, test_client_id_never_widens);
