@@ -140,8 +140,10 @@ int session_accept(struct iothub *ih, struct mosquitto *client, const char *user
 	rc = acl_cache_new(&c->acl_cache, ih->cfg.acl_cache_max_size, ih->cfg.acl_cache_ttl_s);
 	if(rc) goto refuse;
 
+	/* Found before the new entry takes over the client id; an entry at the
+	 * same address is stale and conn_table_add replaces it. */
 	old = conn_table_find_client_id(ih->conns, c->client_id);
-	if(old && old->client != client) retire_predecessor(ih, old);
+	if(old && old->client == client) old = NULL;
 
 	rc = conn_table_add(ih->conns, c, &stale);
 	if(rc) goto refuse;
@@ -157,6 +159,8 @@ int session_accept(struct iothub *ih, struct mosquitto *client, const char *user
 		conn_table_remove(ih->conns, c);
 		goto refuse;
 	}
+	/* Only now that the new connection is certain to be accepted. */
+	if(old) retire_predecessor(ih, old);
 	emit_connected(ih, c);
 	return MOSQ_ERR_SUCCESS;
 
