@@ -462,10 +462,10 @@ def test_throttle_blocks_after_failures(mongo, broker, mqtt):
     mark = b.log_mark()
     for _ in range(3):
         assert_refused(pub(b, dev.username, 'wrong'), 'mqttv311')
+    blocked_at = time.monotonic()       # just after the block started
     b.wait_log(r'iothub: 3 failed logins for username "p1/d1" within 60s: '
                r'refusing it for 2s', since=mark)
     before = admin.stats()['auth']
-    blocked_at = time.monotonic()
     (rc, err), took = timed_pub(b, dev.username, 'right', client_id='blocked1')
     assert_refused((rc, err), 'mqttv311')
     assert took < MARGIN
@@ -476,8 +476,8 @@ def test_throttle_blocks_after_failures(mongo, broker, mqtt):
     assert after['registry_queries'] == before['registry_queries']
     assert after['throttled'] == before['throttled'] + 1
     # the block expires
-    took = wait_admitted(b, dev.username, 'right', 2 + MARGIN)
-    assert time.monotonic() - blocked_at >= 1.0, 'block ended too early'
+    wait_admitted(b, dev.username, 'right', 2 + MARGIN)
+    assert time.monotonic() - blocked_at >= 1.5, 'block ended too early'
 
 
 def test_throttle_off(mongo, broker):
