@@ -586,3 +586,60 @@ def test_acl_cache_disabled(mongo, broker, mqtt):
         assert c.publish('upload_data/p1/d2/t/m1', 'x', qos=1) == RC_NOT_AUTHORIZED
     s = watch.stats()['acl']
     assert s['cache_hits'] == 0 and s['denied'] >= 5
+
+
+# ----------------------------------------------------------------------
+# one client id, several connections
+# ----------------------------------------------------------------------
+@pytest.mark.parametrize('proto', [4, 5])
+def test_takeover_by_another_device_gets_its_own_rules(fleet, proto):
+    """A client id is not an identity: when p1/d2 takes over the client id
+    p1/d1 was using, the connection runs on d2's rules and receives d2's
+    commands only (auto-subscriptions are indexed by client id)."""
+    first = fleet.connect(fleet.d1, proto, client_id='shared-id')
+    second = fleet.connect(fleet.d2, proto, client_id='shared-id')
+    assert first.wait_disconnect(5), 'the old connection was not taken over'
+    if proto == 5:
+        assert second.publish('upload_data/p1/d1/t/m1', 'x', qos=1) == RC_NOT_AUTHORIZED
+    assert ok_puback(second.publish('upload_data/p1/d2/t/m1', 'x', qos=1))
+    fleet.admin.publish('cmd/p1/d1/reboot/json/r1')
+    fleet.admin.publish('cmd/p1/d2/reboot/json/r2')
+    assert first_topic(second) == 'cmd/p1/d2/reboot/json/r2'
+    second.expect_no_message(0.2)
+
+
+def test_resumed_session_keeps_rules_and_queued_commands(fleet, mqtt):
+    """Persistent session: the rules that decide what the broker queues
+    while the device is offline, and after it resumes (the old context's
+    late DISCONNECT must not take them away)."""
+    c = fleet.connect(fleet.d1, 4, client_id='persist-1', clean=False)
+    c.disconnect()
+    fleet.admin.publish('cmd/p1/d1/reboot/json/offline1')
+    fleet.admin.publish('cmd/p1/d2/reboot/json/not-mine')
+    c = fleet.connect(fleet.d1, 4, client_id='persist-1', clean=False)
+    assert first_topic(c) == 'cmd/p1/d1/reboot/json/offline1'
+    assert ok_puback(c.publish('upload_data/p1/d1/t/m1', 'x', qos=1))
+    assert c.subscribe('cmd/p1/d2/+/+/+/#', qos=1) == [SUBACK_FAILURE_311]
+    # resumed again by a takeover while online
+    c2 = fleet.connect(fleet.d1, 5, client_id='persist-1', clean=False,
+                       session_expiry=300)
+    assert c.wait_disconnect(5)
+    fleet.admin.publish('cmd/p1/d1/reboot/json/online2')
+    assert first_topic(c2) == 'cmd/p1/d1/reboot/json/online2'
+    assert c2.publish('upload_data/p1/d2/t/m1', 'x', qos=1) == RC_NOT_AUTHORIZED
+    assert ok_puback(c2.publish('upload_data/p1/d1/t/m2', 'x', qos=1))
+
+
+def test_other_device_resuming_a_session_gets_nothing_of_it(fleet):
+    """p1/d2 resumes the persistent session p1/d1 left (same client id):
+    what the broker queued for d1 is re-checked against d2's rules."""
+    c = fleet.connect(fleet.d1, 4, client_id='victim-id', clean=False)
+    c.disconnect()
+    fleet.admin.publish('cmd/p1/d1/unlock/json/for-d1-only')
+    thief = fleet.connect(fleet.d2, 4, client_id='victim-id', clean=False)
+    fleet.admin.publish('cmd/p1/d2/reboot/json/sentinel')
+    assert first_topic(thief) == 'cmd/p1/d2/reboot/json/sentinel'
+    thief.expect_no_message(0.2)
+    # nor does the session lend it d1's publish rights
+    assert thief.publish('upload_data/p1/d1/t/m1', 'x', qos=1) == 0
+    assert fleet.admin.seen('upload_data/p1/d1/t/m1', within=0.3) is False
