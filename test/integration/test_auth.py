@@ -523,3 +523,26 @@ def test_sigterm_with_live_clients_exits_cleanly(mongo, broker, mqtt, sub):
     assert b.exit_code == 0
     # cleanup ran (mosquitto logs plugin cleanup after our last line)
     assert 'mosquitto version 2.0.11 terminating' in b.log_text()
+
+
+@pytest.mark.parametrize('change', ['suspend', 'delete'])
+def test_live_connection_dropped_by_revalidation(mongo, broker, mqtt, change):
+    """Without anybody telling the broker, the periodic re-read of
+    connected devices (revalidate_interval) finds the change and
+    disconnects the device (REFERENCE section 2)."""
+    dev = mongo.add_device('p1', 'd1')
+    keep = mongo.add_device('p1', 'd2')
+    b = broker(options={'revalidate_interval': '1s', 'stats_interval': '0'})
+    c = mqtt(b, dev.username, dev.secret, client_id='reval-1', proto=5)
+    other = mqtt(b, keep.username, keep.secret, client_id='reval-2', proto=5)
+    assert (c.connack, other.connack) == (0, 0)
+    if change == 'suspend':
+        mongo.set_status('p1/d1', 'suspended')
+    else:
+        mongo.db.devices.delete_one({'broker_username': 'p1/d1'})
+    assert c.wait_disconnect(1 + 1 + MARGIN), 'not disconnected'
+    assert c.server_disconnect_reason == 0x98
+    b.wait_log(r'iothub: device p1/d1 is %s: disconnecting its connections'
+               % ('suspended' if change == 'suspend' else 'deleted'))
+    assert other.connected
+    assert_refused(pub(b, dev.username, dev.secret), 'mqttv311')
