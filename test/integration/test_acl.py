@@ -552,7 +552,7 @@ def test_acl_cache_ttl(mongo, broker, mqtt):
     the cache, so the TTL is visible only in the counters.)"""
     d1 = mongo.add_device('p1', 'd1')
     admin = add_admin(mongo)
-    b = broker(options=dict(QUIET, acl_cache_ttl='2s'))
+    b = broker(options=dict(QUIET, acl_cache_ttl='3s'))
     watch = Admin(mqtt, b, admin, watch=None)
     c = mqtt(b, d1.username, d1.secret, client_id='cache1', proto=5)
     assert c.connack == 0
@@ -567,7 +567,7 @@ def test_acl_cache_ttl(mongo, broker, mqtt):
     assert hits() == h0 + 2
     c.publish('upload_data/p1/d1/t/m2', 'x', qos=1)   # another topic: miss
     assert hits() == h0 + 2
-    time.sleep(2.1)             # the TTL; whole seconds, so valid 1-2 s
+    time.sleep(3.1)             # the TTL; whole seconds, so valid 2-3 s
     c.publish(topic, 'x', qos=1)                  # expired: a miss again
     assert hits() == h0 + 2
     c.publish(topic, 'x', qos=1)
