@@ -10,6 +10,7 @@
 
 #include "acl/acl_cache.h"
 #include "acl/rules.h"
+#include "acl/topic.h"
 #include "hooks/autosub_index.h"
 #include "plugin/clock.h"
 #include "plugin/conn.h"
@@ -31,6 +32,15 @@ static int deny(struct iothub *ih, struct ih_conn *c, int access, const char *to
 	return MOSQ_ERR_ACL_DENIED;
 }
 
+/* `$SYS/...`, `$CONTROL/...`: only a literal rule opens them, never
+ * acl_nomatch allow (a device could otherwise read the broker's $SYS tree
+ * or talk to another plugin's $CONTROL topic). Misses only: no hot path. */
+static bool dollar_topic(int access, const char *topic)
+{
+	if(access == MOSQ_ACL_SUBSCRIBE) topic = acl_share_strip(topic);
+	return topic == NULL || topic[0] == '$';
+}
+
 /* The decision for an accepted, non-superuser connection: cache first,
  * then the compiled rules, then acl_nomatch. */
 int authorize_decide(struct iothub *ih, struct ih_conn *c, int access, const char *topic)
@@ -45,7 +55,7 @@ int authorize_decide(struct iothub *ih, struct ih_conn *c, int access, const cha
 	}
 	d = acl_rules_check(c->rules, access, topic);
 	if(d == ACL_NOMATCH){
-		d = ih->cfg.acl_nomatch == IH_NOMATCH_ALLOW ? ACL_ALLOW : ACL_DENY;
+		d = ih->cfg.acl_nomatch == IH_NOMATCH_ALLOW && !dollar_topic(access, topic) ? ACL_ALLOW : ACL_DENY;
 	}
 	acl_cache_store(c->acl_cache, &key, access, topic, d, now);
 	return d;

@@ -9,7 +9,9 @@
  * requesting client only: other administrators have no business reading it.
  *
  * Commands: kickDevice {username}, kickClient {clientid},
- * invalidateDevice {username}, getStats.
+ * invalidateDevice {username} (re-reads the record before answering;
+ * data.applied false: the registry was unavailable, re-read in the
+ * background), getStats.
  */
 #include <string.h>
 
@@ -95,13 +97,19 @@ static const char *cmd_invalidate(struct iothub *ih, const bson_t *cmd, bson_t *
 {
 	const char *u = NULL, *err = get_username(ih, cmd, &u);
 	int64_t n = 0;
+	bool applied;
 
 	if(err) return err;
-	/* The cache entry goes now, so the next CONNECT reads the registry; live
-	 * connections are refreshed when the worker's re-read arrives. */
-	auth_invalidate(ih->auth, u);
+	/* Re-read the record before answering (one query, bounded like a
+	 * CONNECT's cache miss), so that once the response is out, new
+	 * connects and the live ones already run on it: the caller may act on
+	 * the change at once (a group command right after adding the tag, a
+	 * publish right after an ACL grant). With the registry down the cache
+	 * entry is dropped and the re-read happens in the background. */
+	applied = auth_refresh(ih->auth, u, session_device_changed, ih);
 	for(struct ih_conn *c = conn_table_by_username(ih->conns, u); c; c = c->next_by_user) n++;
 	BSON_APPEND_INT64(data, "connections", n);
+	BSON_APPEND_BOOL(data, "applied", applied);
 	return NULL;
 }
 
