@@ -16,15 +16,32 @@
 #include "plugin/conn.h"
 #include "plugin/iothub.h"
 
+#define DENY_LOG_BURST 100
+
 static int deny(struct iothub *ih, struct ih_conn *c, int access, const char *topic)
 {
+	time_t now;
+
 	ih->n.acl_denied++;
 	if(access == MOSQ_ACL_READ) return MOSQ_ERR_ACL_DENIED;
 	/* A refused publish or subscribe is worth a line: it is either a bug in
-	 * the device or an attack, and the operator wants to see both. */
-	mosquitto_log_printf(MOSQ_LOG_NOTICE, "iothub: denied %s of \"%s\" to %s (client %s)",
-			access == MOSQ_ACL_WRITE ? "publish" : "subscribe", topic,
-			c->username ? c->username : "(anonymous)", c->client_id);
+	 * the device or an attack, and the operator wants to see both. A looping
+	 * device must not flood the log, though: DENY_LOG_BURST lines per
+	 * connection per minute, then one line saying how many went unlogged. */
+	now = ih_mono_s();
+	if(now - c->deny_window_at >= 60){
+		if(c->deny_in_window > DENY_LOG_BURST){
+			mosquitto_log_printf(MOSQ_LOG_NOTICE, "iothub: %u more denials of client %s were not logged",
+					c->deny_in_window - DENY_LOG_BURST, c->client_id);
+		}
+		c->deny_window_at = now;
+		c->deny_in_window = 0;
+	}
+	if(++c->deny_in_window <= DENY_LOG_BURST){
+		mosquitto_log_printf(MOSQ_LOG_NOTICE, "iothub: denied %s of \"%s\" to %s (client %s)",
+				access == MOSQ_ACL_WRITE ? "publish" : "subscribe", topic,
+				c->username ? c->username : "(anonymous)", c->client_id);
+	}
 	if(ih->cfg.acl_deny_action == IH_DENY_DISCONNECT && c->state == IH_CONN_ONLINE && c->kick_reason == NULL){
 		c->kick_reason = "acl_denied";
 		tick_queue_kick(ih, c->client_id, false, "acl_denied");

@@ -25,6 +25,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 struct mosquitto;
 struct ih_device;
@@ -57,6 +58,8 @@ struct ih_conn {
 	bool disconnect_emitted;       /* a client.disconnected already went out */
 	bool suspended;                /* refused all access until it goes away */
 	const char *kick_reason;       /* set when we asked the broker to kick it */
+	time_t deny_window_at;         /* rate limit of "denied" log lines */
+	uint32_t deny_in_window;
 };
 
 struct conn_table;
