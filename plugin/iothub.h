@@ -22,6 +22,7 @@ struct auth;
 struct acl_templates;
 struct autosub_index;
 struct events;
+struct ih_control_wait;
 
 /* A kick the broker thread performs at the next TICK, outside whatever
  * callback decided it. */
@@ -54,6 +55,7 @@ struct iothub {
 	struct autosub_index *autosub;
 	struct events *events;          /* NULL when forwarding is off */
 	struct ih_kick *kicks;
+	struct ih_control_wait *control_waits;   /* answers held for re-reads */
 	time_t next_revalidate;
 	time_t next_stats;
 	struct ih_counters n;
@@ -91,6 +93,11 @@ void tick_free_kicks(struct iothub *ih);
 #define IH_CONTROL_TOPIC "$CONTROL/iothub/v1"
 #define IH_CONTROL_RESPONSE_TOPIC "$CONTROL/iothub/v1/response"
 int control_handle(struct iothub *ih, struct mosquitto *client, const void *payload, uint32_t payloadlen);
+/* A device's registry re-read was applied (from the auth tick callback). */
+void control_device_applied(struct iothub *ih, const char *username);
+/* TICK: answer the held requests whose wait ran out. */
+void control_tick(struct iothub *ih);
+void control_cleanup(struct iothub *ih);
 
 /* plugin/stats.c: a JSON document of every counter; caller frees with mosquitto_free. */
 char *stats_json(struct iothub *ih);
