@@ -441,10 +441,18 @@ void autosub_index_release(struct autosub_index *idx, const char *client_id, con
 /* ------------------------------------------------------------------ */
 /* the client's own subscriptions                                       */
 
+static bool overlaps_any(const struct asx_client *c, const char *filter)
+{
+	for(size_t i = 0; c->subs && i < c->subs->n; i++){
+		if(acl_filters_overlap(c->subs->sub[i].filter, filter)) return true;
+	}
+	return false;
+}
+
 bool autosub_index_note_subscribe(struct autosub_index *idx, const char *client_id, const char *filter)
 {
 	struct asx_client *c;
-	bool overlaps = false;
+	bool overlaps;
 	char *copy;
 
 	if(idx == NULL || client_id == NULL || filter == NULL) return false;
@@ -452,14 +460,24 @@ bool autosub_index_note_subscribe(struct autosub_index *idx, const char *client_
 	if(acl_share_strip(filter) != filter) return false;
 	c = client_find(idx, client_id);
 	if(c == NULL || c->subs == NULL) return false;
-	for(size_t i = 0; i < c->subs->n && !overlaps; i++){
-		overlaps = acl_filters_overlap(c->subs->sub[i].filter, filter);
-	}
-	if(!overlaps) return false;
 	for(size_t i = 0; i < c->n_tracked; i++){
 		if(!strcmp(c->tracked[i], filter)) return true;
 	}
-	if(c->n_tracked == AUTOSUB_TRACK_MAX) return false;
+	/* Tracked even without an overlap today: a later bind (a tag added)
+	 * may bring a filter that overlaps it, and by then the broker no
+	 * longer tells us about the subscription. */
+	overlaps = overlaps_any(c, filter);
+	if(c->n_tracked == AUTOSUB_TRACK_MAX){
+		size_t i;
+
+		if(!overlaps) return false;
+		/* Full: one that overlaps nothing bound now makes room. */
+		for(i = 0; i < c->n_tracked && overlaps_any(c, c->tracked[i]); i++);
+		if(i == c->n_tracked) return false;
+		ix_free(idx, c->tracked[i], strlen(c->tracked[i]) + 1);
+		c->tracked[i] = c->tracked[--c->n_tracked];
+		idx->tracked--;
+	}
 	if(c->tracked == NULL){
 		c->tracked = ix_alloc(idx, AUTOSUB_TRACK_MAX * sizeof(char *));
 		if(c->tracked == NULL) return false;
