@@ -24,6 +24,20 @@
 #include "plugin/conn.h"
 #include "plugin/iothub.h"
 
+/*
+ * Free an entry that left the table. The index may still name it as the
+ * owner of its client id's auto-subscriptions (an OFFLINE entry whose
+ * session the broker dropped without telling us, e.g. MQTT 5 clean start
+ * false with no session expiry): release them first, or the next matching
+ * message would read the freed entry.
+ */
+static void session_retire(struct iothub *ih, struct ih_conn *c)
+{
+	if(c == NULL) return;
+	autosub_index_release(ih->autosub, c->client_id, c);
+	session_free_conn(c, ih);
+}
+
 void session_free_conn(struct ih_conn *c, void *ud)
 {
 	(void)ud;
@@ -97,19 +111,22 @@ static int conn_new(struct iothub *ih, struct mosquitto *client, const char *use
  * live, its client.disconnected goes out now, before the new connection's
  * client.connected, so a consumer that applies events in arrival order ends
  * with "online". If it is an offline session, the new connection inherits
- * it and the old entry has no further use.
+ * it and the old entry has no further use; its index entry (and the
+ * session's tracked subscriptions) pass to the new connection at bind.
+ * True when the old entry was freed.
  */
-static void retire_predecessor(struct iothub *ih, struct ih_conn *old)
+static bool retire_predecessor(struct iothub *ih, struct ih_conn *old)
 {
 	if(old->state == IH_CONN_ONLINE){
 		if(!old->disconnect_emitted){
 			emit_disconnected(ih, old, "takeover");
 			old->disconnect_emitted = true;
 		}
-		return; /* the broker's DISCONNECT for it frees the entry */
+		return false; /* the broker's DISCONNECT for it frees the entry */
 	}
 	conn_table_remove(ih->conns, old);
 	session_free_conn(old, ih);
+	return true;
 }
 
 int session_accept(struct iothub *ih, struct mosquitto *client, const char *username, const char *password)
@@ -118,6 +135,7 @@ int session_accept(struct iothub *ih, struct mosquitto *client, const char *user
 	struct ih_conn *c = NULL, *old, *stale = NULL;
 	struct autosub_list subs = {0};
 	const char *id = mosquitto_client_id(client);
+	bool freed_old = false;
 	int rc;
 
 	/* Mosquitto protects older plugins from wildcard client ids; v5 plugins
@@ -141,11 +159,11 @@ int session_accept(struct iothub *ih, struct mosquitto *client, const char *user
 	if(rc) goto refuse;
 
 	old = conn_table_find_client_id(ih->conns, c->client_id);
-	if(old && old->client != client) retire_predecessor(ih, old);
+	if(old && old->client != client) freed_old = retire_predecessor(ih, old);
 
 	rc = conn_table_add(ih->conns, c, &stale);
+	session_retire(ih, stale); /* a context the broker freed: its address was reused */
 	if(rc) goto refuse;
-	session_free_conn(stale, ih);
 
 	/* A clean start discards the session, and with it any subscriptions we
 	 * were tracking for it; the auto-subscriptions are rebuilt either way
@@ -166,6 +184,8 @@ refuse:
 	mosquitto_log_printf(MOSQ_LOG_ERR, "iothub: refusing client %s: out of memory while setting up the connection",
 			id ? id : "(null)");
 	autosub_list_free(&subs);
+	/* The index may still name the predecessor freed above as owner. */
+	if(freed_old) autosub_index_unbind(ih->autosub, c->client_id);
 	session_free_conn(c, ih);
 	return MOSQ_ERR_AUTH;
 }
