@@ -59,6 +59,7 @@ struct asx_client {
 	struct asx_subs *subs;
 	char **tracked;
 	size_t n_tracked;
+	bool held;                      /* tracked not trusted yet: see hold */
 	uint64_t mark;                  /* idx->gen of the match that last saw it */
 	size_t row;                     /* its result row then, or SIZE_MAX: excluded */
 	size_t id_len;
@@ -354,6 +355,7 @@ static void tracked_clear(struct autosub_index *idx, struct asx_client *c)
 	idx->tracked -= c->n_tracked;
 	c->tracked = NULL;
 	c->n_tracked = 0;
+	c->held = false;
 }
 
 static void client_remove(struct autosub_index *idx, struct asx_client *c)
@@ -506,6 +508,24 @@ void autosub_index_note_unsubscribe(struct autosub_index *idx, const char *clien
 	}
 }
 
+bool autosub_index_hold_subscriptions(struct autosub_index *idx, const char *client_id)
+{
+	struct asx_client *c = (idx && client_id) ? client_find(idx, client_id) : NULL;
+
+	if(c == NULL || c->n_tracked == 0) return false;
+	c->held = true;
+	return true;
+}
+
+void autosub_index_confirm_subscriptions(struct autosub_index *idx, const char *client_id, bool kept)
+{
+	struct asx_client *c = (idx && client_id) ? client_find(idx, client_id) : NULL;
+
+	if(c == NULL || !c->held) return;
+	if(kept) c->held = false;
+	else tracked_clear(idx, c);
+}
+
 void autosub_index_clear_subscriptions(struct autosub_index *idx, const char *client_id)
 {
 	struct asx_client *c;
@@ -520,6 +540,7 @@ void autosub_index_clear_subscriptions(struct autosub_index *idx, const char *cl
 
 static bool tracked_matches(const struct asx_client *c, const char *topic)
 {
+	if(c->held) return false;   /* a duplicate rather than a loss */
 	for(size_t i = 0; i < c->n_tracked; i++){
 		if(acl_topic_matches(c->tracked[i], topic)) return true;
 	}

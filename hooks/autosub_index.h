@@ -107,6 +107,16 @@ bool autosub_index_note_subscribe(struct autosub_index *idx, const char *client_
 void autosub_index_note_unsubscribe(struct autosub_index *idx, const char *client_id, const char *filter);
 /* A clean-session connect: the broker dropped the client's subscriptions. */
 void autosub_index_clear_subscriptions(struct autosub_index *idx, const char *client_id);
+/*
+ * A connect that asks to resume a session, which the broker may or may not
+ * still hold (MQTT 5 without session expiry, persistent_client_expiration):
+ * the tracked subscriptions are ignored by match (a possible duplicate
+ * rather than a loss) until confirm says whether the session, and with it
+ * the subscriptions, was kept; if not, they are forgotten. hold returns
+ * true when there was anything to hold.
+ */
+bool autosub_index_hold_subscriptions(struct autosub_index *idx, const char *client_id);
+void autosub_index_confirm_subscriptions(struct autosub_index *idx, const char *client_id, bool kept);
 
 /* Bytes held by the index (every allocation it made, without malloc overhead). */
 size_t autosub_index_memory(const struct autosub_index *idx);

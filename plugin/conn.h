@@ -59,6 +59,7 @@ struct ih_conn {
 	bool superuser;
 	bool disconnect_emitted;       /* a client.disconnected already went out */
 	bool suspended;                /* refused all access until it goes away */
+	bool session_check;            /* resumed a session the broker may have dropped */
 	const char *kick_reason;       /* set when we asked the broker to kick it */
 };
 

@@ -23,6 +23,7 @@ struct acl_templates;
 struct autosub_index;
 struct events;
 struct ih_control_wait;
+struct ih_session_check;
 
 /* A kick the broker thread performs at the next TICK, outside whatever
  * callback decided it. */
@@ -56,6 +57,7 @@ struct iothub {
 	struct events *events;          /* NULL when forwarding is off */
 	struct ih_kick *kicks;
 	struct ih_control_wait *control_waits;   /* answers held for re-reads */
+	struct ih_session_check *session_checks; /* resumed sessions to confirm */
 	time_t next_revalidate;
 	time_t next_stats;
 	struct ih_counters n;
@@ -69,6 +71,12 @@ int session_accept(struct iothub *ih, struct mosquitto *client, const char *user
 void session_close(struct iothub *ih, struct mosquitto *client);
 void session_device_changed(void *ih, const char *username, struct ih_device *dev);
 void session_free_conn(struct ih_conn *c, void *ih);
+/* Did the broker keep the session c asked to resume? Settle what the
+ * auto-subscription index assumes about its subscriptions (see
+ * autosub_index_hold_subscriptions); c must be ONLINE. */
+void session_check_resolve(struct iothub *ih, struct ih_conn *c);
+void session_checks_run(struct iothub *ih);     /* TICK */
+void session_checks_free(struct iothub *ih);
 
 /* plugin/authorize.c: MOSQ_EVT_ACL_CHECK, and the cached decision it makes
  * (an enum acl_decision) for code that delivers on the broker's behalf. */

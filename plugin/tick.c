@@ -126,6 +126,7 @@ void tick_run(struct iothub *ih)
 	time_t now = ih_mono_s();
 
 	auth_tick(ih->auth, device_changed, ih);
+	session_checks_run(ih);
 	control_tick(ih);
 	run_kicks(ih);
 	run_revalidation(ih, now);

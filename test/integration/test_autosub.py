@@ -365,19 +365,42 @@ def test_own_subscriptions_of_every_kind_deliver_once(hub):
     assert sorted(topics(got)) == sorted(t for t, _, _ in command_set(hub))
 
 
-def test_persistent_own_subscription_still_once_after_resume(hub, sub):
+@pytest.mark.parametrize('session', PERSISTENT)
+def test_persistent_own_subscription_still_once_after_resume(hub, session):
     """The broker keeps a persistent session's subscription; the plugin must
     still know about it after the reconnect (no SUBSCRIBE is sent then)."""
-    b = hub.start()
-    c = hub.connect(hub.d1, client_id='d1-p', proto=4, clean=False)
+    hub.start()
+    c = hub.connect(hub.d1, client_id='d1-p', **session)
     assert c.subscribe('cmd/p1/d1/+/+/+/#', qos=1) == [1]
     c.disconnect()
     hub.send('cmd/p1/d1/offline/plain/1')
-    c = hub.connect(hub.d1, client_id='d1-p', proto=4, clean=False)
+    c = hub.connect(hub.d1, client_id='d1-p', **session)
+    assert c.connack_flags.get('session present') == 1
     hub.send('cmd/p1/d1/online/plain/2')
     got = until_sentinel(c, hub.sentinel(hub.d1))
     assert topics(got) == ['cmd/p1/d1/offline/plain/1',
                            'cmd/p1/d1/online/plain/2']
+
+
+@pytest.mark.parametrize('resubscribe', [False, True])
+def test_own_subscription_of_a_session_the_broker_dropped(hub, resubscribe):
+    """MQTT 5, clean start false, no session expiry: the broker drops the
+    session (and the device's subscription) at disconnect. The plugin must
+    not go on assuming the subscription delivers: the commands would be
+    lost (they were, every one, until the device connected clean)."""
+    hub.start()
+    c = hub.connect(hub.d1, client_id='v5-noexp', proto=5, clean=False)
+    assert c.subscribe(['cmd/p1/d1/+/+/+/#', 'tags/p1/+/cmd/+/+/+/#'],
+                       qos=1) == [1, 1]
+    c.disconnect()
+    c = hub.connect(hub.d1, client_id='v5-noexp', proto=5, clean=False)
+    assert c.connack_flags.get('session present') == 0
+    if resubscribe:
+        assert c.subscribe('tags/p1/+/cmd/+/+/+/#', qos=1) == [1]
+    hub.send('cmd/p1/d1/x/plain/1')
+    hub.send('tags/p1/t1/cmd/x/plain/2')
+    got = until_sentinel(c, hub.sentinel(hub.d1))
+    assert topics(got) == ['cmd/p1/d1/x/plain/1', 'tags/p1/t1/cmd/x/plain/2']
 
 
 def test_tag_subscription_made_before_the_tag_was_added_delivers_once(hub):

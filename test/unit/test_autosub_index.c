@@ -272,6 +272,33 @@ START_TEST(test_subscription_before_overlapping_bind)
 }
 END_TEST
 
+/* A resumed session the broker may have dropped: tracked subscriptions
+ * do not exclude the client until confirmed; unconfirmed they go. */
+START_TEST(test_hold_and_confirm)
+{
+	const struct autosub_match *m;
+	struct autosub_index_stats st;
+
+	bind_device("c1", "p1/d1", NULL);
+	ck_assert(!autosub_index_hold_subscriptions(idx, "c1"));     /* nothing tracked */
+	ck_assert(autosub_index_note_subscribe(idx, "c1", "cmd/p1/d1/#"));
+	ck_assert_uint_eq(match("cmd/p1/d1/a/b/c", &m), 0);
+	ck_assert(autosub_index_hold_subscriptions(idx, "c1"));
+	ck_assert_uint_eq(match("cmd/p1/d1/a/b/c", &m), 1);            /* duplicate, not loss */
+	autosub_index_confirm_subscriptions(idx, "c1", true);
+	ck_assert_uint_eq(match("cmd/p1/d1/a/b/c", &m), 0);
+	autosub_index_confirm_subscriptions(idx, "c1", false);        /* not held: no-op */
+	ck_assert_uint_eq(match("cmd/p1/d1/a/b/c", &m), 0);
+	ck_assert(autosub_index_hold_subscriptions(idx, "c1"));
+	autosub_index_confirm_subscriptions(idx, "c1", false);
+	ck_assert_uint_eq(match("cmd/p1/d1/a/b/c", &m), 1);
+	autosub_index_stats(idx, &st);
+	ck_assert_uint_eq(st.tracked, 0);
+	ck_assert(!autosub_index_hold_subscriptions(idx, "nobody"));
+	autosub_index_confirm_subscriptions(idx, "nobody", false);
+}
+END_TEST
+
 /* Full of subscriptions unrelated to its filters, a client still tracks
  * one that overlaps a bound filter. */
 START_TEST(test_tracking_full_prefers_overlapping)
@@ -424,6 +451,7 @@ int main(void)
 	tcase_add_test(tc, test_tracking_bounded);
 	tcase_add_test(tc, test_subscription_before_overlapping_bind);
 	tcase_add_test(tc, test_tracking_full_prefers_overlapping);
+	tcase_add_test(tc, test_hold_and_confirm);
 	tcase_add_test(tc, test_no_allocation_steady_state);
 	tcase_add_test(tc, test_match_cost_independent_of_clients);
 	tcase_add_test(tc, test_memory_returns_to_empty);
