@@ -700,3 +700,21 @@ def test_mqtt5_sessions_without_expiry_do_not_crash_delivery(hub, monkeypatch,
     # until its client id connects again (2.0.11 tells a plugin neither the
     # session expiry nor the end of such a session).
     assert hub.stats()['autosub']['clients'] <= rounds + 1
+
+
+@pytest.mark.parametrize('clean', [True, False], ids=['clean', 'persistent'])
+def test_client_id_taken_over_by_another_device(hub, clean):
+    """Client ids are global: when device d2 connects with the id d1 was
+    using, d1's commands must not follow the id to d2."""
+    hub.start()
+    old = hub.connect(hub.d1, client_id='shared-id', proto=4, clean=clean)
+    if not clean:
+        old.disconnect()
+        hub.send('cmd/p1/d1/queued/plain/1')      # queued for d1's session
+    new = hub.connect(hub.d2, client_id='shared-id', proto=4, clean=clean)
+    if clean:
+        assert old.wait_disconnect(5)
+    hub.send('cmd/p1/d1/x/plain/2')
+    hub.send('cmd/p1/d2/y/plain/3')
+    assert topics(until_sentinel(new, hub.sentinel(hub.d2))) == [
+        'cmd/p1/d2/y/plain/3']
