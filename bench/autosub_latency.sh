@@ -17,6 +17,8 @@
 #     -k  A/B round pairs; figures are medians over them (default 3)
 #     -o  results directory                 (default bench/results/autosub-<time>)
 #     -b  only the plugin broker (skip the bare one)
+#     -p  NICE: run the brokers and loadgen at this nice value (e.g. -10, as
+#         root) so other jobs on a shared machine disturb the p99 less
 #
 # Each measurement: loadgen --mode cmd, 10 devices, every command to device 0
 # (--target 0), QoS 1, from a superuser business client. The B rounds add
@@ -41,8 +43,9 @@ RATE=200
 ROUNDS=3
 out=""
 variants=(bare plugin)
+NICE=0
 
-while getopts "n:c:r:k:o:bh" o; do
+while getopts "n:c:r:k:o:p:bh" o; do
 	case $o in
 	n) N=$OPTARG ;;
 	c) COUNT=$OPTARG ;;
@@ -50,6 +53,7 @@ while getopts "n:c:r:k:o:bh" o; do
 	k) ROUNDS=$OPTARG ;;
 	o) out=$OPTARG ;;
 	b) variants=(plugin) ;;
+	p) NICE=$OPTARG ;;
 	*) sed -n '2,30p' "$0"; exit 1 ;;
 	esac
 done
@@ -145,7 +149,7 @@ start_broker() {  # variant
 		fi
 	} >"$dir/mosquitto.conf"
 	# ~10,000 clients need ~10,000 fds: raise the soft limit to the hard one.
-	(ulimit -n "$(ulimit -Hn)"; cd "$dir" && exec mosquitto -c "$dir/mosquitto.conf") >"$dir/stdout.log" 2>&1 &
+	(ulimit -n "$(ulimit -Hn)"; cd "$dir" && exec nice -n "$NICE" mosquitto -c "$dir/mosquitto.conf") >"$dir/stdout.log" 2>&1 &
 	bpid=$!
 	PIDS+=("$bpid")
 	wait_port "$port"
@@ -172,7 +176,7 @@ measure() {  # variant name connected
 	[ "$v" = plugin ] && biz="--cmd-user bench/admin --cmd-pass $ADMIN_PASS"
 	settle
 	set -f
-	"$lg" --port "$port" --mode cmd --clients $MEAS $(dev_args "$v" meas) $biz \
+	nice -n "$NICE" "$lg" --port "$port" --mode cmd --clients $MEAS $(dev_args "$v" meas) $biz \
 		--target 0 --count "$COUNT" --pub-rate "$RATE" --qos 1 \
 		--client-id-prefix "$name-" --json --quiet >"$out/$v/$name.json" 2>"$out/$v/$name.err"
 	set +f
@@ -213,7 +217,7 @@ hold_stop() {
 }
 
 # ---- the runs ----------------------------------------------------------------
-say "autosub latency: $N devices, $COUNT commands/round at ${RATE}/s, QoS 1, machine load $(cut -d' ' -f1-3 /proc/loadavg)"
+say "autosub latency: $N devices, $COUNT commands/round at ${RATE}/s, QoS 1, nice $NICE, machine load $(cut -d' ' -f1-3 /proc/loadavg)"
 for v in "${variants[@]}"; do
 	start_broker "$v"
 	say "== $v broker (pid $bpid, port $port)"
