@@ -395,36 +395,6 @@ void auth_invalidate(struct auth *a, const char *username)
 	}
 }
 
-bool auth_refresh(struct auth *a, const char *username, auth_change_cb cb, void *ud)
-{
-	struct ih_device *dev = NULL;
-	bson_t *doc = NULL;
-	int64_t now;
-	size_t plen;
-
-	if(username == NULL || auth_username_check(username, a->cfg->username_max_len, &plen)) return false;
-	poll_health(a);
-	now = a->now_ms();
-	switch(auth_registry_lookup(a->registry, username, &doc)){
-		case AUTH_REGISTRY_FOUND:
-			dev = decode_or_log(a, username, doc);
-			bson_destroy(doc);
-			break;
-		case AUTH_REGISTRY_NOT_FOUND:
-			break;
-		case AUTH_REGISTRY_UNAVAILABLE:
-		default:
-			auth_invalidate(a, username);
-			return false;
-	}
-	/* Exactly what a worker result does (apply_result), a query sooner;
-	 * a worker result still in flight is older and loses to this one. */
-	remember(a, username, dev, now);
-	if(cb) cb(ud, username, dev);
-	auth_device_unref(dev);
-	return true;
-}
-
 int auth_revalidate(struct auth *a, const char *const *usernames, size_t n)
 {
 	size_t dropped = auth_worker_refetch(a->worker, usernames, n, false, a->cfg->username_max_len);

@@ -101,15 +101,6 @@ void auth_tick(struct auth *a, auth_change_cb cb, void *ud);
  * a refetch whose result is always reported through the tick callback. */
 void auth_invalidate(struct auth *a, const char *username);
 
-/* Re-read one record now, on the calling (broker) thread, and report it
- * through cb like auth_tick does (always, changed or not; dev NULL for a
- * deleted or unusable record). One query, bounded like a connect's
- * (mongo_timeout); no wait at all while the registry is marked down.
- * Returns true when applied; false for a malformed username, or when the
- * registry is unavailable, in which case it falls back to
- * auth_invalidate() (reported at a later tick). */
-bool auth_refresh(struct auth *a, const char *username, auth_change_cb cb, void *ud);
-
 /* Queue refetches, sent as $in queries of revalidate_batch usernames;
  * changes are reported through the tick callback. Malformed usernames are
  * ignored. MOSQ_ERR_SUCCESS, or MOSQ_ERR_NOMEM when the queue

@@ -91,6 +91,9 @@ int authorize_check(struct iothub *ih, struct mosquitto *client, int access, con
 	}
 	if(c->suspended) return deny(ih, c, access, topic);
 	if(c->superuser) return MOSQ_ERR_SUCCESS;
+	/* Before the broker adds or removes one: its count still tells
+	 * whether a resumed session brought subscriptions along. */
+	if(c->session_check && access != MOSQ_ACL_READ && access != MOSQ_ACL_WRITE) session_check_resolve(ih, c);
 	if(access == MOSQ_ACL_UNSUBSCRIBE){
 		autosub_index_note_unsubscribe(ih->autosub, c->client_id, topic);
 		return MOSQ_ERR_SUCCESS;

@@ -703,53 +703,6 @@ START_TEST(stale_refetch_does_not_override)
 }
 END_TEST
 
-START_TEST(refresh_applies_at_once)
-{
-	start();
-	expect_ok("p1/d1", "s1");
-	fake_put("{\"broker_username\": \"p1/d1\", \"secret\": \"rotated\"}");
-	/* Reported before it returns, with no tick in between. */
-	ck_assert(auth_refresh(A, "p1/d1", record_cb, NULL));
-	ck_assert_int_eq(ncb, 1);
-	ck_assert_str_eq(cbs[0].secret, "rotated");
-	ck_assert_int_eq(broker_fetches(), 2);
-	/* The cache holds the new record: no further query. */
-	expect_refused("p1/d1", "s1", "wrong password");
-	expect_ok("p1/d1", "rotated");
-	ck_assert_int_eq(broker_fetches(), 2);
-	/* Unchanged records are reported too (the caller asked). */
-	ck_assert(auth_refresh(A, "p1/d1", record_cb, NULL));
-	ck_assert_int_eq(ncb, 2);
-	/* Deleted. */
-	fake_del("p1/d2");
-	ck_assert(auth_refresh(A, "p1/d2", record_cb, NULL));
-	ck_assert(cbs[2].gone);
-	expect_refused("p1/d2", "s2", "unknown device");
-	ck_assert_int_eq(broker_fetches(), 4);
-	/* Malformed: nothing asked, nothing reported. */
-	ck_assert(!auth_refresh(A, "not a username", record_cb, NULL));
-	ck_assert(!auth_refresh(A, NULL, record_cb, NULL));
-	ck_assert_int_eq(ncb, 3);
-	ck_assert_int_eq(broker_fetches(), 4);
-}
-END_TEST
-
-START_TEST(refresh_during_outage_falls_back)
-{
-	start();
-	expect_ok("p1/d1", "s1");
-	fake_fail(true);
-	expect_refused("p1/x", "s", "device registry unavailable");
-	ck_assert(!auth_registry_up(A));
-	fake_put("{\"broker_username\": \"p1/d1\", \"secret\": \"s1\", \"status\": \"suspended\"}");
-	ck_assert(!auth_refresh(A, "p1/d1", record_cb, NULL));    /* no wait on a registry known down */
-	ck_assert_int_eq(ncb, 0);
-	fake_fail(false);
-	ck_assert(tick_until(have_cb_d1, 3000));                  /* the background re-read */
-	ck_assert(!cbs[cb_index("p1/d1")].active);
-}
-END_TEST
-
 START_TEST(bad_uri_fails_init)
 {
 	struct auth *a = NULL;
@@ -796,8 +749,6 @@ int main(void)
 	tcase_add_test(tc, refetch_waits_out_outage);
 	tcase_add_test(tc, refetch_queue_bounded);
 	tcase_add_test(tc, stale_refetch_does_not_override);
-	tcase_add_test(tc, refresh_applies_at_once);
-	tcase_add_test(tc, refresh_during_outage_falls_back);
 	tcase_add_test(tc, bad_uri_fails_init);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
