@@ -166,6 +166,11 @@ save('spool', b'\x01' + chunk(0, b'\x01' + rec(b'a') + b'\xff' * 40 + rec(b'b', 
 save('spool', b'\x00' + chunk(0, b'\x07' + recs[:60]) + chunk(6, b'spare') + chunk(3, b'z' * 300))
 save('spool', b'\x0b' + chunk(0, b'\x01' + recs) + chunk(3, b'a') + chunk(3, b'b'))
 save('spool', b'\x02' + chunk(0, b'\x01' + b'IHSPSEG1' + b'\0' * 56))
+# Regression: the 8th record (where the target releases) ends a sealed
+# segment and another follows; release() used to unmap the segment the
+# reader was still in (use-after-free).
+eight = b''.join(rec(b'r%d' % i, lo=i + 1) for i in range(8))
+save('spool', b'\x01' + chunk(0, b'\x01' + eight + struct.pack('<I', SEAL)) + chunk(0, b'\x02' + rec(b'next', lo=9)))
 
 # ---- control: selector | payload
 for sel, payload in [

@@ -113,6 +113,7 @@ class EventCollector(threading.Thread):
         self.keys = set()           # (topic, payload) of message.publish events
         self.by_key = {}            # routing key -> count (distinct events)
         self.docs = []              # decoded docs of non-publish events
+        self.bad = []               # (message_id, error, body) that did not decode
         self.duplicates = 0
         self.received = 0
         self.reconnects = 0
@@ -148,7 +149,13 @@ class EventCollector(threading.Thread):
             self._halt.wait(0.3)
 
     def _on_message(self, ch, method, props, body):
-        doc = harness.decode_event(body)
+        try:
+            doc = harness.decode_event(body, props.content_type)
+        except Exception as exc:       # a malformed event is a finding, not a hang
+            with self.lock:
+                self.bad.append((props.message_id, repr(exc), body))
+            ch.basic_ack(method.delivery_tag)
+            return
         mid = props.message_id
         rk = method.routing_key
         with self.lock:
@@ -224,7 +231,10 @@ class Uplink(threading.Thread):
         c = harness.MqttClient(self.port, self.device.username,
                                self.device.secret, self.client_id,
                                clean=True, proto=5)
-        rc = c.connect(timeout=5)
+        try:
+            rc = c.connect(timeout=5)
+        except OSError:             # the broker is restarting
+            rc = None
         if rc != 0:
             c.disconnect()
             return None

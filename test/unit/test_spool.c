@@ -454,6 +454,67 @@ START_TEST(misaligned_checkpoint_replays_everything)
 }
 END_TEST
 
+/* Regression: release() used to move a confirmed position at the end of a
+ * sealed segment on to the next segment and unmap the sealed one, while the
+ * reader's cursor still pointed into it (use-after-free, a broker SIGSEGV
+ * after a RabbitMQ outage in test_faults.py). */
+START_TEST(release_keeps_the_segment_the_reader_is_in)
+{
+	struct hooks_spool *sp = open_spool(16 * SEG);
+	struct hooks_spool_pos rd;
+	struct hooks_spool_rec rec;
+	uint64_t n = 0;
+
+	/* Fill the first segment exactly up to where the next record rolls. */
+	hooks_spool_read_start(sp, &rd);
+	while(count_files(".seg") == 1){
+		ck_assert_int_eq(append(sp, ++n, 6000), 0);
+		if(count_files(".seg") > 1) break;
+		ck_assert(hooks_spool_next(sp, &rd, &rec));
+		ck_assert_uint_eq(rec.hdr->id_lo, n);
+	}
+	/* Record n went to segment 2; the reader sits at the end of segment 1,
+	 * everything it read is confirmed. */
+	hooks_spool_confirm(sp, &rd);
+	hooks_spool_release(sp);
+	ck_assert_int_eq(count_files(".seg"), 2);
+	ck_assert(hooks_spool_next(sp, &rd, &rec));
+	ck_assert_uint_eq(rec.hdr->id_lo, n);
+	hooks_spool_confirm(sp, &rec.end);
+	hooks_spool_release(sp);
+	ck_assert_int_eq(count_files(".seg"), 1);
+	hooks_spool_close(sp);
+}
+END_TEST
+
+/* The same bug after a restart: every recovered record already confirmed,
+ * the forwarder's first housekeeping release() ran before its first read
+ * and unmapped the segment its cursor started in; it never read again, so
+ * every later event stayed in the spool (found by test_faults.py's SIGKILL
+ * test). */
+START_TEST(release_before_first_read_after_recovery)
+{
+	struct hooks_spool *sp = open_spool(16 * SEG);
+	struct hooks_spool_pos rd, end;
+	struct hooks_spool_rec rec;
+
+	for(uint64_t i = 1; i <= 3; i++) ck_assert_int_eq(append(sp, i, 10), 0);
+	hooks_spool_read_start(sp, &rd);
+	while(hooks_spool_next(sp, &rd, &rec)) end = rec.end;
+	hooks_spool_confirm(sp, &end);
+	ck_assert_int_eq(hooks_spool_checkpoint(sp), 0);
+	hooks_spool_close(sp);
+
+	sp = open_spool(16 * SEG);
+	hooks_spool_read_start(sp, &rd);
+	hooks_spool_release(sp);        /* housekeeping first, as the forwarder does */
+	ck_assert_int_eq(append(sp, 4, 10), 0);
+	ck_assert(hooks_spool_next(sp, &rd, &rec));
+	ck_assert_uint_eq(rec.hdr->id_lo, 4);
+	hooks_spool_close(sp);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("spool");
@@ -475,6 +536,8 @@ int main(void)
 	tcase_add_test(tc, sync_writes_back_committed_records);
 	tcase_add_test(tc, second_opener_is_refused);
 	tcase_add_test(tc, misaligned_checkpoint_replays_everything);
+	tcase_add_test(tc, release_keeps_the_segment_the_reader_is_in);
+	tcase_add_test(tc, release_before_first_read_after_recovery);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
