@@ -8,7 +8,6 @@ the format documented at the top of fuzz/fuzz_<target>.c.
 import hashlib
 import os
 import struct
-import zlib
 
 import bson
 

@@ -9,6 +9,8 @@ for the report; the assertions are about loss, crashes and bounds.
 
 import os
 import re
+import socket
+import struct
 import statistics
 import threading
 import time
@@ -319,6 +321,55 @@ class Churn(threading.Thread):
     def stop(self):
         self._halt.set()
         self.join(15)
+
+
+# ----------------------------------------------------------------------
+# Raw MQTT, for what paho will not send
+# ----------------------------------------------------------------------
+def _varint(n):
+    out = b''
+    while True:
+        b, n = n % 128, n // 128
+        out += bytes([b | (0x80 if n else 0)])
+        if not n:
+            return out
+
+
+def _s(b):
+    return struct.pack('>H', len(b)) + b
+
+
+def connect_packet(client_id, username=None, password=None, proto=4, clean=True):
+    flags = (0x02 if clean else 0) | (0x80 if username is not None else 0) \
+        | (0x40 if password is not None else 0)
+    vh = _s(b'MQTT') + bytes([proto, flags]) + struct.pack('>H', 30)
+    if proto == 5:
+        vh += _varint(0)
+    body = vh + _s(client_id)
+    if username is not None:
+        body += _s(username)
+    if password is not None:
+        body += _s(password)
+    return b'\x10' + _varint(len(body)) + body
+
+
+def raw_connect(port, client_id, username=None, password=None, proto=4, timeout=5):
+    """CONNACK return/reason code, or None when the broker closed the
+    connection without one."""
+    with socket.create_connection(('127.0.0.1', port), timeout=timeout) as s:
+        s.sendall(connect_packet(client_id, username, password, proto))
+        data = b''
+        try:
+            while len(data) < 4:
+                chunk = s.recv(64)
+                if not chunk:
+                    break
+                data += chunk
+        except (ConnectionResetError, socket.timeout):
+            pass
+    if len(data) >= 4 and data[0] == 0x20:
+        return data[3]
+    return None
 
 
 # ----------------------------------------------------------------------

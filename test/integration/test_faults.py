@@ -181,8 +181,7 @@ def test_registry_killed_restarted_and_slow_under_connect_churn(world_factory, m
     a0 = churn.accepted
     time.sleep(3)
     admitted_in_outage = churn.accepted - a0
-    from test_attacks import raw_connect
-    unseen_rc = raw_connect(b.port, b'unseen', unseen.username.encode(), unseen.secret.encode())
+    unseen_rc = H.raw_connect(b.port, b'unseen', unseen.username.encode(), unseen.secret.encode())
     mongo.restart()
     time.sleep(3)
 
