@@ -37,6 +37,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static char dir[256];
 static struct hooks_event_log elog;
 
+static void wipe(void);
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
@@ -45,6 +47,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	snprintf(dir, sizeof(dir), "%s/iothub-fuzz-spool-%d", base, (int)getpid());
 	hooks_spool_crc_init();
 	if(hooks_event_log_init(&elog)) abort();
+	atexit(wipe);
 	return 0;
 }
 
