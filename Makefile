@@ -6,7 +6,8 @@
 #   make asan       the whole suite with an ASan/UBSan build of the plugin
 #   make run        broker + plugin + services + a demo device (tools/run.sh)
 #   make bench      benchmark report (bench/run.sh)
-#   make fuzz       libFuzzer targets for a bounded time (clang)
+#   make fuzz       libFuzzer targets for a bounded time (clang; FUZZ_SECONDS per target)
+#   make soak       mixed-workload soak (SOAK_MINUTES, default 5)
 #   make install    install the plugin and iothubctl under $(PREFIX)
 
 PREFIX   ?= /usr/local
@@ -80,6 +81,7 @@ integration: all
 test: deps
 	$(MAKE) all
 	$(MAKE) unit
+	tools/fuzz.sh --replay
 	$(MAKE) integration
 
 # The same suites against an ASan/UBSan build. The broker itself is not

@@ -750,10 +750,21 @@ class RabbitNode:
         return got
 
 
-def decode_event(msg):
-    """Decode an event body: BSON by default, JSON if it looks like JSON."""
+def decode_event(msg, content_type=None):
+    """Decode an event body by its AMQP content type, BSON or JSON.
+
+    Without one, a body whose little-endian length prefix matches its size
+    is BSON. (Looking at the first byte alone is wrong: a 347-byte BSON
+    document starts with 0x5b, '['.)
+    """
     body = msg.body if isinstance(msg, RabbitMessage) else msg
-    if body[:1] in (b'{', b'['):
+    if content_type is None and isinstance(msg, RabbitMessage) and msg.properties is not None:
+        content_type = msg.properties.content_type
+    if content_type is None:
+        is_bson = (len(body) >= 5 and body[-1:] == b'\0'
+                   and int.from_bytes(body[:4], 'little') == len(body))
+        content_type = 'application/bson' if is_bson else 'application/json'
+    if content_type == 'application/json':
         import json
         return json.loads(body)
     import bson
