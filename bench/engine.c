@@ -975,9 +975,17 @@ static void *worker_main(void *arg)
 		if (w->conn_active) {
 			int role = w->conn_role, batch = 0;
 			double rate = role == ROLE_BIZ ? 0 : G.cfg.conn_rate;
+			/* Closed loop: the window is split over the threads, and a
+			 * settle (CONNACK, SUBACK, failure, timeout) reopens a slot. */
+			uint64_t window = G.cfg.conn_window > 0
+				? (uint64_t)((G.cfg.conn_window + G.cfg.threads - 1) / G.cfg.threads) : 0;
 
 			while (w->conn_next < w->rn[role]) {
 				lg_client_t *c = w->rl[role][w->conn_next];
+
+				if (window && atomic_load_explicit(&w->a_started, memory_order_relaxed)
+						- atomic_load_explicit(&w->a_settled, memory_order_relaxed) >= window)
+					break;
 
 				if (rate > 0) {
 					uint64_t due = w->conn_t0 + (uint64_t)((double)c->idx * 1e9 / rate);

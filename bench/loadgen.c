@@ -60,6 +60,7 @@ static const char *usage_text =
 "  --publishers N           pub mode publishers\n"
 "  --subscribers N          pub/sub mode subscribers (pub: 0)\n"
 "  --conn-rate R            connections started per second, 0 = at once (0)\n"
+"  --conn-window W          at most W connects in flight (started, not yet settled), 0 = no limit (0)\n"
 "  --duration S             publish for S seconds (pub: 10 unless --count);\n"
 "                           sub: run S seconds (0 = until SIGINT/--count)\n"
 "  --count N                pub: messages per publisher; cmd: commands (1000);\n"
@@ -544,7 +545,7 @@ static void collect(lg_results_t *r)
 /* ---------------- options ---------------- */
 
 enum {
-	O_HOST = 256, O_PORT, O_PROTOCOL, O_THREADS, O_MODE, O_CLIENTS, O_CONN_RATE, O_DURATION, O_COUNT,
+	O_HOST = 256, O_PORT, O_PROTOCOL, O_THREADS, O_MODE, O_CLIENTS, O_CONN_RATE, O_CONN_WINDOW, O_DURATION, O_COUNT,
 	O_PUB_RATE, O_QOS, O_SUB_QOS, O_PAYLOAD, O_TOPIC, O_SUB_TOPIC, O_SUB_SELF, O_PUBLISHERS,
 	O_SUBSCRIBERS, O_CREDS, O_USER, O_PASS, O_SUB_USER, O_SUB_PASS, O_CMD_USER, O_CMD_PASS,
 	O_PREFIX, O_CLEAN, O_KEEPALIVE, O_HOLD, O_REPEAT, O_ROUND_PAUSE, O_TARGET, O_INFLIGHT,
@@ -560,6 +561,7 @@ static const struct option long_opts[] = {
 	{ "mode", required_argument, NULL, O_MODE },
 	{ "clients", required_argument, NULL, O_CLIENTS },
 	{ "conn-rate", required_argument, NULL, O_CONN_RATE },
+	{ "conn-window", required_argument, NULL, O_CONN_WINDOW },
 	{ "duration", required_argument, NULL, O_DURATION },
 	{ "count", required_argument, NULL, O_COUNT },
 	{ "pub-rate", required_argument, NULL, O_PUB_RATE },
@@ -651,6 +653,7 @@ static void parse_args(int argc, char **argv)
 			break;
 		case O_CLIENTS: cfg->clients = (int)parse_num("clients", optarg, 0, 10000000); have_clients = 1; break;
 		case O_CONN_RATE: cfg->conn_rate = parse_num("conn-rate", optarg, 0, 1e9); break;
+		case O_CONN_WINDOW: cfg->conn_window = (int)parse_num("conn-window", optarg, 0, 1e6); break;
 		case O_DURATION: cfg->duration = parse_num("duration", optarg, 0, 1e7); have_dur = 1; break;
 		case O_COUNT: cfg->count = (long long)parse_num("count", optarg, 0, 4e9); break;
 		case O_PUB_RATE: cfg->pub_rate = parse_num("pub-rate", optarg, 0, 1e9); break;

@@ -198,6 +198,7 @@ typedef struct lg_config {
 	int mode;
 	int clients;
 	double conn_rate;
+	int conn_window;       /* max connects in flight, 0 = no limit */
 	double duration;
 	long long count;
 	double pub_rate;

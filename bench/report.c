@@ -236,6 +236,7 @@ void report_json(FILE *f, const lg_results_t *r)
 	jw_int(&j, "publishers", G.nrole[ROLE_PUB] + G.nrole[ROLE_BIZ]);
 	jw_int(&j, "subscribers", cfg->mode == MODE_CMD ? G.nrole[ROLE_DEV] : G.nrole[ROLE_SUB]);
 	jw_num(&j, "conn_rate", cfg->conn_rate);
+	jw_int(&j, "conn_window", cfg->conn_window);
 	jw_num(&j, "pub_rate", cfg->pub_rate);
 	jw_num(&j, "duration", cfg->duration);
 	jw_int(&j, "count", cfg->count);
