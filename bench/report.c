@@ -244,6 +244,7 @@ void report_json(FILE *f, const lg_results_t *r)
 	jw_int(&j, "sub_qos", cfg->sub_qos);
 	jw_int(&j, "payload_size", cfg->payload_size);
 	jw_int(&j, "inflight", cfg->inflight);
+	jw_int(&j, "e2e_window", cfg->e2e_window);
 	jw_str(&j, "topic", cfg->topic);
 	jw_str(&j, "sub_topic", cfg->mode == MODE_CMD ? cfg->subscribe_self : cfg->sub_topic);
 	jw_int(&j, "clean", cfg->clean);
@@ -305,6 +306,7 @@ void report_json(FILE *f, const lg_results_t *r)
 		jw_u64(&j, "acked", r->acked);
 		jw_u64(&j, "nacked", r->nacked);
 		jw_u64(&j, "errors", r->pub_errors);
+		jw_u64(&j, "window_stalls", r->e2e_stalls);
 		jw_num(&j, "elapsed_s", r->pub_elapsed);
 		jw_num(&j, "sent_per_s", per_s(r->sent, r->pub_elapsed));
 		jw_lat(&j, "ack_latency_us", &r->ack_lat);
