@@ -68,7 +68,7 @@ write_conf() {
 				echo "plugin_opt_spool_dir $dir/spool"
 			fi
 			# e.g. a longer mongo_timeout under valgrind (95-instr.sh)
-			[ -n "${PLUGIN_EXTRA_CONF:-}" ] && printf '%s\n' "$PLUGIN_EXTRA_CONF"
+			if [ -n "${PLUGIN_EXTRA_CONF:-}" ]; then printf '%s\n' "$PLUGIN_EXTRA_CONF"; fi
 			;;
 		*)
 			echo "bench: unknown configuration $cfg" >&2
