@@ -117,7 +117,12 @@ def main():
     others = [c for c in configs if c != 'bare']
 
     # ---- ratios.json ------------------------------------------------------
-    ratios = {'date': time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime()),
+    # The run's date: when its last measurement was written.
+    mpath = os.path.join(out, 'metrics.tsv')
+    if not os.path.exists(mpath):
+        mpath = os.path.join(out, 'raw', 'metrics.tsv')
+    when = os.path.getmtime(mpath) if os.path.exists(mpath) else time.time()
+    ratios = {'date': time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(when)),
               'reps': args.reps, 'ratios': {}, 'per_rep': {}, 'values': {}}
     for sid in broker_sc:
         for mid in scenarios[sid]['metrics']:
@@ -141,7 +146,7 @@ def main():
              % (ratios['date'], args.elapsed,
                 ', '.join('%s %d' % (s, nrounds[s]) for s in broker_sc if s in nrounds)))
     L.append('')
-    L.append('Configurations (each started fresh, on its own port, for every run; '
+    L.append('Configurations (all started fresh for every scenario, each on its own port; '
              '`set_tcp_nodelay true`):')
     L.append('')
     desc = {
