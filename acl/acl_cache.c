@@ -15,6 +15,13 @@
 #define WAYS 4
 #define BUF_ROUND 32
 
+/* Stepping aside (acl_cache.h): judged every PROBE_WINDOW lookups; a
+ * window with fewer than PROBE_WINDOW / PROBE_MIN_HITS_DIV hits turns the
+ * cache off for the next BYPASS_LOOKUPS lookups. */
+#define PROBE_WINDOW 64
+#define PROBE_MIN_HITS_DIV 4
+#define BYPASS_LOOKUPS 1024
+
 struct slot {
 	uint64_t hash;
 	char *topic;        /* owned buffer of `cap` bytes, reused across stores */
@@ -33,6 +40,10 @@ struct acl_cache {
 	uint32_t ways;
 	uint32_t ttl;
 	uint32_t clock;
+	uint32_t win_lookups;   /* lookups in the current probe window */
+	uint32_t win_hits;
+	uint32_t bypass;        /* lookups left that skip the cache */
+	bool fixed;             /* never step aside (acl_cache_set_adaptive) */
 	size_t buf_bytes;
 	struct slot slot[];
 };
@@ -84,6 +95,17 @@ static uint32_t victim(const struct acl_cache *c, const struct slot *set, uint32
 	return best;
 }
 
+/* One more lookup in the probe window; at its end, decide whether the
+ * cache earns its keep. */
+static inline void probe_count(struct acl_cache *c, bool hit)
+{
+	c->win_hits += hit;
+	if(++c->win_lookups < PROBE_WINDOW) return;
+	if(c->win_hits < PROBE_WINDOW / PROBE_MIN_HITS_DIV && !c->fixed) c->bypass = BYPASS_LOOKUPS;
+	c->win_lookups = 0;
+	c->win_hits = 0;
+}
+
 bool acl_cache_lookup(struct acl_cache *c, int access, const char *topic, uint32_t now,
 		struct acl_cache_key *key, enum acl_decision *decision)
 {
@@ -93,8 +115,15 @@ bool acl_cache_lookup(struct acl_cache *c, int access, const char *topic, uint32
 
 	key->len = SIZE_MAX;
 	if(c == NULL || topic == NULL) return false;
+	if(c->bypass){
+		c->bypass--;   /* key->len SIZE_MAX: the following store does nothing */
+		return false;
+	}
 	len = strlen(topic);
-	if(len > ACL_CACHE_TOPIC_MAX) return false;
+	if(len > ACL_CACHE_TOPIC_MAX){
+		probe_count(c, false);
+		return false;
+	}
 	h = acl_hash_bytes(topic, len, c->seed ^ (uint64_t)(unsigned)access);
 	set = set_of(c, h);
 	for(uint32_t w = 0; w < c->ways; w++){
@@ -107,11 +136,13 @@ bool acl_cache_lookup(struct acl_cache *c, int access, const char *topic, uint32
 		if(now < s->expires){
 			s->stamp = ++c->clock;
 			*decision = (enum acl_decision)s->decision;
+			probe_count(c, true);
 			return true;
 		}
 		s->used = 0;   /* expired: its slot is the natural place for the refresh */
 		break;
 	}
+	probe_count(c, false);
 	key->hash = h;
 	key->len = len;
 	key->slot = (uint32_t)(set - c->slot) + victim(c, set, now);
@@ -169,6 +200,18 @@ size_t acl_cache_used(const struct acl_cache *c)
 		if(c->slot[i].used) n++;
 	}
 	return n;
+}
+
+void acl_cache_set_adaptive(struct acl_cache *c, bool on)
+{
+	if(c == NULL) return;
+	c->fixed = !on;
+	if(!on) c->bypass = 0;
+}
+
+bool acl_cache_bypassed(const struct acl_cache *c)
+{
+	return c != NULL && c->bypass > 0;
 }
 
 size_t acl_cache_capacity(const struct acl_cache *c)

@@ -25,6 +25,15 @@
  * every function accepts a NULL cache: lookups miss, stores do nothing).
  * `now` is monotonic seconds supplied by the caller.
  *
+ * Stepping aside: a cache only pays when topics repeat. IotHub topics end
+ * in a fresh MessageId/RequestId, so a device's publishes and deliveries
+ * all miss, and a miss (hash, probe, store: ~300 instructions) costs about
+ * as much as the rule check it would save (bench/acl_micro.sh). So the
+ * cache judges itself every 64 lookups: with fewer than 16 hits it answers
+ * the next 1024 lookups "miss, do not store" at once (a few instructions),
+ * then probes again. Decisions never depend on it: a bypassed lookup only
+ * sends the caller to the rules, which are the source of truth anyway.
+ *
  * Not thread-safe: one cache belongs to one connection, on the broker thread.
  */
 #ifndef IH_ACL_CACHE_H
@@ -73,6 +82,12 @@ void acl_cache_clear(struct acl_cache *c);
 
 /* Bytes held by c: the cache block plus every topic buffer. */
 size_t acl_cache_memory(const struct acl_cache *c);
+
+/* True while the cache steps aside (see above). */
+bool acl_cache_bypassed(const struct acl_cache *c);
+/* Stepping aside is on for a new cache; off, it caches whatever happens
+ * (the eviction and LRU tests use that). */
+void acl_cache_set_adaptive(struct acl_cache *c, bool on);
 
 /* Slots in use and slots in total (for tests and stats). */
 size_t acl_cache_used(const struct acl_cache *c);

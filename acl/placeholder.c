@@ -148,8 +148,10 @@ static bool spelled_client_id(const struct acl_subject *who)
 }
 
 /* Measure (dst == NULL) or write the instantiation; the template is valid. */
-static enum acl_ph_result walk(const char *tpl, const struct acl_subject *who, char *dst, size_t *len,
-		enum walk_mode mode)
+/* dst NULL: measure. Otherwise write at most cap bytes, NUL included
+ * (ACL_PH_TOO_LONG when they do not suffice; dst is then unspecified). */
+static enum acl_ph_result walk(const char *tpl, const struct acl_subject *who, char *dst, size_t cap,
+		size_t *len, enum walk_mode mode)
 {
 	const char *level, *end, *value;
 	size_t n = 0, vlen;
@@ -173,9 +175,11 @@ static enum acl_ph_result walk(const char *tpl, const struct acl_subject *who, c
 				value = kind == ACL_PH_LEVEL_U ? "+/+" : "+";
 				vlen = strlen(value);
 			}
+			if(dst && n + vlen >= cap) return ACL_PH_TOO_LONG;
 			if(dst) memcpy(dst + n, value, vlen);
 			n += vlen;
 		}else{
+			if(dst && n + (size_t)(end - level) >= cap) return ACL_PH_TOO_LONG;
 			for(const char *p = level; p < end; p++){
 				if(dst) dst[n] = *p;
 				n++;
@@ -184,6 +188,7 @@ static enum acl_ph_result walk(const char *tpl, const struct acl_subject *who, c
 		}
 		if(n > ACL_TOPIC_MAX) return ACL_PH_TOO_LONG;
 		if(*end == '\0') break;
+		if(dst && n + 1 >= cap) return ACL_PH_TOO_LONG;
 		if(dst) dst[n] = '/';
 		n++;
 	}
@@ -200,10 +205,22 @@ enum acl_ph_result acl_placeholder_expand(const char *tpl, const struct acl_subj
 
 	rc = acl_placeholder_check(tpl, NULL, NULL, 0);
 	if(rc != ACL_PH_OK) return rc;
-	rc = walk(tpl, who, NULL, &n, STRICT);
+	rc = walk(tpl, who, NULL, 0, &n, STRICT);
 	if(rc != ACL_PH_OK) return rc;
 	*len = n;
-	if(out != NULL && outsize > n) walk(tpl, who, out, &n, STRICT);
+	if(out != NULL && outsize > n) walk(tpl, who, out, outsize, &n, STRICT);
+	return ACL_PH_OK;
+}
+
+enum acl_ph_result acl_placeholder_expand_checked(const char *tpl, const struct acl_subject *who,
+		char *out, size_t outsize, size_t *len)
+{
+	size_t n;
+	enum acl_ph_result rc;
+
+	rc = out ? walk(tpl, who, out, outsize, &n, STRICT) : walk(tpl, who, NULL, 0, &n, STRICT);
+	if(rc != ACL_PH_OK) return rc;
+	*len = n;
 	return ACL_PH_OK;
 }
 
@@ -216,19 +233,19 @@ enum acl_ph_result acl_placeholder_expand_deny(const char *tpl, const struct acl
 
 	rc = acl_placeholder_check(tpl, NULL, NULL, 0);
 	if(rc != ACL_PH_OK) return rc;
-	rc = walk(tpl, who, NULL, &n, mode);
+	rc = walk(tpl, who, NULL, 0, &n, mode);
 	if(rc == ACL_PH_NO_IDENTITY || rc == ACL_PH_UNSAFE_VALUE){
 		mode = WIDEN_BAD;
-		rc = walk(tpl, who, NULL, &n, mode);
+		rc = walk(tpl, who, NULL, 0, &n, mode);
 	}
 	if(rc == ACL_PH_TOO_LONG){
 		mode = WIDEN_ALL;
-		rc = walk(tpl, who, NULL, &n, mode);
+		rc = walk(tpl, who, NULL, 0, &n, mode);
 	}
 	if(rc != ACL_PH_OK) return rc;
 	*len = n;
 	*widened = mode != STRICT;
-	if(out != NULL && outsize > n) walk(tpl, who, out, &n, mode);
+	if(out != NULL && outsize > n) walk(tpl, who, out, outsize, &n, mode);
 	return ACL_PH_OK;
 }
 

@@ -94,6 +94,17 @@ enum acl_ph_result acl_placeholder_expand(const char *tpl, const struct acl_subj
 		char *out, size_t outsize, size_t *len);
 
 /*
+ * acl_placeholder_expand for a template that already passed
+ * acl_placeholder_check (at startup, or in the measuring call of a
+ * two-pass build): no second validation, and with out != NULL a single
+ * pass that writes at most outsize bytes (ACL_PH_TOO_LONG, out unspecified,
+ * when they do not suffice). Connects build a dozen filters; validating and
+ * walking each template three times was most of a warm connect's cost.
+ */
+enum acl_ph_result acl_placeholder_expand_checked(const char *tpl, const struct acl_subject *who,
+		char *out, size_t outsize, size_t *len);
+
+/*
  * The same for deny rules: a bad or missing value (or one that makes the
  * result too long) becomes wildcard levels instead of failing, and
  * *widened says so. Fails only for ACL_PH_BAD_TEMPLATE or, for a template

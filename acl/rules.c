@@ -155,6 +155,7 @@ struct build {
 	size_t bytes;          /* pool bytes, NULs included */
 	struct pending *item;  /* fill pass only */
 	char *pool;            /* fill pass only */
+	size_t pool_size;      /* fill pass only: bytes at pool */
 	unsigned dropped;      /* allow rules: unsafe values, too long */
 	unsigned anonymous;    /* allow rules: no identity to substitute */
 	unsigned widened;      /* deny rules made wider instead of dropped */
@@ -182,15 +183,26 @@ static void add_spelled_deny(struct build *b, const char *tpl, unsigned roles)
 	b->bytes += len + 1;
 }
 
-static void add_filter(struct build *b, const char *tpl, bool is_template, unsigned roles)
+/* trusted: a config template, validated by acl_templates_init. */
+static void add_filter(struct build *b, const char *tpl, bool is_template, bool trusted, unsigned roles)
 {
 	size_t len;
-	bool widened = false;
+	bool widened = false, filled = false;
 	enum acl_ph_result rc;
 
 	if(is_template && (roles & DENY_ROLES)){
 		rc = acl_placeholder_expand_deny(tpl, b->who, NULL, 0, &len, &widened);
 		if(rc == ACL_PH_OK && widened && !b->writing && b->widened++ == 0) b->first_widened = tpl;
+	}else if(is_template && b->writing){
+		/* The measure pass sized the pool: one walk. Registry templates are
+		 * validated again, or one the measure dropped would be written. */
+		rc = trusted ? ACL_PH_OK : acl_placeholder_check(tpl, NULL, NULL, 0);
+		if(rc == ACL_PH_OK){
+			rc = acl_placeholder_expand_checked(tpl, b->who, b->pool + b->bytes, b->pool_size - b->bytes, &len);
+		}
+		filled = true;
+	}else if(is_template && trusted){
+		rc = acl_placeholder_expand_checked(tpl, b->who, NULL, 0, &len);
 	}else if(is_template){
 		rc = acl_placeholder_expand(tpl, b->who, NULL, 0, &len);
 	}else{
@@ -227,10 +239,10 @@ static void add_filter(struct build *b, const char *tpl, bool is_template, unsig
 	}
 	if(b->writing){
 		char *dst = b->pool + b->bytes;
-		if(is_template && (roles & DENY_ROLES)){
+		if(filled){
+			/* written above */
+		}else if(is_template && (roles & DENY_ROLES)){
 			acl_placeholder_expand_deny(tpl, b->who, dst, len + 1, &len, &widened);
-		}else if(is_template){
-			acl_placeholder_expand(tpl, b->who, dst, len + 1, &len);
 		}else{
 			memcpy(dst, tpl, len + 1);
 		}
@@ -246,17 +258,17 @@ static void collect(struct build *b, const struct acl_templates *global, const s
 {
 	for(int i = 0; global && i < T_COUNT; i++){
 		for(size_t j = 0; j < global->count[i]; j++){
-			add_filter(b, global->item[i][j], true, tpl_roles[i]);
+			add_filter(b, global->item[i][j], true, true, tpl_roles[i]);
 		}
 	}
 	for(int i = 0; device && i < T_COUNT; i++){
 		const struct ih_strlist *l = LIST_AT(device, dev_offset[i]);
 		for(size_t j = 0; j < l->count; j++){
-			if(l->items[j]) add_filter(b, l->items[j], true, tpl_roles[i]);
+			if(l->items[j]) add_filter(b, l->items[j], true, false, tpl_roles[i]);
 		}
 	}
 	for(size_t j = 0; j < n_grants; j++){
-		if(grants[j]) add_filter(b, grants[j], false, GRANT_ROLES);
+		if(grants[j]) add_filter(b, grants[j], false, false, GRANT_ROLES);
 	}
 }
 
@@ -412,6 +424,7 @@ int acl_rules_build(struct acl_rules **out, const struct acl_templates *global,
 	if(scratch == NULL) goto out;
 	b.item = scratch;
 	b.pool = (char *)(b.item + b.n);
+	b.pool_size = b.bytes + 1;
 	b.writing = true;
 	b.n = 0;
 	b.bytes = 0;

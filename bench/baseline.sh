@@ -4,7 +4,7 @@
 #
 #   bench/baseline.sh [-p PORT] [-o OUTDIR] [-c EXTRA.conf] [-n] [SCENARIO...]
 #     -p PORT   listener port (default: first free port from 18830)
-#     -o DIR    where results go (default: bench/results/<timestamp>)
+#     -o DIR    where results go (default: bench/out/baseline-<timestamp>)
 #     -c FILE   appended to the generated mosquitto.conf (e.g. the plugin lines)
 #     -n        add 'set_tcp_nodelay true' to the broker config
 #     -b BIN    mosquitto binary (default: mosquitto from PATH)
@@ -51,7 +51,7 @@ if [ -z "$port" ]; then
 	port=18830
 	while ! port_free $port; do port=$((port + 1)); done
 fi
-[ -n "$out" ] || out="$here/results/$(date +%Y%m%d-%H%M%S)"
+[ -n "$out" ] || out="$here/out/baseline-$(date +%Y%m%d-%H%M%S)"
 mkdir -p "$out"
 
 conf="$out/mosquitto.conf"

@@ -589,6 +589,25 @@ static void pair_track(lg_worker_t *w, lg_client_t *c, uint32_t pub, uint32_t se
 		p->max_seq = seq;
 }
 
+static void pub_resume(lg_worker_t *w, lg_client_t *c);
+
+/* --e2e-window: the publisher with index idx (publishers follow the
+ * subscribers and devices in G.clients, see engine_setup). */
+static void e2e_delivered(lg_worker_t *w, uint32_t idx, uint32_t seq)
+{
+	lg_client_t *p;
+
+	if (idx >= (uint32_t)G.nrole[ROLE_PUB])
+		return;
+	p = &G.clients[G.nrole[ROLE_SUB] + G.nrole[ROLE_DEV] + (int)idx];
+	if (seq + 1 > p->e2e_next)
+		p->e2e_next = seq + 1;
+	if (p->blk_e2e && p->sent - p->e2e_next < (uint32_t)G.cfg.e2e_window) {
+		p->blk_e2e = false;
+		pub_resume(w, p);
+	}
+}
+
 static void on_message(struct mosquitto *m, void *obj, const struct mosquitto_message *msg)
 {
 	lg_client_t *c = obj;
@@ -643,6 +662,8 @@ static void on_message(struct mosquitto *m, void *obj, const struct mosquitto_me
 		return;
 	}
 	pair_track(w, c, pub, seq);
+	if (G.cfg.e2e_window)
+		e2e_delivered(w, pub & LG_PUB_MASK, seq);
 }
 
 /* ---------------- connecting ---------------- */
@@ -761,6 +782,11 @@ static void pub_send(lg_worker_t *w, lg_client_t *c, uint64_t now)
 			c->blk_inflight = true;
 			return;
 		}
+		if (G.cfg.e2e_window && c->sent - c->e2e_next >= (uint32_t)G.cfg.e2e_window) {
+			c->blk_e2e = true;
+			c->blk_e2e_t = now;
+			return;
+		}
 		if (mosquitto_want_write(c->m)) {
 			c->blk_write = true;
 			update_interest(w, c);
@@ -785,7 +811,7 @@ static void pub_send(lg_worker_t *w, lg_client_t *c, uint64_t now)
 
 static void pub_resume(lg_worker_t *w, lg_client_t *c)
 {
-	if (!w->publishing || c->send_done || c->blk_write || c->blk_inflight)
+	if (!w->publishing || c->send_done || c->blk_write || c->blk_inflight || c->blk_e2e)
 		return;
 	if (G.cfg.pub_rate <= 0)
 		c->next_due = now_ns();
@@ -854,6 +880,16 @@ static void sweep(lg_worker_t *w, uint64_t now)
 			}
 			if (w->disconnecting && c->fd >= 0 && now - w->disc_t0 > 5000000000ull)
 				shutdown(c->fd, SHUT_RDWR);
+			/* --e2e-window: nothing delivered for 200 ms means the window's
+			 * messages are lost (QoS 0); at the end, stop waiting. */
+			if (c->blk_e2e && (now - c->blk_e2e_t > 200000000ull ||
+					   now >= atomic_load_explicit(&G.run_end, memory_order_relaxed))) {
+				if (now < atomic_load_explicit(&G.run_end, memory_order_relaxed))
+					w->e2e_stalls++;
+				c->e2e_next = c->sent;
+				c->blk_e2e = false;
+				pub_resume(w, c);
+			}
 		}
 	}
 }
@@ -893,7 +929,8 @@ static bool start_op(lg_worker_t *w)
 
 			c->sent = 0;
 			c->inflight = 0;
-			c->send_done = c->pub_done = c->blk_write = c->blk_inflight = false;
+			c->send_done = c->pub_done = c->blk_write = c->blk_inflight = c->blk_e2e = false;
+			c->e2e_next = 0;
 			if (c->state != CS_READY || c->fd < 0) {
 				pub_mark_done(w, c);
 				continue;
@@ -975,9 +1012,17 @@ static void *worker_main(void *arg)
 		if (w->conn_active) {
 			int role = w->conn_role, batch = 0;
 			double rate = role == ROLE_BIZ ? 0 : G.cfg.conn_rate;
+			/* Closed loop: the window is split over the threads, and a
+			 * settle (CONNACK, SUBACK, failure, timeout) reopens a slot. */
+			uint64_t window = G.cfg.conn_window > 0
+				? (uint64_t)((G.cfg.conn_window + G.cfg.threads - 1) / G.cfg.threads) : 0;
 
 			while (w->conn_next < w->rn[role]) {
 				lg_client_t *c = w->rl[role][w->conn_next];
+
+				if (window && atomic_load_explicit(&w->a_started, memory_order_relaxed)
+						- atomic_load_explicit(&w->a_settled, memory_order_relaxed) >= window)
+					break;
 
 				if (rate > 0) {
 					uint64_t due = w->conn_t0 + (uint64_t)((double)c->idx * 1e9 / rate);

@@ -60,6 +60,7 @@ static const char *usage_text =
 "  --publishers N           pub mode publishers\n"
 "  --subscribers N          pub/sub mode subscribers (pub: 0)\n"
 "  --conn-rate R            connections started per second, 0 = at once (0)\n"
+"  --conn-window W          at most W connects in flight (started, not yet settled), 0 = no limit (0)\n"
 "  --duration S             publish for S seconds (pub: 10 unless --count);\n"
 "                           sub: run S seconds (0 = until SIGINT/--count)\n"
 "  --count N                pub: messages per publisher; cmd: commands (1000);\n"
@@ -70,6 +71,9 @@ static const char *usage_text =
 "  --inflight W             max unacknowledged QoS>0 messages per publisher (20;\n"
 "                           above the broker's max_inflight_messages, mosquitto\n"
 "                           silently drops QoS 2 from MQTT 3.1.1 publishers)\n"
+"  --e2e-window W           pub mode, one thread: a publisher waits while W of its\n"
+"                           messages are not yet delivered (closed loop through the\n"
+"                           broker, also at QoS 0; 0 = off) (0)\n"
 "  --payload-size B         payload bytes, at least 16 (64)\n"
 "  --retain                 publish with the retain flag\n"
 "  --topic T                publish topic template (pub: bench/%%r/%%i;\n"
@@ -452,6 +456,7 @@ static void collect(lg_results_t *r)
 		r->acked += w->acked;
 		r->nacked += w->nacked;
 		r->pub_errors += w->pub_errors;
+		r->e2e_stalls += w->e2e_stalls;
 		r->received += w->received;
 		r->foreign += w->foreign;
 		r->dup += w->dup;
@@ -544,10 +549,10 @@ static void collect(lg_results_t *r)
 /* ---------------- options ---------------- */
 
 enum {
-	O_HOST = 256, O_PORT, O_PROTOCOL, O_THREADS, O_MODE, O_CLIENTS, O_CONN_RATE, O_DURATION, O_COUNT,
+	O_HOST = 256, O_PORT, O_PROTOCOL, O_THREADS, O_MODE, O_CLIENTS, O_CONN_RATE, O_CONN_WINDOW, O_DURATION, O_COUNT,
 	O_PUB_RATE, O_QOS, O_SUB_QOS, O_PAYLOAD, O_TOPIC, O_SUB_TOPIC, O_SUB_SELF, O_PUBLISHERS,
 	O_SUBSCRIBERS, O_CREDS, O_USER, O_PASS, O_SUB_USER, O_SUB_PASS, O_CMD_USER, O_CMD_PASS,
-	O_PREFIX, O_CLEAN, O_KEEPALIVE, O_HOLD, O_REPEAT, O_ROUND_PAUSE, O_TARGET, O_INFLIGHT,
+	O_PREFIX, O_CLEAN, O_KEEPALIVE, O_HOLD, O_REPEAT, O_ROUND_PAUSE, O_TARGET, O_INFLIGHT, O_E2E_WINDOW,
 	O_MAX_FAIL, O_CONN_TIMEOUT, O_DRAIN, O_NODELAY, O_JSON, O_QUIET, O_KEEP_SOCKPAIR, O_NO_READ_BUFFER, O_RETAIN, O_RECEIVE_MAX,
 	O_HELP, O_VERSION
 };
@@ -560,6 +565,7 @@ static const struct option long_opts[] = {
 	{ "mode", required_argument, NULL, O_MODE },
 	{ "clients", required_argument, NULL, O_CLIENTS },
 	{ "conn-rate", required_argument, NULL, O_CONN_RATE },
+	{ "conn-window", required_argument, NULL, O_CONN_WINDOW },
 	{ "duration", required_argument, NULL, O_DURATION },
 	{ "count", required_argument, NULL, O_COUNT },
 	{ "pub-rate", required_argument, NULL, O_PUB_RATE },
@@ -586,6 +592,7 @@ static const struct option long_opts[] = {
 	{ "round-pause", required_argument, NULL, O_ROUND_PAUSE },
 	{ "target", required_argument, NULL, O_TARGET },
 	{ "inflight", required_argument, NULL, O_INFLIGHT },
+	{ "e2e-window", required_argument, NULL, O_E2E_WINDOW },
 	{ "max-fail-pct", required_argument, NULL, O_MAX_FAIL },
 	{ "connect-timeout", required_argument, NULL, O_CONN_TIMEOUT },
 	{ "drain", required_argument, NULL, O_DRAIN },
@@ -651,6 +658,7 @@ static void parse_args(int argc, char **argv)
 			break;
 		case O_CLIENTS: cfg->clients = (int)parse_num("clients", optarg, 0, 10000000); have_clients = 1; break;
 		case O_CONN_RATE: cfg->conn_rate = parse_num("conn-rate", optarg, 0, 1e9); break;
+		case O_CONN_WINDOW: cfg->conn_window = (int)parse_num("conn-window", optarg, 0, 1e6); break;
 		case O_DURATION: cfg->duration = parse_num("duration", optarg, 0, 1e7); have_dur = 1; break;
 		case O_COUNT: cfg->count = (long long)parse_num("count", optarg, 0, 4e9); break;
 		case O_PUB_RATE: cfg->pub_rate = parse_num("pub-rate", optarg, 0, 1e9); break;
@@ -677,6 +685,7 @@ static void parse_args(int argc, char **argv)
 		case O_ROUND_PAUSE: cfg->round_pause = parse_num("round-pause", optarg, 0, 1e6); break;
 		case O_TARGET: cfg->target = (int)parse_num("target", optarg, 0, 10000000); break;
 		case O_INFLIGHT: cfg->inflight = (int)parse_num("inflight", optarg, 1, 65535); break;
+		case O_E2E_WINDOW: cfg->e2e_window = (int)parse_num("e2e-window", optarg, 0, 1e6); break;
 		case O_MAX_FAIL: cfg->max_fail_pct = parse_num("max-fail-pct", optarg, 0, 100); break;
 		case O_CONN_TIMEOUT: cfg->connect_timeout = parse_num("connect-timeout", optarg, 0.001, 1e6); break;
 		case O_DRAIN: cfg->drain = parse_num("drain", optarg, 0, 1e6); break;
@@ -705,6 +714,8 @@ static void parse_args(int argc, char **argv)
 		usage_exit("--creds and --user are exclusive");
 	if (cfg->target >= 0 && cfg->mode != MODE_CMD)
 		usage_exit("--target is for cmd mode");
+	if (cfg->e2e_window && (cfg->mode != MODE_PUB || cfg->threads != 1))
+		usage_exit("--e2e-window is for pub mode with one thread");
 
 	switch (cfg->mode) {
 	case MODE_CONN:

@@ -98,6 +98,9 @@ typedef struct lg_client {
 	uint64_t next_due;
 	int heap_pos;          /* -1 when not in the worker's heap */
 	bool blk_write, blk_inflight, pub_done, send_done;
+	bool blk_e2e;          /* --e2e-window full */
+	uint32_t e2e_next;     /* highest sequence delivered to a subscriber + 1 */
+	uint64_t blk_e2e_t;    /* when blk_e2e was set */
 	bool in_pend;          /* on the worker's pending-read list */
 
 	/* read buffer (see read() in engine.c) */
@@ -174,6 +177,7 @@ typedef struct lg_worker {
 
 	uint64_t disc_unexpected;   /* READY clients that lost their connection */
 	uint64_t pub_errors;        /* mosquitto_publish() failures */
+	uint64_t e2e_stalls;        /* --e2e-window given up on (messages lost) */
 	uint64_t misrouted;         /* cmd mode: command received by the wrong device */
 	uint64_t dup;               /* duplicates seen by pair tracking */
 	uint64_t untracked;         /* sequence numbers too large to track */
@@ -198,6 +202,7 @@ typedef struct lg_config {
 	int mode;
 	int clients;
 	double conn_rate;
+	int conn_window;       /* max connects in flight, 0 = no limit */
 	double duration;
 	long long count;
 	double pub_rate;
@@ -223,6 +228,7 @@ typedef struct lg_config {
 	double round_pause;
 	int target;            /* -1 = round robin */
 	int inflight;
+	int e2e_window;        /* pub mode: max sent - (highest seq delivered + 1), 0 = off */
 	double max_fail_pct;
 	double connect_timeout;
 	double drain;

@@ -236,6 +236,7 @@ void report_json(FILE *f, const lg_results_t *r)
 	jw_int(&j, "publishers", G.nrole[ROLE_PUB] + G.nrole[ROLE_BIZ]);
 	jw_int(&j, "subscribers", cfg->mode == MODE_CMD ? G.nrole[ROLE_DEV] : G.nrole[ROLE_SUB]);
 	jw_num(&j, "conn_rate", cfg->conn_rate);
+	jw_int(&j, "conn_window", cfg->conn_window);
 	jw_num(&j, "pub_rate", cfg->pub_rate);
 	jw_num(&j, "duration", cfg->duration);
 	jw_int(&j, "count", cfg->count);
@@ -243,6 +244,7 @@ void report_json(FILE *f, const lg_results_t *r)
 	jw_int(&j, "sub_qos", cfg->sub_qos);
 	jw_int(&j, "payload_size", cfg->payload_size);
 	jw_int(&j, "inflight", cfg->inflight);
+	jw_int(&j, "e2e_window", cfg->e2e_window);
 	jw_str(&j, "topic", cfg->topic);
 	jw_str(&j, "sub_topic", cfg->mode == MODE_CMD ? cfg->subscribe_self : cfg->sub_topic);
 	jw_int(&j, "clean", cfg->clean);
@@ -304,6 +306,7 @@ void report_json(FILE *f, const lg_results_t *r)
 		jw_u64(&j, "acked", r->acked);
 		jw_u64(&j, "nacked", r->nacked);
 		jw_u64(&j, "errors", r->pub_errors);
+		jw_u64(&j, "window_stalls", r->e2e_stalls);
 		jw_num(&j, "elapsed_s", r->pub_elapsed);
 		jw_num(&j, "sent_per_s", per_s(r->sent, r->pub_elapsed));
 		jw_lat(&j, "ack_latency_us", &r->ack_lat);

@@ -14,7 +14,7 @@ typedef struct lg_results {
 	/* publishing (pub, cmd) */
 	int have_pub;
 	int publishers;
-	uint64_t sent, acked, nacked, pub_errors;
+	uint64_t sent, acked, nacked, pub_errors, e2e_stalls;
 	double pub_elapsed;
 	hist_t ack_lat;
 

@@ -84,7 +84,8 @@ static void add_template(struct build *b, const char *tpl, int qos)
 		return;
 	}
 	if(b->writing){
-		acl_placeholder_expand(tpl, b->who, b->pool + b->bytes, len + 1, &len);
+		/* The measure just validated tpl: one walk. */
+		acl_placeholder_expand_checked(tpl, b->who, b->pool + b->bytes, len + 1, &len);
 		b->list->items[b->n] = (struct autosub_filter){b->pool + b->bytes, qos};
 	}
 	b->n++;

@@ -303,9 +303,12 @@ static void autosub_clear(struct ih_config *cfg)
 	mosquitto_free(cfg->autosub);
 	cfg->autosub = NULL;
 	cfg->autosub_count = 0;
+	cfg->autosub_none = false;
 }
 
-/* "FILTER QOS": the filter is everything before the last run of blanks. */
+/* "FILTER QOS": the filter is everything before the last run of blanks.
+ * "none" alone empties the set (no auto-subscription; the defaults are
+ * already cleared when the first user value arrives). */
 static int autosub_append(struct ih_config *cfg, const char *value, const char **why)
 {
 	const char *end = value + strlen(value);
@@ -316,6 +319,19 @@ static int autosub_append(struct ih_config *cfg, const char *value, const char *
 	char *filter;
 
 	while(end > value && isspace((unsigned char)end[-1])) end--;
+	while(value < end && isspace((unsigned char)*value)) value++;
+	if(end - value == 4 && !strncasecmp(value, "none", 4)){
+		if(cfg->autosub_count > 0 || cfg->autosub_none){
+			*why = "\"none\" must be the only plugin_opt_autosub line";
+			return MOSQ_ERR_INVAL;
+		}
+		cfg->autosub_none = true;
+		return MOSQ_ERR_SUCCESS;
+	}
+	if(cfg->autosub_none){
+		*why = "\"none\" must be the only plugin_opt_autosub line";
+		return MOSQ_ERR_INVAL;
+	}
 	q = end;
 	while(q > value && !isspace((unsigned char)q[-1])) q--;
 	if(q == value){

@@ -89,6 +89,7 @@ struct ih_config {
 	/* ---- auto-subscription ---- */
 	struct ih_autosub_tpl *autosub;
 	size_t autosub_count;
+	bool autosub_none;             /* "plugin_opt_autosub none": the set is empty on purpose */
 	bool autosub_tags;
 	int autosub_tags_qos;
 

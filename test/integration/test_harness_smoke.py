@@ -85,6 +85,46 @@ def test_standin_pymongo_roundtrip(mongo):
     assert exc.value.code == 59
 
 
+def test_standin_equality_lookups_see_every_write(mongo):
+    """The stand-in answers {field: str} and {field: {$in: [...]}} from a
+    hash table of the field; it must match mongomock's own answers and
+    never serve a result from before a write."""
+    db = mongo.db
+    db.devices.insert_many([{'broker_username': 'p/d%d' % i, 'n': i}
+                            for i in range(50)])
+    db.devices.insert_one({'broker_username': ['p/arr', 'p/d7'], 'n': 100})
+    db.devices.insert_one({'n': 101})      # no such field at all
+
+    def names(flt):
+        return [d['n'] for d in db.devices.find(flt)]
+
+    assert names({'broker_username': 'p/d3'}) == [3]
+    assert names({'broker_username': 'p/d7'}) == [7, 100]   # array element
+    assert names({'broker_username': 'p/none'}) == []
+    # natural order, not the order of the $in list
+    assert names({'broker_username': {'$in': ['p/d9', 'p/d2', 'x']}}) == [2, 9]
+
+    db.devices.update_one({'broker_username': 'p/d3'},
+                          {'$set': {'broker_username': 'p/moved'}})
+    assert names({'broker_username': 'p/d3'}) == []
+    assert names({'broker_username': 'p/moved'}) == [3]
+    db.devices.delete_one({'broker_username': 'p/d4'})
+    assert names({'broker_username': 'p/d4'}) == []
+    db.devices.insert_one({'broker_username': 'p/d4', 'n': 200})
+    assert names({'broker_username': 'p/d4'}) == [200]
+
+    db.device_acl.insert_one({'broker_username': 'p/d5', 'publish': ['a']})
+    joined = list(db.devices.aggregate([
+        {'$match': {'broker_username': 'p/d5'}}, {'$limit': 1},
+        {'$lookup': {'from': 'device_acl', 'localField': 'broker_username',
+                     'foreignField': 'broker_username', 'as': 'acl'}},
+        {'$project': {'_id': 0, 'n': 1, 'acl.publish': 1}}]))
+    assert joined == [{'n': 5, 'acl': [{'publish': ['a']}]}]
+    # other filters still take mongomock's path
+    assert names({'n': 101}) == [101]
+    assert names({'broker_username': {'$exists': False}}) == [101]
+
+
 def test_standin_restart_keeps_data_and_delay(mongo):
     if mongo.server.external:
         pytest.skip('needs the stand-in')

@@ -138,6 +138,7 @@ START_TEST(test_eviction_bounded)
 	int hits = 0;
 
 	ck_assert_int_eq(acl_cache_new(&c, 32, 60), MOSQ_ERR_SUCCESS);
+	acl_cache_set_adaptive(c, false);   /* churn on purpose: no stepping aside */
 	for(int i = 0; i < 1000; i++){
 		snprintf(topic, sizeof(topic), "upload_data/p1/d1/temp/%d", i);
 		store(c, W, topic, ACL_ALLOW, 5);
@@ -156,6 +157,55 @@ START_TEST(test_eviction_bounded)
 		hits += lookup(c, W, topic, 5, &d);
 	}
 	ck_assert_int_ge(hits, 8);
+	acl_cache_free(c);
+}
+END_TEST
+
+/* A cache that misses steps aside, answers at once, then probes again;
+ * one that hits never does. */
+START_TEST(test_steps_aside_when_useless)
+{
+	struct acl_cache *c;
+	enum acl_decision d;
+	char topic[64];
+	int hits = 0, stored_while_bypassed = 0;
+
+	ck_assert_int_eq(acl_cache_new(&c, 32, 60), MOSQ_ERR_SUCCESS);
+	/* Repeating topics: three quarters hit, the cache stays. */
+	for(int i = 0; i < 1000; i++){
+		snprintf(topic, sizeof(topic), "sensors/p1/d1/%d", i % 4 == 0 ? i : 1);
+		if(!lookup(c, W, topic, 5, &d)) store(c, W, topic, ACL_ALLOW, 5);
+		ck_assert(!acl_cache_bypassed(c));
+	}
+	/* IotHub-style unique topics: after one probe window it steps aside. */
+	for(int i = 0; i < 128 && !acl_cache_bypassed(c); i++){
+		snprintf(topic, sizeof(topic), "upload_data/p1/d1/temp/%d", i);
+		store(c, W, topic, ACL_ALLOW, 5);
+	}
+	ck_assert(acl_cache_bypassed(c));
+	/* Bypassed: a store is dropped, so even a repeat misses; nothing is
+	 * allocated either. */
+	{
+		long blocks = stub_mem_live_blocks();
+		store(c, W, "a/very/long/topic/that/needs/a/bigger/buffer/than/before/0123456789", ACL_DENY, 5);
+		stored_while_bypassed += lookup(c, W, "a/very/long/topic/that/needs/a/bigger/buffer/than/before/0123456789", 5, &d);
+		ck_assert_int_eq(stub_mem_live_blocks(), blocks);
+	}
+	ck_assert_int_eq(stored_while_bypassed, 0);
+	/* After the pause it probes again and, with hits, comes back. */
+	{
+		int n = 0;
+		while(acl_cache_bypassed(c) && n < 2000){
+			ck_assert(!lookup(c, W, "x", 5, &d));
+			n++;
+		}
+		ck_assert_int_le(n, 1024);
+	}
+	ck_assert(!acl_cache_bypassed(c));
+	store(c, W, "sensors/p1/d1/1", ACL_ALLOW, 5);
+	for(int i = 0; i < 64; i++) hits += lookup(c, W, "sensors/p1/d1/1", 5, &d);
+	ck_assert_int_eq(hits, 64);
+	ck_assert(!acl_cache_bypassed(c));
 	acl_cache_free(c);
 }
 END_TEST
@@ -273,6 +323,7 @@ int main(void)
 	tcase_add_test(tc, test_ttl);
 	tcase_add_test(tc, test_disabled);
 	tcase_add_test(tc, test_eviction_bounded);
+	tcase_add_test(tc, test_steps_aside_when_useless);
 	tcase_add_test(tc, test_lru_within_set);
 	tcase_add_test(tc, test_expired_evicted_first);
 	tcase_add_test(tc, test_clear);

@@ -75,6 +75,35 @@ START_TEST(test_measure_then_write)
 }
 END_TEST
 
+/* The single-walk variant for validated templates gives the same text,
+ * and never writes past outsize. */
+START_TEST(test_expand_checked)
+{
+	static const char *const tpls[] = {"cmd/%u/+/+/+/#", "m2m/%p/+/%d/+", "inbox/%c/#", "a/%%/%u", "#", "a//%c/"};
+	char want[128], got[128];
+	size_t wlen, glen;
+
+	for(size_t i = 0; i < sizeof(tpls) / sizeof(tpls[0]); i++){
+		ck_assert_int_eq(acl_placeholder_expand(tpls[i], &p1d1, want, sizeof(want), &wlen), ACL_PH_OK);
+		ck_assert_int_eq(acl_placeholder_expand_checked(tpls[i], &p1d1, NULL, 0, &glen), ACL_PH_OK);
+		ck_assert_uint_eq(glen, wlen);
+		memset(got, 'X', sizeof(got));
+		ck_assert_int_eq(acl_placeholder_expand_checked(tpls[i], &p1d1, got, wlen + 1, &glen), ACL_PH_OK);
+		ck_assert_str_eq(got, want);
+		/* One byte short: refused, and the byte after the buffer untouched. */
+		memset(got, 'X', sizeof(got));
+		ck_assert_int_eq(acl_placeholder_expand_checked(tpls[i], &p1d1, got, wlen, &glen), ACL_PH_TOO_LONG);
+		ck_assert_int_eq(got[wlen], 'X');
+	}
+	/* Values are still checked: an unsafe one drops the rule. */
+	{
+		const struct acl_subject bad = {"p1/d1", 2, "a+b"};
+		ck_assert_int_eq(acl_placeholder_expand_checked("inbox/%c/#", &bad, got, sizeof(got), &glen),
+				ACL_PH_UNSAFE_VALUE);
+	}
+}
+END_TEST
+
 struct bad { const char *tpl; const char *why; };
 
 START_TEST(test_syntax_errors)
@@ -229,6 +258,7 @@ int main(void)
 	tcase_add_test(tc, test_each_placeholder);
 	tcase_add_test(tc, test_percent_literal);
 	tcase_add_test(tc, test_measure_then_write);
+	tcase_add_test(tc, test_expand_checked);
 	tcase_add_test(tc, test_syntax_errors);
 	tcase_add_test(tc, test_uses);
 	tcase_add_test(tc, test_level_kind);

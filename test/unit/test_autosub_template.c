@@ -151,6 +151,34 @@ START_TEST(test_tags)
 }
 END_TEST
 
+/* "autosub none": no filters; autosub_tags is a switch of its own. */
+START_TEST(test_none)
+{
+	struct mosquitto_opt opts[] = {
+		{"autosub", "none"},
+		{"autosub_tags", "true"},
+	};
+	char *tags[] = {"floor1"};
+	struct ih_strlist tl = {tags, 1};
+	struct ih_config cfg;
+	struct acl_subject who = {"p1/d1", 2, "c1"};
+	struct autosub_list l;
+
+	ck_assert_int_eq(ih_config_parse(&cfg, opts, 2), MOSQ_ERR_SUCCESS);
+	ck_assert_int_eq(autosub_templates_validate(&cfg), MOSQ_ERR_SUCCESS);
+	ck_assert_int_eq(autosub_instantiate(&l, &cfg, &who, &tl), MOSQ_ERR_SUCCESS);
+	ck_assert_uint_eq(l.count, 1);
+	ck_assert_str_eq(l.items[0].filter, "tags/p1/floor1/cmd/#");
+	autosub_list_free(&l);
+
+	cfg.autosub_tags = false;
+	ck_assert_int_eq(autosub_instantiate(&l, &cfg, &who, &tl), MOSQ_ERR_SUCCESS);
+	ck_assert_uint_eq(l.count, 0);
+	autosub_list_free(&l);
+	ih_config_cleanup(&cfg);
+}
+END_TEST
+
 START_TEST(test_merge_max_qos)
 {
 	struct mosquitto_opt opts[] = {
@@ -243,6 +271,7 @@ int main(void)
 	tcase_add_test(tc, test_validate_config);
 	tcase_add_test(tc, test_instantiate_defaults);
 	tcase_add_test(tc, test_tags);
+	tcase_add_test(tc, test_none);
 	tcase_add_test(tc, test_merge_max_qos);
 	tcase_add_test(tc, test_unsafe_and_anonymous);
 	tcase_add_test(tc, test_nothing_to_subscribe);

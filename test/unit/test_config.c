@@ -115,6 +115,33 @@ START_TEST(errors_name_the_option)
 }
 END_TEST
 
+START_TEST(autosub_none)
+{
+	struct ih_config cfg;
+	static const char *const none[] = {"autosub", " None "};
+	static const char *const none_then_filter[] = {"autosub", "none", "autosub", "cmd/%u/# 1"};
+	static const char *const filter_then_none[] = {"autosub", "cmd/%u/# 1", "autosub", "none"};
+	static const char *const twice[] = {"autosub", "none", "autosub", "none"};
+
+	ck_assert_int_eq(parse(&cfg, none, 1), MOSQ_ERR_SUCCESS);
+	ck_assert_uint_eq(cfg.autosub_count, 0);
+	ck_assert(cfg.autosub_none);
+	ck_assert_uint_eq(cfg.acl_subscribe.count, 1); /* other lists keep their defaults */
+	ih_config_cleanup(&cfg);
+
+	stub_log_clear();
+	ck_assert_int_eq(parse(&cfg, none_then_filter, 2), MOSQ_ERR_INVAL);
+	ck_assert(stub_log_contains("plugin_opt_autosub"));
+	ck_assert(stub_log_contains("only plugin_opt_autosub line"));
+	ih_config_cleanup(&cfg);
+	ck_assert_int_eq(parse(&cfg, filter_then_none, 2), MOSQ_ERR_INVAL);
+	ih_config_cleanup(&cfg);
+	ck_assert_int_eq(parse(&cfg, twice, 2), MOSQ_ERR_INVAL);
+	ih_config_cleanup(&cfg);
+	ck_assert_int_eq(stub_mem_live_blocks(), 0);
+}
+END_TEST
+
 START_TEST(value_parsers)
 {
 	uint64_t v;
@@ -147,6 +174,7 @@ int main(void)
 	tcase_add_test(tc, values_and_lists);
 	tcase_add_test(tc, errors_name_the_option);
 	tcase_add_test(tc, value_parsers);
+	tcase_add_test(tc, autosub_none);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -1,0 +1,138 @@
+# bench/lib/common.sh - helpers for bench/run.sh and the scenario files.
+# Sourced, not executed. Everything a scenario may use is documented in
+# bench/README.md ("Writing a scenario").
+#
+# Set by run.sh before a scenario runs:
+#   BENCH_ROOT  repository root          BENCH_OUT  results directory
+#   LG          bench/build/loadgen      PY         /usr/bin/python3
+#   CONFIG      bare|dynsec|plugin|autosub|events
+#   AUTOSUB     1 when the broker subscribes devices itself (autosub, events)
+#   PORT        the broker's port        BROKER_PID its pid
+#   RAW         prefix for this run's raw files: raw/<scenario>.<config>.r<rep>
+#   REP         repetition number (1..)
+#   DEV_USER DEV_PASS  loadgen templates of the devices ('bench/d%i', 'pw%i')
+#   SVC_USER SVC_PASS  the business/service client (superuser / allow-all)
+#   PRODUCT     'bench'
+
+# ---- ports and processes ----------------------------------------------------
+
+port_free() { ! (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null; }
+
+# A free port from a range no other part of the project uses by default.
+free_port() {
+	local p
+	for _ in $(seq 200); do
+		p=$((20000 + RANDOM % 9000))
+		port_free "$p" && { echo "$p"; return 0; }
+	done
+	return 1
+}
+
+# Stops a process we started, by pid: TERM, then KILL after $2 s (default 10).
+stop_pid() {
+	local pid=$1 t=${2:-10} n=0
+	[ -n "$pid" ] || return 0
+	kill "$pid" 2>/dev/null || return 0
+	while kill -0 "$pid" 2>/dev/null && [ $n -lt $((t * 10)) ]; do
+		sleep 0.1
+		n=$((n + 1))
+	done
+	kill -KILL "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	return 0
+}
+
+# ---- broker measurements ------------------------------------------------------
+
+# CPU seconds of the whole broker process (all threads: the plugin's auth
+# worker and AMQP forwarder included; clock ticks) and of its main thread,
+# the one that handles every MQTT packet (schedstat, nanoseconds).
+cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$BROKER_PID/stat"; }
+cpu_main_s() { awk '{printf "%.6f", $1 / 1e9}' "/proc/$BROKER_PID/task/$BROKER_PID/schedstat"; }
+rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$BROKER_PID/status"; }
+
+# Waits until the broker has been idle (< 2 % of a core) for 0.5 s: a QoS 0
+# flood leaves a backlog in its socket buffers that it keeps processing.
+settle() {
+	local a b n=0 hz
+	hz=$(getconf CLK_TCK)
+	while [ $n -lt 120 ]; do
+		a=$(awk '{print $14 + $15}' "/proc/$BROKER_PID/stat")
+		sleep 0.5
+		b=$(awk '{print $14 + $15}' "/proc/$BROKER_PID/stat")
+		[ $((b - a)) -le $((hz / 100)) ] && return 0
+		n=$((n + 1))
+	done
+	echo "bench: broker still busy after 60 s" >&2
+}
+
+# ---- loadgen --------------------------------------------------------------------
+
+# lg ARGS... : loadgen against the broker under test, JSON on stdout.
+lg() { "$LG" --port "$PORT" --json --quiet "$@"; }
+
+# jget FILE PATH : a value from a loadgen JSON result (the last line of FILE
+# that starts with '{'). PATH is dotted, list indexes are numbers:
+#   jget "$RAW.json" connect.0.latency_us.p99
+jget() {
+	"$PY" - "$1" "$2" <<'EOF'
+import json, sys
+doc = None
+for line in open(sys.argv[1]):
+    if line.startswith('{'):
+        doc = json.loads(line)
+v = doc
+for k in sys.argv[2].split('.'):
+    v = v[int(k)] if isinstance(v, list) else v[k]
+print(v)
+EOF
+}
+
+# lg_ok FILE : loadgen's exit code in FILE was 0 (else the metrics are not
+# recorded and the run is marked failed in the report).
+lg_ok() {
+	local rc
+	rc=$(jget "$1" exit_code 2>/dev/null) || rc=missing
+	[ "$rc" = 0 ] && return 0
+	echo "bench: $SCENARIO_ID/$CONFIG rep $REP: loadgen exit code $rc (see $1)" >&2
+	echo "$REP	$SCENARIO_ID	$CONFIG	loadgen exit $rc" >>"$BENCH_OUT/failures.tsv"
+	return 1
+}
+
+# ---- metrics ----------------------------------------------------------------------
+
+# metric_def ID LABEL UNIT higher|lower
+#   declares a metric of the current scenario (at file level of a scenario).
+metric_def() {
+	SCENARIO_METRICS+=("$1	$2	$3	$4")
+}
+
+# metric ID VALUE : records one measurement of the current run.
+metric() {
+	[ -n "$2" ] || return 0
+	printf '%s\t%s\t%s\t%s\t%s\n' "$REP" "$SCENARIO_ID" "$CONFIG" "$1" "$2" >>"$BENCH_OUT/metrics.tsv"
+}
+
+# Broker CPU around a piece of work: cpu_begin; <run>; cpu_end N PREFIX
+# records PREFIX_per_cpu_s (N per CPU-second of the broker thread: what the
+# single-threaded broker could do with a core to itself) and PREFIX_cpu_us
+# (CPU microseconds per item, all threads of the broker process).
+cpu_begin() { _cpu0=$(cpu_s); _cpum0=$(cpu_main_s); }
+cpu_end() {
+	local n=$1 pfx=$2
+	[ "${n%.*}" -gt 0 ] 2>/dev/null || return 0
+	metric "${pfx}_per_cpu_s" "$(awk -v a="$_cpum0" -v b="$(cpu_main_s)" -v n="$n" 'BEGIN{if (b > a) printf "%.1f", n / (b - a)}')"
+	metric "${pfx}_cpu_us" "$(awk -v a="$_cpu0" -v b="$(cpu_s)" -v n="$n" 'BEGIN{printf "%.3f", (b - a) * 1e6 / n}')"
+}
+
+# ms FILE PATH : a latency from loadgen JSON (microseconds) in milliseconds.
+ms() { awk -v v="$(jget "$1" "$2")" 'BEGIN{printf "%.3f", v / 1000}'; }
+
+# wait_clients N PID : until the broker holds N open fds (about N clients)
+# or PID (the loadgen) has exited.
+wait_clients() {
+	while kill -0 "$2" 2>/dev/null; do
+		[ "$(ls "/proc/$BROKER_PID/fd" 2>/dev/null | wc -l)" -ge "$1" ] && return 0
+		sleep 0.1
+	done
+}
