@@ -257,10 +257,10 @@ enum acl_ph_result acl_placeholder_expand_spelled(const char *tpl, const struct 
 
 	rc = acl_placeholder_check(tpl, NULL, NULL, 0);
 	if(rc != ACL_PH_OK) return rc;
-	rc = walk(tpl, who, NULL, &n, SPELLED);
+	rc = walk(tpl, who, NULL, 0, &n, SPELLED);
 	if(rc != ACL_PH_OK) return rc;
 	*len = n;
-	if(out != NULL && outsize > n) walk(tpl, who, out, &n, SPELLED);
+	if(out != NULL && outsize > n) walk(tpl, who, out, outsize, &n, SPELLED);
 	return ACL_PH_OK;
 }
 
