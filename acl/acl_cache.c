@@ -45,7 +45,9 @@ struct acl_cache {
 	uint32_t bypass;        /* lookups left that skip the cache */
 	bool fixed;             /* never step aside (acl_cache_set_adaptive) */
 	size_t buf_bytes;
-	struct slot slot[];
+	/* Allocated by the first store: most devices of a large fleet sit idle,
+	 * and an idle connection should not pay for slots it never fills. */
+	struct slot *slot;
 };
 
 int acl_cache_new(struct acl_cache **out, uint32_t max_size, uint32_t ttl_s)
@@ -57,7 +59,7 @@ int acl_cache_new(struct acl_cache **out, uint32_t max_size, uint32_t ttl_s)
 	if(max_size == 0 || ttl_s == 0) return MOSQ_ERR_SUCCESS;
 	ways = max_size < WAYS ? max_size : WAYS;
 	nsets = max_size / ways;
-	c = mosquitto_calloc(1, sizeof(*c) + (size_t)nsets * ways * sizeof(struct slot));
+	c = mosquitto_calloc(1, sizeof(*c));
 	if(c == NULL) return MOSQ_ERR_NOMEM;
 	c->seed = acl_hash_seed();
 	c->nsets = nsets;
@@ -70,9 +72,10 @@ int acl_cache_new(struct acl_cache **out, uint32_t max_size, uint32_t ttl_s)
 void acl_cache_free(struct acl_cache *c)
 {
 	if(c == NULL) return;
-	for(size_t i = 0; i < (size_t)c->nsets * c->ways; i++){
+	for(size_t i = 0; c->slot && i < (size_t)c->nsets * c->ways; i++){
 		mosquitto_free(c->slot[i].topic);
 	}
+	mosquitto_free(c->slot);
 	mosquitto_free(c);
 }
 
@@ -125,6 +128,13 @@ bool acl_cache_lookup(struct acl_cache *c, int access, const char *topic, uint32
 		return false;
 	}
 	h = acl_hash_bytes(topic, len, c->seed ^ (uint64_t)(unsigned)access);
+	if(c->slot == NULL){
+		probe_count(c, false);
+		key->hash = h;
+		key->len = len;
+		key->slot = UINT32_MAX;   /* the store allocates, then picks the slot */
+		return false;
+	}
 	set = set_of(c, h);
 	for(uint32_t w = 0; w < c->ways; w++){
 		struct slot *s = &set[w];
@@ -156,8 +166,15 @@ void acl_cache_store(struct acl_cache *c, const struct acl_cache_key *key, int a
 	size_t need;
 
 	if(c == NULL || topic == NULL || key->len > ACL_CACHE_TOPIC_MAX) return;
-	if(key->slot >= c->nsets * c->ways) return;
-	s = &c->slot[key->slot];
+	if(c->slot == NULL){
+		c->slot = mosquitto_calloc((size_t)c->nsets * c->ways, sizeof(struct slot));
+		if(c->slot == NULL) return;   /* only an optimisation: skip it */
+		s = set_of(c, key->hash);
+	}else if(key->slot < c->nsets * c->ways){
+		s = &c->slot[key->slot];
+	}else{
+		return;
+	}
 	need = key->len + 1;
 	if(s->cap < need){
 		size_t cap = (need + BUF_ROUND - 1) / BUF_ROUND * BUF_ROUND;
@@ -179,7 +196,7 @@ void acl_cache_store(struct acl_cache *c, const struct acl_cache_key *key, int a
 
 void acl_cache_clear(struct acl_cache *c)
 {
-	if(c == NULL) return;
+	if(c == NULL || c->slot == NULL) return;
 	for(size_t i = 0; i < (size_t)c->nsets * c->ways; i++){
 		c->slot[i].used = 0;
 	}
@@ -188,14 +205,14 @@ void acl_cache_clear(struct acl_cache *c)
 size_t acl_cache_memory(const struct acl_cache *c)
 {
 	if(c == NULL) return 0;
-	return sizeof(*c) + (size_t)c->nsets * c->ways * sizeof(struct slot) + c->buf_bytes;
+	return sizeof(*c) + (c->slot ? (size_t)c->nsets * c->ways * sizeof(struct slot) : 0) + c->buf_bytes;
 }
 
 size_t acl_cache_used(const struct acl_cache *c)
 {
 	size_t n = 0;
 
-	if(c == NULL) return 0;
+	if(c == NULL || c->slot == NULL) return 0;
 	for(size_t i = 0; i < (size_t)c->nsets * c->ways; i++){
 		if(c->slot[i].used) n++;
 	}
