@@ -21,6 +21,7 @@
 #include "auth/source_mongo.h"
 #include "auth/throttle.h"
 #include "auth/username.h"
+#include "plugin/clock.h"
 
 /* Worker results applied per tick: bounds the time one tick spends
  * decoding (a few microseconds per record). */
@@ -48,14 +49,6 @@ struct auth {
 /* Live instances, for the process-wide digest key (broker thread only). */
 static int instances;
 
-static int64_t monotonic_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ------------------------------------------------------------------ */
 /* lifecycle                                                            */
 
@@ -76,7 +69,7 @@ int auth_init_with(struct auth **out, const struct ih_config *cfg, const struct 
 	if(a == NULL) return MOSQ_ERR_NOMEM;
 	instances++;
 	a->cfg = cfg;
-	a->now_ms = deps && deps->now_ms ? deps->now_ms : monotonic_ms;
+	a->now_ms = deps && deps->now_ms ? deps->now_ms : ih_mono_ms;
 
 	if(auth_mongo_lib_acquire()) goto fail;
 	a->lib_acquired = true;

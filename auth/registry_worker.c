@@ -22,6 +22,7 @@
 #include "auth/registry_worker.h"
 #include "auth/strmap.h"
 #include "auth/username.h"
+#include "plugin/clock.h"
 
 struct refetch_req {
 	struct auth_strmap_node node;
@@ -63,16 +64,6 @@ struct auth_worker {
 	int64_t join_ms;
 	char *field_username;
 };
-
-/* Real monotonic time for the thread's own waits; the injectable auth
- * clock (now_ms) only stamps what the broker thread compares. */
-static int64_t real_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void abs_deadline(clockid_t clk, int64_t in_ms, struct timespec *ts)
 {
@@ -138,7 +129,7 @@ static void worker_release(struct auth_worker *w)
 static void note_failure(struct auth_worker *w, const char *err)
 {
 	w->probing = true;
-	w->next_probe_real_ms = real_now_ms() + w->probe_ms;
+	w->next_probe_real_ms = ih_mono_ms() + w->probe_ms;
 	if(w->episode_reported) return;
 	w->episode_reported = true;
 	w->health.err_seq++;
@@ -159,12 +150,12 @@ static void probe_once(struct auth_worker *w, struct auth_source **src)
 {
 	char err[512] = "";
 	uint64_t ticket = take_ticket(w);
-	int64_t started = real_now_ms(), took;
+	int64_t started = ih_mono_ms(), took;
 	int rc = 0;
 
 	if(*src == NULL) rc = w->factory.create(w->factory.ctx, false, src, err, sizeof(err));
 	if(rc == 0) rc = (*src)->ops->probe(*src, err, sizeof(err));
-	took = real_now_ms() - started;
+	took = ih_mono_ms() - started;
 	/* The worker's client waits longer than the broker thread's; a probe
 	 * answered only after mongo_timeout would bring the registry "up" for
 	 * lookups that then time out, over and over. */
@@ -359,7 +350,7 @@ static void *worker_main(void *arg)
 	pthread_mutex_lock(&w->lock);
 	while(!w->stop){
 		if(w->probing){
-			int64_t wait_ms = w->next_probe_real_ms - real_now_ms();
+			int64_t wait_ms = w->next_probe_real_ms - ih_mono_ms();
 			if(wait_ms > 0){
 				abs_deadline(CLOCK_MONOTONIC, wait_ms, &ts);
 				pthread_cond_timedwait(&w->wake, &w->lock, &ts);
@@ -516,7 +507,7 @@ uint64_t auth_worker_probe(struct auth_worker *w)
 	if(!w->probing){
 		w->probing = true;
 		/* The broker just saw a failure; probing at once would see it too. */
-		w->next_probe_real_ms = real_now_ms() + w->probe_ms;
+		w->next_probe_real_ms = ih_mono_ms() + w->probe_ms;
 		pthread_cond_signal(&w->wake);
 	}
 	t = w->tickets;

@@ -15,6 +15,7 @@
 
 #include "hooks/spool_crc.h"
 #include "hooks/spool_priv.h"
+#include "plugin/clock.h"
 
 int64_t hooks_spool_now_ms(void)
 {
@@ -30,14 +31,6 @@ char *hooks_spool_seg_name(uint64_t seq)
 
 	snprintf(buf, sizeof(buf), "%016" PRIx64 ".seg", seq);
 	return strdup(buf);
-}
-
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /*
@@ -84,7 +77,7 @@ struct hooks_spool_seg *hooks_spool_seg_create(struct hooks_spool *sp, const cha
 	h->hdr_size = HOOKS_SPOOL_SEG_HDR;
 	h->size = size;
 	h->boot_id = sp->boot_id;
-	h->created_ms = (uint64_t)wall_ms();
+	h->created_ms = (uint64_t)ih_wall_ms();
 	atomic_fetch_add(&sp->bytes, size);
 	return seg;
 

@@ -20,6 +20,15 @@ static inline time_t ih_mono_s(void)
 	return ts.tv_sec;
 }
 
+/* Precise monotonic milliseconds, for deadlines shorter than a second. */
+static inline int64_t ih_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static inline int64_t ih_wall_ms(void)
 {
 	struct timespec ts;

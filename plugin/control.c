@@ -27,6 +27,7 @@
 #include "auth/username.h"
 #include "plugin/conn.h"
 #include "plugin/iothub.h"
+#include "plugin/clock.h"
 
 #define MAX_COMMANDS 100
 /* Longest an answer waits for the re-reads it asked for: a registry query
@@ -51,14 +52,6 @@ struct ih_control_wait {
 	size_t left;
 	int64_t deadline_ms; /* monotonic */
 };
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void reply_add(struct reply *r, const char *command, const char *correlation,
 		const char *error, const bson_t *data)
@@ -254,7 +247,7 @@ static bool wait_add(struct iothub *ih, const char *id, char *json, size_t len, 
 	r->n_invalidated = 0; /* w owns the usernames */
 	w->json = json; /* w owns json from here */
 	w->len = len;
-	w->deadline_ms = mono_ms() + CONTROL_APPLY_WAIT_MS;
+	w->deadline_ms = ih_mono_ms() + CONTROL_APPLY_WAIT_MS;
 	w->next = ih->control_waits;
 	ih->control_waits = w; /* the list owns w */
 	return true;
@@ -292,7 +285,7 @@ void control_tick(struct iothub *ih)
 	int64_t now;
 
 	if(*pp == NULL) return;
-	now = mono_ms();
+	now = ih_mono_ms();
 	while(*pp){
 		struct ih_control_wait *w = *pp;
 
