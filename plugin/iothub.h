@@ -67,6 +67,9 @@ int session_accept(struct iothub *ih, struct mosquitto *client, const char *user
 void session_close(struct iothub *ih, struct mosquitto *client);
 void session_device_changed(void *ih, const char *username, struct ih_device *dev);
 void session_free_conn(struct ih_conn *c, void *ih);
+/* At shutdown: client.disconnected (reason "shutdown") for every connection
+ * still online. */
+void session_shutdown(struct iothub *ih);
 
 /* plugin/authorize.c: MOSQ_EVT_ACL_CHECK, and the cached decision it makes
  * (an enum acl_decision) for code that delivers on the broker's behalf. */

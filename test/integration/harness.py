@@ -672,9 +672,18 @@ class RabbitNode:
 
 
 def decode_event(msg):
-    """Decode an event body: BSON by default, JSON if it looks like JSON."""
+    """Decode an event body by its AMQP content type; for a bare body, BSON
+    when its length prefix matches (a BSON document of 123 bytes starts
+    with '{' too), else JSON."""
     body = msg.body if isinstance(msg, RabbitMessage) else msg
-    if body[:1] in (b'{', b'['):
+    ctype = getattr(msg.properties, 'content_type', None) \
+        if isinstance(msg, RabbitMessage) else None
+    if ctype:
+        is_json = ctype == 'application/json'
+    else:
+        is_json = not (len(body) >= 5 and body[-1:] == b'\0' and
+                       int.from_bytes(body[:4], 'little') == len(body))
+    if is_json:
         import json
         return json.loads(body)
     import bson

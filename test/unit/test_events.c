@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <mosquitto.h>
@@ -31,6 +32,13 @@ static void teardown(void)
 	char cmd[300];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	ck_assert_int_eq(system(cmd), 0);
+}
+
+static time_t mono_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
 }
 
 /* opts: "key=value" strings, NULL-terminated */
@@ -161,13 +169,39 @@ START_TEST(cap_memory_fallback_then_drop)
 	ck_assert(stub_log_contains("degraded mode"));
 	ck_assert(stub_log_contains("dropped"));
 	ck_assert_int_ne(events_publish(ev, &dev, 999, 2000, "upload_data/p1/d1/t/m", payload, sizeof(payload), 1, false), 0);
-	events_tick(ev, time(NULL) + 3600);
+	events_tick(ev, mono_now() + 3600);
 	ck_assert(stub_log_contains("queued="));
 	events_cleanup(ev);
 	/* memory-held events were never delivered: the loss is logged */
 	ck_assert(stub_log_contains("are lost"));
 	ih_config_cleanup(&cfg);
 	ck_assert_int_eq(stub_mem_live_blocks(), 0);
+}
+END_TEST
+
+/* The glue ticks with monotonic seconds: the counters line must come out
+ * every stats_interval on that clock (it never did while init read the
+ * wall clock). */
+START_TEST(stats_line_on_the_monotonic_tick)
+{
+	struct ih_config cfg;
+	struct events *ev = NULL;
+	char sd[300];
+
+	snprintf(sd, sizeof(sd), "spool_dir=%s/s", dir);
+	ck_assert_int_eq(parse(&cfg, (const char *const[]){"amqp_uri=amqp://guest:guest@127.0.0.1:1/", sd,
+			"stats_interval=2s", NULL}), 0);
+	ck_assert_int_eq(events_init(&ev, &cfg), 0);
+	events_tick(ev, mono_now());
+	ck_assert(!stub_log_contains("queued="));
+	events_tick(ev, mono_now() + 3);
+	ck_assert_int_eq(stub_log_count("queued="), 1);
+	events_tick(ev, mono_now() + 3);
+	ck_assert_int_eq(stub_log_count("queued="), 1);
+	events_tick(ev, mono_now() + 6);
+	ck_assert_int_eq(stub_log_count("queued="), 2);
+	events_cleanup(ev);
+	ih_config_cleanup(&cfg);
 }
 END_TEST
 
@@ -209,6 +243,7 @@ int main(void)
 	tcase_add_test(tc, publish_wanted_follows_topics);
 	tcase_add_test(tc, cap_memory_fallback_then_drop);
 	tcase_add_test(tc, spooled_events_survive_restart);
+	tcase_add_test(tc, stats_line_on_the_monotonic_tick);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
