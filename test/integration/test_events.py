@@ -729,6 +729,8 @@ def test_corrupt_spool_tail_is_recovered(mongo, rabbit, broker, mqtt, damage):
     rabbit.ctl('set_vm_memory_high_watermark', '0.4')
     b.start()
     b.wait_log(r'spool: segment \S+: (corrupt|torn|incomplete) record')
+    if damage == 'truncate':
+        b.wait_log(r'spool: segment \S+ is truncated')
     b.wait_log(r'spool: recovered \d+ undelivered events')
     c2 = mqtt(b, d.username, d.secret, client_id='c2')    # serving again
     assert c2.publish('upload_data/p1/d1/t/after', b'after', qos=1) == 0
