@@ -14,8 +14,12 @@ log_type error+warning, 100 registered devices):
   plugin    + mosquitto_iothub.so, forwarding off (no amqp_uri): auth + ACL
   events    + forwarding of every publish (default uplink filters; the load
             publishes on upload_data/{P}/{D}/t/{n}), default spool
+  spool-only  `events` with RabbitMQ unreachable: every publish is encoded
+            and appended to the spool, nothing is forwarded (the broker-side
+            cost of the durability guarantee, without RabbitMQ's CPU)
   bare+amqp the bare broker while bench/amqp_baseline publishes to the same
-            RabbitMQ: the box carries the same AMQP work as in `events`
+            RabbitMQ in back-to-back batches for the whole load: the box
+            carries comparable AMQP work as in `events`
 
 Measurements, each configuration run --rounds times, interleaved (rotated
 order per round), medians reported:
@@ -26,14 +30,15 @@ order per round), medians reported:
      (stats_interval 1s): the slope of events.confirmed while the broker is
      loaded (`events`), vs build/amqp_baseline (plain rabbitmq-c, confirm
      mode, same window/body/exchange) run during the same load on `bare+amqp`;
-     and idle: the plugin draining a spool backlog (built while RabbitMQ was
-     blocked by a memory alarm) vs amqp_baseline alone.
+     and idle: the plugin draining a spool backlog (--drain-count events
+     spooled while RabbitMQ was unreachable, replayed by a broker restarted
+     on that spool) vs amqp_baseline alone (the same number of events).
   3. cost on the broker thread (callgrind, deterministic): instructions per
      QoS 1 publish of the broker's main thread for bare / plugin / events,
      and instructions per events_publish (the append: encode + spool) from
      the events driver.
-With --profile: a perf (cpu-clock) profile of the broker during an `events`
-run, top symbols.
+With --profile: a perf (cpu-clock) profile of the broker's main thread
+during an `events` run: by object, the plugin's share and its event path.
 
 Results: bench/results/events-<time>/results.json and summary.txt.
 """
@@ -72,7 +77,7 @@ def log(*a):
 # processes
 # ----------------------------------------------------------------------
 class Broker:
-    def __init__(self, reg, root, cfg, amqp_uri=None, mongo_uri=None, wrapper=()):
+    def __init__(self, reg, root, cfg, amqp_uri=None, mongo_uri=None, wrapper=(), spool_dir=None):
         self.reg = reg
         self.cfg = cfg
         self.dir = Path(tempfile.mkdtemp(prefix=cfg.replace('+', '_') + '-', dir=root))
@@ -93,9 +98,11 @@ class Broker:
                       'plugin_opt_revalidate_interval 1h',
                       'plugin_opt_stats_interval 1s',
                       'plugin_opt_stats_file %s' % self.stats_path]
-            if cfg == 'events':
+            if cfg in ('events', 'spool-only'):
+                if cfg == 'spool-only':     # RabbitMQ unreachable: append only
+                    amqp_uri = 'amqp://guest:guest@127.0.0.1:%d/' % harness.free_port()
                 lines += ['plugin_opt_amqp_uri %s' % amqp_uri,
-                          'plugin_opt_spool_dir %s/spool' % self.dir]
+                          'plugin_opt_spool_dir %s' % (spool_dir or self.dir / 'spool')]
         (self.dir / 'mosquitto.conf').write_text('\n'.join(lines) + '\n')
         wrapper = list(wrapper)
         self.proc = reg.spawn(wrapper + ['/usr/sbin/mosquitto', '-c', self.dir / 'mosquitto.conf'],
@@ -227,17 +234,30 @@ def measure_throughput(ctx, cfg):
         bl = {}
         if cfg == 'bare+amqp':
             purge(ctx['rabbit'])
-            n = max(20000, int(ctx['baseline_idle'] * max(2.0, args.duration - 4) * 0.5))
+            done = threading.Event()
+            # batches of about a second each, back to back for as long as the
+            # load runs, so the box carries AMQP work all along as in `events`
+            n = max(1000, int(ctx['baseline_idle']))
 
             def go():
-                time.sleep(2.0)
-                t = time.time()
-                bl['rate'] = run_baseline(reg, ctx['rabbit'], n, args.payload)
-                bl['span'] = (t, time.time())
+                time.sleep(1.0)
+                events, spent = 0, 0.0
+                while not done.is_set():
+                    rate = run_baseline(reg, ctx['rabbit'], n, args.payload)
+                    if done.is_set():
+                        break              # finished after the load: not counted
+                    events += n
+                    spent += n / rate
+                bl['rate'] = events / spent if spent else None
+                bl['batches'] = events // n
             th = threading.Thread(target=go)
             th.start()
         t0 = time.time()
-        out = run_loadgen(reg, b.port, ctx['creds'], args)
+        try:
+            out = run_loadgen(reg, b.port, ctx['creds'], args)
+        finally:
+            if cfg == 'bare+amqp':
+                done.set()
         t1 = time.time()
         res['acked_per_s'] = acked_per_s(out)
         res['ack_p50_us'] = out['publish']['ack_latency_us']['p50']
@@ -246,8 +266,7 @@ def measure_throughput(ctx, cfg):
         if cfg == 'bare+amqp':
             th.join()
             res['baseline_under_load'] = bl['rate']
-            # the baseline must have run inside the load
-            res['baseline_inside_load'] = bl['span'][1] <= t1
+            res['baseline_batches'] = bl['batches']
         if sampler:
             # The publishing window is where `queued` grows; keep 1 s away
             # from its start (connects, ramp-up).
@@ -257,7 +276,6 @@ def measure_throughput(ctx, cfg):
             res['confirmed_under_load'] = slope(sm, t_pub0 + 1.0, t_pub1)
             res['queued_under_load'] = slope(sm, t_pub0 + 1.0, t_pub1, 'queued')
             ok = wait_backlog_zero(b, 300)
-            t2 = time.time()
             time.sleep(1.2)
             sampler.stop()
             res['drained'] = ok
@@ -271,37 +289,41 @@ def measure_throughput(ctx, cfg):
 
 
 def measure_drain(ctx):
-    """The plugin's confirm rate with an idle broker: build a spool backlog
-    while RabbitMQ is blocked (memory alarm), unblock, time the drain."""
+    """The plugin's confirm rate with an idle broker: a broker whose
+    RabbitMQ is unreachable spools --drain-count events; a broker started
+    on that spool with the real RabbitMQ replays them (a restart after an
+    outage), and the slope of events.confirmed is its confirm rate."""
     reg, args, rabbit = ctx['reg'], ctx['args'], ctx['rabbit']
-    b = Broker(reg, ctx['root'], 'events', rabbit.amqp_uri, ctx['mongo_uri'])
+    spool = Path(tempfile.mkdtemp(prefix='spool-', dir=ctx['root']))
+    dead = 'amqp://guest:guest@127.0.0.1:%d/' % harness.free_port()
+    b = Broker(reg, ctx['root'], 'events', dead, ctx['mongo_uri'], spool_dir=spool)
     try:
-        purge(rabbit)
-        run_loadgen(reg, b.port, ctx['creds'], args, count=1)
-        wait_backlog_zero(b, 30)
-        rabbit.ctl('set_vm_memory_high_watermark', '0')
-        n = ctx['drain_count']
-        per = max(1, n // args.publishers)
+        per = max(1, ctx['drain_count'] // args.publishers)
         run_loadgen(reg, b.port, ctx['creds'], args, count=per)
+        time.sleep(1.5)                  # one more stats_file write
+        s0, _ = b.stats()
+    finally:
+        b.stop()
+    purge(rabbit)
+    t_start = time.time()
+    b = Broker(reg, ctx['root'], 'events', rabbit.amqp_uri, ctx['mongo_uri'], spool_dir=spool)
+    try:
         sampler = StatsSampler(b)
         sampler.start()
-        time.sleep(1.5)
-        s0, _ = b.stats()
-        t_unblock = time.time()
-        rabbit.ctl('set_vm_memory_high_watermark', '0.4')
         ok = wait_backlog_zero(b, 300)
         t_done = time.time()
         time.sleep(1.2)
         sampler.stop()
-        # full stats intervals only: from 1 s after the unblock to the last
-        # sample that still had a backlog
-        busy = [t for t, e in sampler.samples if t >= t_unblock + 1.0 and e['backlog'] > 0]
+        # full stats intervals only, from the first sample with confirmed
+        # events to the last one that still had a backlog
+        busy = [t for t, e in sampler.samples if e['confirmed'] > 0 and e['backlog'] > 0]
         rate = slope(sampler.samples, busy[0], busy[-1]) if len(busy) >= 2 else None
         return {'backlog': s0['events']['backlog'], 'drained': ok, 'confirmed_per_s': rate,
-                'wall_rate': s0['events']['backlog'] / (t_done - t_unblock)}
+                'wall_rate': s0['events']['backlog'] / (t_done - t_start)}
     finally:
         b.stop()
         purge(rabbit)
+        shutil.rmtree(spool, ignore_errors=True)
 
 
 # ----------------------------------------------------------------------
@@ -364,15 +386,31 @@ def perf_profile(ctx, seconds=8):
         th = threading.Thread(target=run_loadgen, args=(reg, b.port, ctx['creds'], args))
         th.start()
         time.sleep(2)
-        reg.run(['perf', 'record', '-e', 'cpu-clock', '-F', '2000', '-g', '-p', b.proc.pid,
+        # the broker's main thread only (its tid is the pid): the thread
+        # whose time is the broker's throughput
+        reg.run(['perf', 'record', '-q', '-e', 'cpu-clock', '-F', '4000', '-t', b.proc.pid,
                  '-o', data, '--', 'sleep', seconds], timeout=120)
         th.join()
     finally:
         b.stop()
         purge(ctx['rabbit'])
-    rep = reg.run(['perf', 'report', '-i', data, '--no-children', '--sort', 'comm,dso,symbol',
-                   '--stdio', '--percent-limit', '0.7', '-g', 'none'], timeout=120)
-    return [l for l in rep.stdout.splitlines() if l.strip() and not l.startswith('#')][:40]
+    def report(*sort_args):
+        rep = reg.run(['perf', 'report', '-i', data, '--no-children', '--stdio', '-g', 'none',
+                       '--percent-limit', '0'] + list(sort_args), timeout=120)
+        rows = []
+        for line in rep.stdout.splitlines():
+            m = re.match(r'\s*([\d.]+)%\s+(.*\S)', line)
+            if m and not line.startswith('#'):
+                rows.append((float(m.group(1)), re.sub(r'\s+', ' ', m.group(2))))
+        return rows
+    by_dso = report('--sort', 'dso')
+    by_sym = report('--sort', 'dso,symbol')
+    ours = [r for r in by_sym if 'mosquitto_iothub.so' in r[1]]
+    ev_re = re.compile(r'(event|spool|crc|hex8|emit_|fwd|amqp|literal_prefix|submit)')
+    return {'by_dso': by_dso[:12], 'top': by_sym[:30],
+            'plugin_pct': sum(p for p, _ in ours),
+            'plugin_events_pct': sum(p for p, n in ours if ev_re.search(n)),
+            'plugin_top': ours[:20]}
 
 
 # ----------------------------------------------------------------------
@@ -401,7 +439,7 @@ def main():
     ap.add_argument('--drain-count', type=int, default=100000)
     ap.add_argument('--no-callgrind', action='store_true')
     ap.add_argument('--profile', action='store_true')
-    ap.add_argument('--configs', default='bare,plugin,events,bare+amqp')
+    ap.add_argument('--configs', default='bare,plugin,spool-only,events,bare+amqp')
     ap.add_argument('--out', default=None)
     args = ap.parse_args()
 
@@ -428,11 +466,12 @@ def main():
         ctx['baseline_idle'] = run_baseline(session.registry, rabbit, 50000, args.payload)
         purge(rabbit)
 
-        configs = args.configs.split(',')
+        configs = [c for c in args.configs.split(',') if c]
         idle_base, idle_drain = [], []
         n_idle = args.drain_count
         for r in range(args.rounds):
-            order = configs[r % len(configs):] + configs[:r % len(configs)]
+            k = r % len(configs) if configs else 0
+            order = configs[k:] + configs[:k]
             for cfg in order:
                 log('round %d: %s ...' % (r + 1, cfg))
                 res = measure_throughput(ctx, cfg)
@@ -502,13 +541,15 @@ def summarize(R, configs):
             if ry:
                 rs.append(rx['acked_per_s'] / ry[0]['acked_per_s'])
         return med(rs)
-    for x, y, what in (('events', 'bare', 'forwarding on / no plugin        (aim >= 0.9)'),
+    for x, y, what in (('events', 'bare', 'forwarding on / no plugin  (aim >= 0.9)'),
                        ('plugin', 'bare', 'plugin, forwarding off / no plugin'),
-                       ('events', 'plugin', 'forwarding on / forwarding off  (cost of events + spool)'),
-                       ('events', 'bare+amqp', 'forwarding on / no plugin with the same AMQP load on the box')):
+                       ('spool-only', 'plugin', 'spool append, RabbitMQ away / forwarding off (durability)'),
+                       ('events', 'spool-only', 'forwarding on / spool append only (RabbitMQ + forwarder)'),
+                       ('events', 'plugin', 'forwarding on / forwarding off'),
+                       ('events', 'bare+amqp', 'forwarding on / no plugin, same AMQP load on the box')):
         r, p = ratio(x, y), paired(x, y)
         if r:
-            lines.append('  ratio %-62s %.3f (per-round median %.3f)' % (what, r, p))
+            lines.append('  ratio %-64s %.3f (per-round median %.3f)' % (what, r, p))
     ev = by.get('events', [])
     lines.append('')
     lines.append('events/s confirmed by RabbitMQ')
@@ -551,9 +592,16 @@ def summarize(R, configs):
         if cg.get('append'):
             lines.append('  events_publish alone (events driver): %.0f instructions' % cg['append'])
     if R.get('perf'):
+        P = R['perf']
         lines.append('')
-        lines.append('perf (cpu-clock) profile of the broker under the events load:')
-        lines += ['  ' + l for l in R['perf']]
+        lines.append('perf (cpu-clock, the broker main thread, 8 s of an `events` load):')
+        lines.append('  by object: ' + ', '.join('%s %.1f%%' % (n, p) for p, n in P['by_dso'][:6]))
+        lines.append('  mosquitto_iothub.so: %.1f%% of the samples, of which the event path (encode, '
+                     'spool, emit, forwarder) %.1f%%' % (P['plugin_pct'], P['plugin_events_pct']))
+        lines.append('  top symbols of the plugin:')
+        lines += ['    %5.2f%%  %s' % (p, n) for p, n in P['plugin_top'][:12]]
+        lines.append('  top symbols overall:')
+        lines += ['    %5.2f%%  %s' % (p, n) for p, n in P['top'][:12]]
     return '\n'.join(lines) + '\n'
 
 

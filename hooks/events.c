@@ -211,7 +211,7 @@ static void note_drop(struct events *ev, const char *why)
 {
 	time_t now = mono_s();
 
-	atomic_fetch_add_explicit(&ev->ctr.dropped, 1, memory_order_relaxed);
+	hooks_ctr_inc1(&ev->ctr.dropped);
 	ev->drops_unlogged++;
 	if(now - ev->last_drop_log_s >= DROP_LOG_S){
 		mosquitto_log_printf(MOSQ_LOG_ERR, "iothub: events: dropped %" PRIu64 " event(s): %s",
@@ -267,8 +267,8 @@ static int submit(struct events *ev, struct hooks_event *e)
 		if(len <= sizeof(scratch)) memcpy(dst, scratch, len);
 		else encode(ev, e, dst, len);
 		hooks_spool_commit(ev->spool, &meta);
-		atomic_fetch_add_explicit(&ev->ctr.spooled, 1, memory_order_relaxed);
-		atomic_fetch_add_explicit(&ev->ctr.queued, 1, memory_order_relaxed);
+		hooks_ctr_inc1(&ev->ctr.spooled);
+		hooks_ctr_inc1(&ev->ctr.queued);
 		if(ev->degraded) leave_degraded(ev);
 		hooks_fwd_wake(&ev->fwd);
 		return MOSQ_ERR_SUCCESS;
@@ -299,8 +299,8 @@ static int submit(struct events *ev, struct hooks_event *e)
 		note_drop(ev, "spool unavailable and memory queue full (queue_max_events)");
 		return MOSQ_ERR_NOMEM;
 	}
-	atomic_fetch_add_explicit(&ev->ctr.memory_queued, 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&ev->ctr.queued, 1, memory_order_relaxed);
+	hooks_ctr_inc1(&ev->ctr.memory_queued);
+	hooks_ctr_inc1(&ev->ctr.queued);
 	hooks_fwd_wake(&ev->fwd);
 	return MOSQ_ERR_SUCCESS;
 }

@@ -15,13 +15,11 @@ import collections
 import json
 import os
 import re
-import shutil
 import signal
 import struct
 import subprocess
 import threading
 import time
-from pathlib import Path
 
 import bson
 import pytest
@@ -196,12 +194,6 @@ def iothub_consumer_state(events):
     return {k: v[0] for k, v in state.items()}
 
 
-def status_events(rabbit, n_conn, n_disc, timeout=20):
-    ev = collect(rabbit, Q_CONN, n_conn, timeout) + \
-        collect(rabbit, Q_DISC, n_disc, timeout)
-    return ev
-
-
 # ----------------------------------------------------------------------
 # content
 # ----------------------------------------------------------------------
@@ -245,11 +237,7 @@ def test_each_event_arrives_once_with_the_anchor_fields_in_bson(mongo, rabbit, b
     assert list(times) == sorted(times), times
     assert p_doc['ts'] == p_doc['published_at']
     assert isinstance(p_doc['payload'], bytes) and p_doc['payload'] == payload
-    # BSON types the anchor uses: int64 times, binary subtype 0 payload
-    raw = bson.decode(pub.msg.body, codec_options=bson.CodecOptions(
-        type_registry=None))
-    assert isinstance(raw['published_at'], int)
-    assert isinstance(bson.decode(pub.msg.body, bson.CodecOptions())['payload'], bytes)
+    assert isinstance(p_doc['published_at'], int) and isinstance(c_doc['connected_at'], int)
     assert c_doc['keepalive'] == 42
     assert c_doc['ipaddress'] == '127.0.0.1'
     assert c_doc['proto_ver'] == proto
@@ -465,7 +453,6 @@ def _single_stream(rabbit, b, mqtt, d, kw):
 # ----------------------------------------------------------------------
 def test_publish_events_only_for_uplink_topics_by_default(mongo, rabbit, broker, mqtt):
     d = mongo.add_device('p1', 'd1')
-    peer = mongo.add_device('p1', 'd2')
     b = event_broker(broker)
     c = mqtt(b, d.username, d.secret, client_id='c1', proto=5)
     uplink = ['upload_data/p1/d1/t/1', 'update_status/p1/d1/2',
@@ -483,7 +470,6 @@ def test_publish_events_only_for_uplink_topics_by_default(mongo, rabbit, broker,
     pubs += collect(rabbit, Q_PUB, None, timeout=3, idle=1.0)
     assert sorted(e.doc['topic'] for e in pubs) == sorted(uplink + ['upload_data/p1/d1/t/9'])
     assert {e.doc['topic']: e.doc['qos'] for e in pubs}['upload_data/p1/d1/t/9'] == 0
-    del peer
 
 
 def test_event_publish_topic_and_toggles(mongo, rabbit, broker, mqtt):
@@ -508,8 +494,8 @@ def test_event_publish_topic_and_toggles(mongo, rabbit, broker, mqtt):
     assert [e.doc['client_id'] for e in collect(rabbit, Q_CONN, 1)] == ['c2']
     assert [e.doc['client_id'] for e in collect(rabbit, Q_DISC, 1)] == ['c2']
     assert collect(rabbit, Q_PUB, None, timeout=3, idle=1.0) == []
-    s = stats(b2)
-    assert s['events']['queued'] == 2
+    wait_stats(b2, lambda s: s['events']['queued'] == 2 and s['events']['confirmed'] == 2,
+               what='2 events: connected and disconnected')
 
 
 def test_events_published_before_any_consumer_are_kept(mongo, rabbit, broker, mqtt):
@@ -604,7 +590,11 @@ def test_rabbitmq_down_20s_broker_acks_at_full_speed_and_nothing_is_lost(
     assert len(by_id) == len(sent), 'after dedupe by message_id: %d events for %d publishes' % (
         len(by_id), len(sent))
     assert all(e.msg.properties.message_id == i for i, e in by_id.items())
-    assert len(mine) - len(by_id) == 0 or all(e.msg.redelivered or True for e in mine)
+    # at least once: a redelivered copy carries the same id, so one id per publish
+    ids_of = collections.defaultdict(set)
+    for e in mine:
+        ids_of[_loadgen_key(e.doc['payload'])].add(e.doc['event_id'])
+    assert all(len(v) == 1 for v in ids_of.values())
     s = wait_stats(b, lambda s: s['events']['backlog'] == 0, timeout=30, what='backlog 0')
     assert s['events']['reconnects'] >= 1
     assert s['events']['dropped'] == 0
