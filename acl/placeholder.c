@@ -136,7 +136,16 @@ enum walk_mode {
 	STRICT,        /* a bad or missing value fails the whole template */
 	WIDEN_BAD,     /* a bad or missing value becomes a wildcard */
 	WIDEN_ALL,     /* every placeholder becomes a wildcard */
+	SPELLED,       /* like STRICT, but a client id holding '/' fills its levels */
 };
+
+/* SPELLED mode: a client id that is unsafe only because of its '/'. */
+static bool spelled_client_id(const struct acl_subject *who)
+{
+	const char *id = who ? who->client_id : NULL;
+
+	return id && id[0] && strchr(id, '/') && !strpbrk(id, "+#");
+}
 
 /* Measure (dst == NULL) or write the instantiation; the template is valid. */
 static enum acl_ph_result walk(const char *tpl, const struct acl_subject *who, char *dst, size_t *len,
@@ -152,6 +161,11 @@ static enum acl_ph_result walk(const char *tpl, const struct acl_subject *who, c
 		kind = acl_placeholder_level(level, (size_t)(end - level));
 		if(kind >= ACL_PH_LEVEL_U){
 			rc = mode == WIDEN_ALL ? ACL_PH_UNSAFE_VALUE : subject_value(kind, who, &value, &vlen);
+			if(rc == ACL_PH_UNSAFE_VALUE && mode == SPELLED && kind == ACL_PH_LEVEL_C && spelled_client_id(who)){
+				value = who->client_id;
+				vlen = strlen(value);
+				rc = ACL_PH_OK;
+			}
 			if(rc == ACL_PH_OK && level == tpl && value[0] == '$') rc = ACL_PH_UNSAFE_VALUE;
 			if(rc != ACL_PH_OK){
 				if(mode == STRICT) return rc;
@@ -215,6 +229,21 @@ enum acl_ph_result acl_placeholder_expand_deny(const char *tpl, const struct acl
 	*len = n;
 	*widened = mode != STRICT;
 	if(out != NULL && outsize > n) walk(tpl, who, out, &n, mode);
+	return ACL_PH_OK;
+}
+
+enum acl_ph_result acl_placeholder_expand_spelled(const char *tpl, const struct acl_subject *who,
+		char *out, size_t outsize, size_t *len)
+{
+	size_t n;
+	enum acl_ph_result rc;
+
+	rc = acl_placeholder_check(tpl, NULL, NULL, 0);
+	if(rc != ACL_PH_OK) return rc;
+	rc = walk(tpl, who, NULL, &n, SPELLED);
+	if(rc != ACL_PH_OK) return rc;
+	*len = n;
+	if(out != NULL && outsize > n) walk(tpl, who, out, &n, SPELLED);
 	return ACL_PH_OK;
 }
 

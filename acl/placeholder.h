@@ -102,6 +102,16 @@ enum acl_ph_result acl_placeholder_expand(const char *tpl, const struct acl_subj
 enum acl_ph_result acl_placeholder_expand_deny(const char *tpl, const struct acl_subject *who,
 		char *out, size_t outsize, size_t *len, bool *widened);
 
+/*
+ * Deny rules only: the companion of a deny widened because the client id
+ * holds '/'. The widened form (`box/+/private` for client id "a/b") does not
+ * cover the levels the id spells (`box/a/b/private`); this instantiates the
+ * id as those levels so the two rules together deny both. Fails like
+ * acl_placeholder_expand for every other unsafe value.
+ */
+enum acl_ph_result acl_placeholder_expand_spelled(const char *tpl, const struct acl_subject *who,
+		char *out, size_t outsize, size_t *len);
+
 /* A short static description of a result, for log lines. */
 const char *acl_placeholder_strerror(enum acl_ph_result rc);
 

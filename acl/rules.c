@@ -166,6 +166,22 @@ struct build {
 /* Rules whose loss would widen access. */
 #define DENY_ROLES (ROLE(L_W_DENY) | ROLE(L_R_DENY))
 
+/* See acl_placeholder_expand_spelled: a second deny for the levels a
+ * client id holding '/' spells. */
+static void add_spelled_deny(struct build *b, const char *tpl, unsigned roles)
+{
+	size_t len;
+
+	if(acl_placeholder_expand_spelled(tpl, b->who, NULL, 0, &len) != ACL_PH_OK) return;
+	if(b->writing){
+		char *dst = b->pool + b->bytes;
+		acl_placeholder_expand_spelled(tpl, b->who, dst, len + 1, &len);
+		b->item[b->n] = (struct pending){dst, len, roles};
+	}
+	b->n++;
+	b->bytes += len + 1;
+}
+
 static void add_filter(struct build *b, const char *tpl, bool is_template, unsigned roles)
 {
 	size_t len;
@@ -222,6 +238,7 @@ static void add_filter(struct build *b, const char *tpl, bool is_template, unsig
 	}
 	b->n++;
 	b->bytes += len + 1;
+	if(widened) add_spelled_deny(b, tpl, roles);
 }
 
 static void collect(struct build *b, const struct acl_templates *global, const struct ih_acl_lists *device,

@@ -194,9 +194,11 @@ static struct auth_cache_entry *remember(struct auth *a, const char *username, s
 {
 	const struct ih_config *cfg = a->cfg;
 
+	/* A suspended device is a refusal like an unknown one: resuming it must
+	 * apply as soon as registering a new device does. */
 	if(dev){
-		return auth_cache_put(a->cache, username, dev, fetched_ms,
-				fetched_ms + (int64_t)cfg->auth_cache_ttl_s * 1000);
+		uint32_t ttl = dev->active ? cfg->auth_cache_ttl_s : cfg->auth_cache_negative_ttl_s;
+		return auth_cache_put(a->cache, username, dev, fetched_ms, fetched_ms + (int64_t)ttl * 1000);
 	}
 	if(cfg->auth_cache_negative_ttl_s == 0){
 		auth_cache_remove(a->cache, username);

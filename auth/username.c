@@ -14,7 +14,8 @@
 /*
  * Length of the UTF-8 sequence starting at s (at most `left` bytes), or 0 if
  * it is not valid UTF-8 (overlong forms, surrogates and values beyond
- * U+10FFFF are invalid, as the MQTT spec requires).
+ * U+10FFFF are invalid, as the MQTT spec requires; so are the
+ * noncharacters, as in mosquitto_validate_utf8).
  */
 static size_t utf8_seq_len(const unsigned char *s, size_t left)
 {
@@ -43,6 +44,10 @@ static size_t utf8_seq_len(const unsigned char *s, size_t left)
 	if(cp >= 0xD800 && cp <= 0xDFFF) return 0;
 	/* C1 control characters are as unwelcome in a name as C0 ones. */
 	if(cp >= 0x80 && cp <= 0x9F) return 0;
+	/* Noncharacters: the broker's mosquitto_validate_utf8 refuses them, so
+	 * a name holding one could be registered but never connect (found by
+	 * fuzz/fuzz_names.c). */
+	if((cp >= 0xFDD0 && cp <= 0xFDEF) || (cp & 0xFFFE) == 0xFFFE) return 0;
 	return len;
 }
 

@@ -59,6 +59,7 @@ struct asx_client {
 	struct asx_subs *subs;
 	char **tracked;
 	size_t n_tracked;
+	bool held;                      /* tracked not trusted yet: see hold */
 	uint64_t mark;                  /* idx->gen of the match that last saw it */
 	size_t row;                     /* its result row then, or SIZE_MAX: excluded */
 	size_t id_len;
@@ -354,6 +355,7 @@ static void tracked_clear(struct autosub_index *idx, struct asx_client *c)
 	idx->tracked -= c->n_tracked;
 	c->tracked = NULL;
 	c->n_tracked = 0;
+	c->held = false;
 }
 
 static void client_remove(struct autosub_index *idx, struct asx_client *c)
@@ -441,10 +443,18 @@ void autosub_index_release(struct autosub_index *idx, const char *client_id, con
 /* ------------------------------------------------------------------ */
 /* the client's own subscriptions                                       */
 
+static bool overlaps_any(const struct asx_client *c, const char *filter)
+{
+	for(size_t i = 0; c->subs && i < c->subs->n; i++){
+		if(acl_filters_overlap(c->subs->sub[i].filter, filter)) return true;
+	}
+	return false;
+}
+
 bool autosub_index_note_subscribe(struct autosub_index *idx, const char *client_id, const char *filter)
 {
 	struct asx_client *c;
-	bool overlaps = false;
+	bool overlaps;
 	char *copy;
 
 	if(idx == NULL || client_id == NULL || filter == NULL) return false;
@@ -452,14 +462,24 @@ bool autosub_index_note_subscribe(struct autosub_index *idx, const char *client_
 	if(acl_share_strip(filter) != filter) return false;
 	c = client_find(idx, client_id);
 	if(c == NULL || c->subs == NULL) return false;
-	for(size_t i = 0; i < c->subs->n && !overlaps; i++){
-		overlaps = acl_filters_overlap(c->subs->sub[i].filter, filter);
-	}
-	if(!overlaps) return false;
 	for(size_t i = 0; i < c->n_tracked; i++){
 		if(!strcmp(c->tracked[i], filter)) return true;
 	}
-	if(c->n_tracked == AUTOSUB_TRACK_MAX) return false;
+	/* Tracked even without an overlap today: a later bind (a tag added)
+	 * may bring a filter that overlaps it, and by then the broker no
+	 * longer tells us about the subscription. */
+	overlaps = overlaps_any(c, filter);
+	if(c->n_tracked == AUTOSUB_TRACK_MAX){
+		size_t i;
+
+		if(!overlaps) return false;
+		/* Full: one that overlaps nothing bound now makes room. */
+		for(i = 0; i < c->n_tracked && overlaps_any(c, c->tracked[i]); i++);
+		if(i == c->n_tracked) return false;
+		ix_free(idx, c->tracked[i], strlen(c->tracked[i]) + 1);
+		c->tracked[i] = c->tracked[--c->n_tracked];
+		idx->tracked--;
+	}
 	if(c->tracked == NULL){
 		c->tracked = ix_alloc(idx, AUTOSUB_TRACK_MAX * sizeof(char *));
 		if(c->tracked == NULL) return false;
@@ -488,6 +508,24 @@ void autosub_index_note_unsubscribe(struct autosub_index *idx, const char *clien
 	}
 }
 
+bool autosub_index_hold_subscriptions(struct autosub_index *idx, const char *client_id)
+{
+	struct asx_client *c = (idx && client_id) ? client_find(idx, client_id) : NULL;
+
+	if(c == NULL || c->n_tracked == 0) return false;
+	c->held = true;
+	return true;
+}
+
+void autosub_index_confirm_subscriptions(struct autosub_index *idx, const char *client_id, bool kept)
+{
+	struct asx_client *c = (idx && client_id) ? client_find(idx, client_id) : NULL;
+
+	if(c == NULL || !c->held) return;
+	if(kept) c->held = false;
+	else tracked_clear(idx, c);
+}
+
 void autosub_index_clear_subscriptions(struct autosub_index *idx, const char *client_id)
 {
 	struct asx_client *c;
@@ -502,6 +540,7 @@ void autosub_index_clear_subscriptions(struct autosub_index *idx, const char *cl
 
 static bool tracked_matches(const struct asx_client *c, const char *topic)
 {
+	if(c->held) return false;   /* a duplicate rather than a loss */
 	for(size_t i = 0; i < c->n_tracked; i++){
 		if(acl_topic_matches(c->tracked[i], topic)) return true;
 	}

@@ -22,18 +22,22 @@
  *  - Each client appears at most once in a result, with the highest QoS of
  *    its matching filters; the glue delivers at min(message QoS, that QoS).
  *  - At-most-once with the client's own subscriptions: the glue reports the
- *    client's SUBSCRIBE/UNSUBSCRIBE (allowed ones, from the ACL check). A
- *    subscription that overlaps one of the client's auto-subscription
- *    filters is tracked (at most AUTOSUB_TRACK_MAX per client; beyond that
- *    the client may get a duplicate rather than lose a message), and a
- *    client whose tracked subscription matches the topic is left out of the
- *    result because the broker already delivers through that subscription.
- *    Shared subscriptions ($share/...) are never tracked: the broker gives
- *    the message to only one member of the group. Tracked subscriptions
- *    survive bind (the broker keeps a persistent session's subscriptions)
- *    and are dropped by unbind and autosub_index_clear_subscriptions.
- *    A subscription made while no filter overlapped it is not tracked even
- *    if a later bind adds an overlapping filter (possible duplicate).
+ *    client's SUBSCRIBE/UNSUBSCRIBE (allowed ones, from the ACL check). The
+ *    client's subscriptions are tracked (at most AUTOSUB_TRACK_MAX per
+ *    client), and a client whose tracked subscription matches the topic is
+ *    left out of the result because the broker already delivers through
+ *    that subscription. A subscription that overlaps none of the client's
+ *    filters is tracked too, because a later bind may add one that does (a
+ *    device subscribed to `tags/p1/+/cmd/#` that gets a tag); when the list
+ *    is full, such a one gives its place to one that overlaps a bound
+ *    filter, and beyond that the client may get a duplicate rather than
+ *    lose a message. Shared subscriptions ($share/...) are never tracked:
+ *    the broker gives the message to only one member of the group. Tracked
+ *    subscriptions survive bind (the broker keeps a persistent session's
+ *    subscriptions) and are dropped by unbind and
+ *    autosub_index_clear_subscriptions. A client is known to the index only
+ *    while it has at least one filter bound: subscriptions made while it
+ *    had none are not tracked (possible duplicate after a later bind).
  *
  * Not thread-safe: broker thread only. Match allocates only when a result
  * is larger than any before (the result buffer is reused).
@@ -103,6 +107,16 @@ bool autosub_index_note_subscribe(struct autosub_index *idx, const char *client_
 void autosub_index_note_unsubscribe(struct autosub_index *idx, const char *client_id, const char *filter);
 /* A clean-session connect: the broker dropped the client's subscriptions. */
 void autosub_index_clear_subscriptions(struct autosub_index *idx, const char *client_id);
+/*
+ * A connect that asks to resume a session, which the broker may or may not
+ * still hold (MQTT 5 without session expiry, persistent_client_expiration):
+ * the tracked subscriptions are ignored by match (a possible duplicate
+ * rather than a loss) until confirm says whether the session, and with it
+ * the subscriptions, was kept; if not, they are forgotten. hold returns
+ * true when there was anything to hold.
+ */
+bool autosub_index_hold_subscriptions(struct autosub_index *idx, const char *client_id);
+void autosub_index_confirm_subscriptions(struct autosub_index *idx, const char *client_id, bool kept);
 
 /* Bytes held by the index (every allocation it made, without malloc overhead). */
 size_t autosub_index_memory(const struct autosub_index *idx);

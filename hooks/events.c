@@ -50,16 +50,6 @@ struct events {
 	int prev_connected, prev_blocked;
 };
 
-/* The clock events_tick's now_s comes from (see events.h); note_drop and
- * init read it themselves, so the rate limits compare like with like. */
-static time_t mono_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return ts.tv_sec;
-}
-
 static uint64_t make_boot_id(void)
 {
 	uint64_t v = 0;
@@ -124,7 +114,7 @@ int events_init(struct events **out, const struct ih_config *cfg)
 	ev->cfg = cfg;
 	ev->json = cfg->event_format == IH_FORMAT_JSON;
 	ev->boot_id = make_boot_id();
-	ev->last_stats_s = mono_s();
+	ev->last_stats_s = time(NULL);
 	rc = compile_topics(ev, cfg);
 	if(rc) goto fail;
 	if(hooks_event_log_init(&ev->log)){
@@ -209,7 +199,7 @@ static size_t encode(const struct events *ev, const struct hooks_event *e, uint8
 
 static void note_drop(struct events *ev, const char *why)
 {
-	time_t now = mono_s();
+	time_t now = time(NULL);
 
 	hooks_ctr_inc1(&ev->ctr.dropped);
 	ev->drops_unlogged++;

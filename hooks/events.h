@@ -81,8 +81,8 @@ int  events_publish(struct events *ev, const struct hooks_event_client *c, int64
 		const char *topic, const void *payload, uint32_t payloadlen, int qos, bool retain);
 
 /* Drain the forwarder's log lines, log state changes, and every
- * stats_interval the counters. Call from MOSQ_EVT_TICK with now_s in
- * CLOCK_MONOTONIC seconds (plugin/clock.h ih_mono_s()). */
+ * stats_interval the counters. Call from MOSQ_EVT_TICK. */
+/* now_s: wall-clock seconds, time(NULL). */
 void events_tick(struct events *ev, time_t now_s);
 
 struct events_stats {

@@ -26,8 +26,12 @@ int hooks_spool_ckpt_read(struct hooks_spool *sp, uint64_t *seq, uint64_t *off)
 	if(fd < 0) return errno == ENOENT ? -ENOENT : -errno;
 	n = read(fd, &c, sizeof(c));
 	close(fd);
+	/* Records start on 8-byte boundaries: an offset between two is damage
+	 * (recovery would read misaligned headers and skip every record after
+	 * it, found by fuzz/fuzz_spool.c), so replay everything instead. */
 	if(n != (ssize_t)sizeof(c) || memcmp(c.magic, HOOKS_SPOOL_CKPT_MAGIC, 8)
-			|| c.crc != hooks_spool_crc32c(0, &c, offsetof(struct hooks_spool_ckpt, crc))){
+			|| c.crc != hooks_spool_crc32c(0, &c, offsetof(struct hooks_spool_ckpt, crc))
+			|| c.off % 8 != 0){
 		return -EINVAL;
 	}
 	*seq = c.seq;

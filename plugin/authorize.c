@@ -10,25 +10,52 @@
 
 #include "acl/acl_cache.h"
 #include "acl/rules.h"
+#include "acl/topic.h"
 #include "hooks/autosub_index.h"
 #include "plugin/clock.h"
 #include "plugin/conn.h"
 #include "plugin/iothub.h"
 
+#define DENY_LOG_BURST 100
+
 static int deny(struct iothub *ih, struct ih_conn *c, int access, const char *topic)
 {
+	time_t now;
+
 	ih->n.acl_denied++;
 	if(access == MOSQ_ACL_READ) return MOSQ_ERR_ACL_DENIED;
 	/* A refused publish or subscribe is worth a line: it is either a bug in
-	 * the device or an attack, and the operator wants to see both. */
-	mosquitto_log_printf(MOSQ_LOG_NOTICE, "iothub: denied %s of \"%s\" to %s (client %s)",
-			access == MOSQ_ACL_WRITE ? "publish" : "subscribe", topic,
-			c->username ? c->username : "(anonymous)", c->client_id);
+	 * the device or an attack, and the operator wants to see both. A looping
+	 * device must not flood the log, though: DENY_LOG_BURST lines per
+	 * connection per minute, then one line saying how many went unlogged. */
+	now = ih_mono_s();
+	if(now - c->deny_window_at >= 60){
+		if(c->deny_in_window > DENY_LOG_BURST){
+			mosquitto_log_printf(MOSQ_LOG_NOTICE, "iothub: %u more denials of client %s were not logged",
+					c->deny_in_window - DENY_LOG_BURST, c->client_id);
+		}
+		c->deny_window_at = now;
+		c->deny_in_window = 0;
+	}
+	if(++c->deny_in_window <= DENY_LOG_BURST){
+		mosquitto_log_printf(MOSQ_LOG_NOTICE, "iothub: denied %s of \"%s\" to %s (client %s)",
+				access == MOSQ_ACL_WRITE ? "publish" : "subscribe", topic,
+				c->username ? c->username : "(anonymous)", c->client_id);
+	}
 	if(ih->cfg.acl_deny_action == IH_DENY_DISCONNECT && c->state == IH_CONN_ONLINE && c->kick_reason == NULL){
 		c->kick_reason = "acl_denied";
 		tick_queue_kick(ih, c->client_id, false, "acl_denied");
 	}
 	return MOSQ_ERR_ACL_DENIED;
+}
+
+/* `$SYS/...`, `$CONTROL/...`: only a literal rule opens them, never
+ * acl_nomatch allow (a device could otherwise read the broker's $SYS tree
+ * or talk to another plugin's $CONTROL topic). Misses only: no hot path. */
+static bool dollar_topic(int access, const char *topic)
+{
+	if(access == MOSQ_ACL_SUBSCRIBE) topic = acl_share_strip(topic);
+	return topic == NULL || topic[0] == '$';
 }
 
 /* The decision for an accepted, non-superuser connection: cache first,
@@ -45,7 +72,7 @@ int authorize_decide(struct iothub *ih, struct ih_conn *c, int access, const cha
 	}
 	d = acl_rules_check(c->rules, access, topic);
 	if(d == ACL_NOMATCH){
-		d = ih->cfg.acl_nomatch == IH_NOMATCH_ALLOW ? ACL_ALLOW : ACL_DENY;
+		d = ih->cfg.acl_nomatch == IH_NOMATCH_ALLOW && !dollar_topic(access, topic) ? ACL_ALLOW : ACL_DENY;
 	}
 	acl_cache_store(c->acl_cache, &key, access, topic, d, now);
 	return d;
@@ -64,6 +91,9 @@ int authorize_check(struct iothub *ih, struct mosquitto *client, int access, con
 	}
 	if(c->suspended) return deny(ih, c, access, topic);
 	if(c->superuser) return MOSQ_ERR_SUCCESS;
+	/* Before the broker adds or removes one: its count still tells
+	 * whether a resumed session brought subscriptions along. */
+	if(c->session_check && access != MOSQ_ACL_READ && access != MOSQ_ACL_WRITE) session_check_resolve(ih, c);
 	if(access == MOSQ_ACL_UNSUBSCRIBE){
 		autosub_index_note_unsubscribe(ih->autosub, c->client_id, topic);
 		return MOSQ_ERR_SUCCESS;

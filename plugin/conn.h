@@ -15,9 +15,12 @@
  *                                READ ACL for them)
  *   DISCONNECT while OFFLINE  -> freed (the session was resumed or taken
  *                                over by a newer connection)
- * A context the broker frees without telling us (session expiry) leaves a
- * stale OFFLINE entry; conn_table_find() rejects it by comparing client ids,
- * and the next BASIC_AUTH at the same address replaces it.
+ * A context the broker frees without telling us (session expiry, or MQTT 5
+ * clean start false with no session expiry) leaves a stale OFFLINE entry;
+ * conn_table_find() rejects it by comparing client ids, and the next
+ * BASIC_AUTH at the same address replaces it (releasing the auto-
+ * subscriptions it still owns: session.c) or the next connect with its
+ * client id retires it.
  */
 #ifndef IH_CONN_H
 #define IH_CONN_H
@@ -25,6 +28,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 struct mosquitto;
 struct ih_device;
@@ -56,7 +60,10 @@ struct ih_conn {
 	bool superuser;
 	bool disconnect_emitted;       /* a client.disconnected already went out */
 	bool suspended;                /* refused all access until it goes away */
+	bool session_check;            /* resumed a session the broker may have dropped */
 	const char *kick_reason;       /* set when we asked the broker to kick it */
+	time_t deny_window_at;         /* rate limit of "denied" log lines */
+	uint32_t deny_in_window;
 };
 
 struct conn_table;

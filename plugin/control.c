@@ -10,8 +10,14 @@
  *
  * Commands: kickDevice {username}, kickClient {clientid},
  * invalidateDevice {username}, getStats.
+ *
+ * A request with invalidateDevice is answered once the registry re-read of
+ * every device it names has been applied to the live connections (or after
+ * CONTROL_APPLY_WAIT_MS, whichever comes first): when iothubctl returns, a
+ * command published next already meets the new tags, ACL and status.
  */
 #include <string.h>
+#include <time.h>
 
 #include <bson/bson.h>
 #include <mosquitto.h>
@@ -23,11 +29,36 @@
 #include "plugin/iothub.h"
 
 #define MAX_COMMANDS 100
+/* Longest an answer waits for the re-reads it asked for: a registry query
+ * normally takes milliseconds; iothubctl's default timeout is 3 s. */
+#define CONTROL_APPLY_WAIT_MS 2000
 
 struct reply {
 	bson_t *responses;   /* the array being built */
 	uint32_t index;
+	char *invalidated[MAX_COMMANDS];   /* owned copies */
+	size_t n_invalidated;
 };
+
+/* An answer held until its invalidations were applied. */
+struct ih_control_wait {
+	struct ih_control_wait *next;
+	char *client_id;     /* owned */
+	char *json;          /* owned (bson allocator): the finished response */
+	size_t len;
+	char **pending;      /* owned usernames; NULL once applied */
+	size_t n;
+	size_t left;
+	int64_t deadline_ms; /* monotonic */
+};
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static void reply_add(struct reply *r, const char *command, const char *correlation,
 		const char *error, const bson_t *data)
@@ -91,17 +122,23 @@ static const char *cmd_kick_client(struct iothub *ih, const bson_t *cmd, bson_t 
 	return NULL;
 }
 
-static const char *cmd_invalidate(struct iothub *ih, const bson_t *cmd, bson_t *data)
+static const char *cmd_invalidate(struct iothub *ih, struct reply *r, const bson_t *cmd, bson_t *data)
 {
 	const char *u = NULL, *err = get_username(ih, cmd, &u);
 	int64_t n = 0;
 
 	if(err) return err;
 	/* The cache entry goes now, so the next CONNECT reads the registry; live
-	 * connections are refreshed when the worker's re-read arrives. */
+	 * connections are refreshed when the worker's re-read arrives, and the
+	 * answer waits for that. */
 	auth_invalidate(ih->auth, u);
 	for(struct ih_conn *c = conn_table_by_username(ih->conns, u); c; c = c->next_by_user) n++;
 	BSON_APPEND_INT64(data, "connections", n);
+	/* Not waited for if the copy fails: the answer just comes sooner. */
+	if(r->n_invalidated < MAX_COMMANDS){
+		r->invalidated[r->n_invalidated] = mosquitto_strdup(u);
+		if(r->invalidated[r->n_invalidated]) r->n_invalidated++;
+	}
 	return NULL;
 }
 
@@ -136,7 +173,7 @@ static void run_command(struct iothub *ih, struct reply *r, const bson_t *cmd)
 	}else if(!strcmp(name, "kickClient")){
 		err = cmd_kick_client(ih, cmd, &data);
 	}else if(!strcmp(name, "invalidateDevice")){
-		err = cmd_invalidate(ih, cmd, &data);
+		err = cmd_invalidate(ih, r, cmd, &data);
 	}else if(!strcmp(name, "getStats")){
 		err = cmd_stats(ih, &data);
 	}else{
@@ -186,12 +223,109 @@ done:
 	bson_destroy(tree);
 }
 
+static void wait_free(struct ih_control_wait *w)
+{
+	if(w == NULL) return;
+	for(size_t i = 0; w->pending && i < w->n; i++) mosquitto_free(w->pending[i]);
+	mosquitto_free(w->pending);
+	mosquitto_free(w->client_id);
+	bson_free(w->json);
+	mosquitto_free(w);
+}
+
+static void wait_send(struct ih_control_wait *w)
+{
+	mosquitto_broker_publish_copy(w->client_id, IH_CONTROL_RESPONSE_TOPIC, (int)w->len, w->json, 1, false, NULL);
+	wait_free(w);
+}
+
+/* Hold the answer; false (answer now) if that cannot be arranged. On
+ * success the usernames of r pass to the wait. */
+static bool wait_add(struct iothub *ih, const char *id, char *json, size_t len, struct reply *r)
+{
+	struct ih_control_wait *w = mosquitto_calloc(1, sizeof(*w));
+
+	if(w == NULL) return false;
+	w->pending = mosquitto_calloc(r->n_invalidated, sizeof(char *));
+	w->client_id = mosquitto_strdup(id);
+	if(w->pending == NULL || w->client_id == NULL) goto fail;
+	memcpy(w->pending, r->invalidated, r->n_invalidated * sizeof(char *));
+	w->n = w->left = r->n_invalidated;
+	r->n_invalidated = 0; /* w owns the usernames */
+	w->json = json; /* w owns json from here */
+	w->len = len;
+	w->deadline_ms = mono_ms() + CONTROL_APPLY_WAIT_MS;
+	w->next = ih->control_waits;
+	ih->control_waits = w; /* the list owns w */
+	return true;
+fail:
+	wait_free(w);
+	return false;
+}
+
+void control_device_applied(struct iothub *ih, const char *username)
+{
+	struct ih_control_wait **pp = &ih->control_waits;
+
+	while(*pp){
+		struct ih_control_wait *w = *pp;
+
+		for(size_t i = 0; i < w->n; i++){
+			if(w->pending[i] && !strcmp(w->pending[i], username)){
+				mosquitto_free(w->pending[i]);
+				w->pending[i] = NULL;
+				w->left--;
+			}
+		}
+		if(w->left == 0){
+			*pp = w->next;
+			wait_send(w);
+		}else{
+			pp = &w->next;
+		}
+	}
+}
+
+void control_tick(struct iothub *ih)
+{
+	struct ih_control_wait **pp = &ih->control_waits;
+	int64_t now;
+
+	if(*pp == NULL) return;
+	now = mono_ms();
+	while(*pp){
+		struct ih_control_wait *w = *pp;
+
+		if(now < w->deadline_ms){
+			pp = &w->next;
+			continue;
+		}
+		for(size_t i = 0; i < w->n; i++){
+			if(w->pending[i] == NULL) continue;
+			mosquitto_log_printf(MOSQ_LOG_WARNING, "iothub: the registry re-read of %s was not applied within %d ms"
+					" (registry slow or down); answering client %s anyway, the change applies when it arrives",
+					w->pending[i], CONTROL_APPLY_WAIT_MS, w->client_id);
+		}
+		*pp = w->next;
+		wait_send(w);
+	}
+}
+
+void control_cleanup(struct iothub *ih)
+{
+	while(ih->control_waits){
+		struct ih_control_wait *w = ih->control_waits;
+		ih->control_waits = w->next;
+		wait_free(w);
+	}
+}
+
 int control_handle(struct iothub *ih, struct mosquitto *client, const void *payload, uint32_t payloadlen)
 {
 	struct ih_conn *c = conn_table_find(ih->conns, client);
 	const char *id = mosquitto_client_id(client);
 	bson_t doc = BSON_INITIALIZER, responses;
-	struct reply r = {&responses, 0};
+	struct reply r = {.responses = &responses};
 	char *json;
 	size_t len;
 
@@ -207,8 +341,13 @@ int control_handle(struct iothub *ih, struct mosquitto *client, const void *payl
 
 	json = bson_as_relaxed_extended_json(&doc, &len);
 	if(json && id){
-		mosquitto_broker_publish_copy(id, IH_CONTROL_RESPONSE_TOPIC, (int)len, json, 1, false, NULL);
+		if(r.n_invalidated > 0 && wait_add(ih, id, json, len, &r)){
+			json = NULL; /* the wait list owns it */
+		}else{
+			mosquitto_broker_publish_copy(id, IH_CONTROL_RESPONSE_TOPIC, (int)len, json, 1, false, NULL);
+		}
 	}
+	for(size_t i = 0; i < r.n_invalidated; i++) mosquitto_free(r.invalidated[i]);
 	bson_free(json);
 	bson_destroy(&doc);
 	return MOSQ_ERR_SUCCESS;

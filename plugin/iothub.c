@@ -64,6 +64,8 @@ void iothub_cleanup(struct iothub *ih)
 	events_cleanup(ih->events);
 	auth_cleanup(ih->auth);
 	tick_free_kicks(ih);
+	control_cleanup(ih);
+	session_checks_free(ih);
 	if(ih->conns) conn_table_free(ih->conns, session_free_conn, ih);
 	autosub_index_free(ih->autosub);
 	acl_templates_cleanup(ih->acl_tpl);

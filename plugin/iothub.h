@@ -22,6 +22,8 @@ struct auth;
 struct acl_templates;
 struct autosub_index;
 struct events;
+struct ih_control_wait;
+struct ih_session_check;
 
 /* A kick the broker thread performs at the next TICK, outside whatever
  * callback decided it. */
@@ -54,6 +56,8 @@ struct iothub {
 	struct autosub_index *autosub;
 	struct events *events;          /* NULL when forwarding is off */
 	struct ih_kick *kicks;
+	struct ih_control_wait *control_waits;   /* answers held for re-reads */
+	struct ih_session_check *session_checks; /* resumed sessions to confirm */
 	time_t next_revalidate;
 	time_t next_stats;
 	struct ih_counters n;
@@ -70,6 +74,12 @@ void session_free_conn(struct ih_conn *c, void *ih);
 /* At shutdown: client.disconnected (reason "shutdown") for every connection
  * still online. */
 void session_shutdown(struct iothub *ih);
+/* Did the broker keep the session c asked to resume? Settle what the
+ * auto-subscription index assumes about its subscriptions (see
+ * autosub_index_hold_subscriptions); c must be ONLINE. */
+void session_check_resolve(struct iothub *ih, struct ih_conn *c);
+void session_checks_run(struct iothub *ih);     /* TICK */
+void session_checks_free(struct iothub *ih);
 
 /* plugin/authorize.c: MOSQ_EVT_ACL_CHECK, and the cached decision it makes
  * (an enum acl_decision) for code that delivers on the broker's behalf. */
@@ -94,6 +104,11 @@ void tick_free_kicks(struct iothub *ih);
 #define IH_CONTROL_TOPIC "$CONTROL/iothub/v1"
 #define IH_CONTROL_RESPONSE_TOPIC "$CONTROL/iothub/v1/response"
 int control_handle(struct iothub *ih, struct mosquitto *client, const void *payload, uint32_t payloadlen);
+/* A device's registry re-read was applied (from the auth tick callback). */
+void control_device_applied(struct iothub *ih, const char *username);
+/* TICK: answer the held requests whose wait ran out. */
+void control_tick(struct iothub *ih);
+void control_cleanup(struct iothub *ih);
 
 /* plugin/stats.c: a JSON document of every counter; caller frees with mosquitto_free. */
 char *stats_json(struct iothub *ih);

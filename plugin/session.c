@@ -24,6 +24,20 @@
 #include "plugin/conn.h"
 #include "plugin/iothub.h"
 
+/*
+ * Free an entry that left the table. The index may still name it as the
+ * owner of its client id's auto-subscriptions (an OFFLINE entry whose
+ * session the broker dropped without telling us, e.g. MQTT 5 clean start
+ * false with no session expiry): release them first, or the next matching
+ * message would read the freed entry.
+ */
+static void session_retire(struct iothub *ih, struct ih_conn *c)
+{
+	if(c == NULL) return;
+	autosub_index_release(ih->autosub, c->client_id, c);
+	session_free_conn(c, ih);
+}
+
 void session_free_conn(struct ih_conn *c, void *ud)
 {
 	(void)ud;
@@ -93,15 +107,83 @@ static int conn_new(struct iothub *ih, struct mosquitto *client, const char *use
 }
 
 /*
+ * Resuming a session: the broker moves the old session's subscriptions to
+ * the new context during the connect, after our BASIC_AUTH; an MQTT 5
+ * session without expiry (or one past persistent_client_expiration) is
+ * gone instead, subscriptions and all. The index holds the subscriptions
+ * it tracked for the client id until this settles it: at the next TICK (the
+ * connect has completed by then), or earlier when the client subscribes,
+ * unsubscribes or leaves.
+ */
+struct ih_session_check {
+	struct ih_session_check *next;
+	struct mosquitto *client;
+	char conn_id[IH_CONN_ID_LEN];
+};
+
+static void session_check_add(struct iothub *ih, struct ih_conn *c)
+{
+	struct ih_session_check *k = mosquitto_calloc(1, sizeof(*k));
+
+	if(k == NULL){
+		/* Settle it now: the subscriptions may not have moved yet, so
+		 * this may forget them (duplicates, never a loss). */
+		c->session_check = true;
+		session_check_resolve(ih, c);
+		return;
+	}
+	k->client = c->client;
+	memcpy(k->conn_id, c->conn_id, sizeof(k->conn_id));
+	k->next = ih->session_checks;
+	ih->session_checks = k; /* the list owns k */
+	c->session_check = true;
+}
+
+void session_check_resolve(struct iothub *ih, struct ih_conn *c)
+{
+	if(!c->session_check || c->state != IH_CONN_ONLINE) return;
+	c->session_check = false;
+	autosub_index_confirm_subscriptions(ih->autosub, c->client_id, mosquitto_client_sub_count(c->client) > 0);
+}
+
+void session_checks_run(struct iothub *ih)
+{
+	struct ih_session_check *list = ih->session_checks;
+
+	ih->session_checks = NULL;
+	while(list){
+		struct ih_session_check *k = list;
+		/* By pointer only: an ONLINE entry's context is alive (the broker
+		 * reports every disconnect), anything else is not touched. */
+		struct ih_conn *c = conn_table_find_raw(ih->conns, k->client);
+
+		list = k->next;
+		if(c && c->state == IH_CONN_ONLINE && !strcmp(c->conn_id, k->conn_id)) session_check_resolve(ih, c);
+		mosquitto_free(k);
+	}
+}
+
+void session_checks_free(struct iothub *ih)
+{
+	while(ih->session_checks){
+		struct ih_session_check *k = ih->session_checks;
+		ih->session_checks = k->next;
+		mosquitto_free(k);
+	}
+}
+
+/*
  * A previous connection with the same client id is being replaced. If it is
  * live, its client.disconnected goes out now, before the new connection's
  * client.connected, so a consumer that applies events in arrival order ends
  * with "online". If it is an offline session, the new connection inherits
- * it and the old entry has no further use.
+ * it and the old entry has no further use; its index entry (and the
+ * session's tracked subscriptions) passed to the new connection at bind.
  */
 static void retire_predecessor(struct iothub *ih, struct ih_conn *old)
 {
 	if(old->state == IH_CONN_ONLINE){
+		old->session_check = false; /* the session is the new connection's now */
 		if(!old->disconnect_emitted){
 			emit_disconnected(ih, old, "takeover");
 			old->disconnect_emitted = true;
@@ -140,12 +222,14 @@ int session_accept(struct iothub *ih, struct mosquitto *client, const char *user
 	rc = acl_cache_new(&c->acl_cache, ih->cfg.acl_cache_max_size, ih->cfg.acl_cache_ttl_s);
 	if(rc) goto refuse;
 
+	/* Found before the new entry takes over the client id; an entry at the
+	 * same address is stale and conn_table_add replaces it. */
 	old = conn_table_find_client_id(ih->conns, c->client_id);
-	if(old && old->client != client) retire_predecessor(ih, old);
+	if(old && old->client == client) old = NULL;
 
 	rc = conn_table_add(ih->conns, c, &stale);
+	session_retire(ih, stale); /* a context the broker freed: its address was reused */
 	if(rc) goto refuse;
-	session_free_conn(stale, ih);
 
 	/* A clean start discards the session, and with it any subscriptions we
 	 * were tracking for it; the auto-subscriptions are rebuilt either way
@@ -157,6 +241,9 @@ int session_accept(struct iothub *ih, struct mosquitto *client, const char *user
 		conn_table_remove(ih->conns, c);
 		goto refuse;
 	}
+	/* Only now that the new connection is certain to be accepted. */
+	if(old) retire_predecessor(ih, old);
+	if(!c->clean_session && autosub_index_hold_subscriptions(ih->autosub, c->client_id)) session_check_add(ih, c);
 	emit_connected(ih, c);
 	return MOSQ_ERR_SUCCESS;
 
@@ -175,6 +262,7 @@ void session_close(struct iothub *ih, struct mosquitto *client)
 	struct ih_conn *c = conn_table_find_raw(ih->conns, client);
 
 	if(c == NULL) return; /* failed auth, or a client we never accepted */
+	session_check_resolve(ih, c);
 
 	if(c->state == IH_CONN_ONLINE){
 		if(!c->disconnect_emitted){

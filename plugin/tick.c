@@ -4,6 +4,7 @@
  * queued by whoever decides them and performed here, from a detached list.
  */
 #include <string.h>
+#include <time.h>
 
 #include <mosquitto.h>
 #include <mosquitto_broker.h>
@@ -115,13 +116,27 @@ static void run_stats(struct iothub *ih, time_t now)
 	stats_write_file(ih);
 }
 
+/* A re-read arrived: refresh the connections, then release any control
+ * answer that was waiting for it. */
+static void device_changed(void *ud, const char *username, struct ih_device *dev)
+{
+	struct iothub *ih = ud;
+
+	session_device_changed(ih, username, dev);
+	control_device_applied(ih, username);
+}
+
 void tick_run(struct iothub *ih)
 {
 	time_t now = ih_mono_s();
 
-	auth_tick(ih->auth, session_device_changed, ih);
+	auth_tick(ih->auth, device_changed, ih);
+	session_checks_run(ih);
+	control_tick(ih);
 	run_kicks(ih);
 	run_revalidation(ih, now);
-	if(ih->events) events_tick(ih->events, now);
+	/* The events module keeps wall-clock seconds (time(NULL)); passing the
+	 * monotonic clock here silenced its periodic stats and drop summaries. */
+	if(ih->events) events_tick(ih->events, time(NULL));
 	run_stats(ih, now);
 }

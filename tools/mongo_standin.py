@@ -55,6 +55,7 @@ implemented (do not put credentials in the URI).
 
 import argparse
 import collections
+import copy
 import datetime
 import itertools
 import os
@@ -138,6 +139,43 @@ class CommandError(Exception):
                    ('codeName', CODE_NAMES.get(self.code, 'Error'))])
         doc.update(self.extra)
         return doc
+
+
+def _fast_match(coll, match):
+    """Documents matching {field: value} or {field: {'$in': [...]}} (a
+    plain top-level field, string or integer values), copied; None for any
+    other filter. The plugin's registry reads are exactly these; mongomock
+    would evaluate its generic filter against every document, about 65 ms
+    per lookup among 10,000 devices."""
+    if len(match) != 1:
+        return None
+    field, cond = next(iter(match.items()))
+    if not isinstance(field, str) or field.startswith('$') or '.' in field:
+        return None
+    plain = (str, int)
+    if isinstance(cond, plain) and not isinstance(cond, bool):
+        wanted = {cond}
+    elif isinstance(cond, dict) and list(cond) == ['$in'] and \
+            isinstance(cond['$in'], list) and \
+            all(isinstance(v, plain) and not isinstance(v, bool)
+                for v in cond['$in']):
+        wanted = set(cond['$in'])
+    else:
+        return None
+    store = getattr(coll, '_store', None)
+    raw = getattr(store, '_documents', None)
+    if not isinstance(raw, dict) or getattr(store, '_ttl_indexes', True):
+        return None     # another mongomock, or TTL indexes to honour
+    found = []
+    # Commands run under the backend lock: nothing mutates the dict now.
+    for d in raw.values():
+        value = d.get(field)
+        if isinstance(value, (list, dict)):
+            return None     # array/document semantics: the generic path
+        if isinstance(value, plain) and not isinstance(value, bool) and \
+                value in wanted:
+            found.append(copy.deepcopy(d))
+    return found
 
 
 class CloseConnection(Exception):
@@ -525,6 +563,16 @@ class StandinServer:
             if 'count' in spec:
                 doc['count'] = coll.count_documents({})
             docs = mm_aggregate.process_pipeline([doc], db, pipeline, None)
+        elif stages and stages[0] == '$match':
+            # mongomock's aggregate copies the whole collection before the
+            # first stage: 1.5 s per lookup among 10,000 devices. A leading
+            # $match is a find filter, which copies only what matches.
+            match = pipeline.pop(0)['$match']
+            found = _fast_match(coll, match)
+            if found is None:
+                found = list(coll.find(match))
+            docs = list(mm_aggregate.process_pipeline(found, db, pipeline,
+                                                      None))
         else:
             docs = list(coll.aggregate(pipeline))
         batch = (cmd.get('cursor') or {}).get('batchSize')

@@ -27,8 +27,11 @@ say() { printf '%s\n' "$*"; }
 
 cleanup() {
     set +e
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null; done
-    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null; done
+    # Newest first: the broker goes while its registry is still there.
+    for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+        kill "${PIDS[i]}" 2>/dev/null
+        wait "${PIDS[i]}" 2>/dev/null
+    done
     "$ROOT/tools/rabbitmq_node.sh" stop "$RUN/rabbitmq" >/dev/null 2>&1
     say "iothub: stopped."
 }
@@ -143,13 +146,15 @@ In another terminal:
    mosquitto_pub -p $P -u demo/device2 -P '$DEV2_SECRET' -t m2m/demo/device1/device2/msg1 -m hello -q 1
    mosquitto_pub -p $P -u iothub/server -P '$ADMIN_SECRET' -t tags/demo/floor1/cmd/lights/plain/req2 -m off -q 1
 
-4. Events: connects, disconnects and uplink publishes reach durable RabbitMQ queues.
-   /usr/bin/python3 $ROOT/tools/iothub_events.py --amqp $AMQP_URI
+4. Events: connects, disconnects and uplink publishes wait in durable RabbitMQ
+   queues; the viewer prints them decoded (and consumes them).
    $ROOT/tools/rabbitmq_node.sh ctl $RUN/rabbitmq list_queues name messages
+   /usr/bin/python3 $ROOT/tools/iothub_events.py --amqp $AMQP_URI
 
-5. Administration: suspend the device; its live mosquitto_sub is disconnected.
+5. Administration: suspend the device; its live mosquitto_sub is disconnected
+   and cannot reconnect. Resume lets it back in at once (run step 1 again).
    $CTL --config $CONF --broker 127.0.0.1:$P --broker-user iothub/server --broker-pass '$ADMIN_SECRET' suspend demo/device1
-   $CTL --config $CONF resume demo/device1
+   $CTL --config $CONF --broker 127.0.0.1:$P --broker-user iothub/server --broker-pass '$ADMIN_SECRET' resume demo/device1
    $CTL --config $CONF list
 
 Counters: $RUN/stats.json (every 10 s)   Spool: $RUN/spool

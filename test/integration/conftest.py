@@ -240,6 +240,14 @@ def broker(registry, workdir, request):
     yield factory
     for b in made:
         b.stop()
+    if harness.ASAN:
+        # Every broker has exited through SIGTERM (plugin cleanup ran and
+        # LSan checked for leaks): any report fails this test.
+        reports = [r for b in made for r in b.sanitizer_reports()]
+        if reports:
+            pytest.fail('sanitizer reports from the broker:\n' + '\n'.join(
+                '--- %s\n%s' % (path, text[-8000:]) for path, text in reports),
+                pytrace=False)
 
 
 def _port_of(target):

@@ -184,6 +184,13 @@ const char *mosquitto_client_username(const struct mosquitto *client)
 	return client ? client->username : NULL;
 }
 
+/* Stub clients never hold broker subscriptions. */
+int mosquitto_client_sub_count(const struct mosquitto *client)
+{
+	(void)client;
+	return 0;
+}
+
 /* ---- publish / kick ---- */
 
 static struct stub_publish pubs[STUB_PUB_MAX];

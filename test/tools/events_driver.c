@@ -54,7 +54,7 @@ static void maybe_tick(struct events *ev)
 {
 	int64_t t = now_ns();
 	if(t - last_tick_ns >= 100000000LL){
-		events_tick(ev, (time_t)(t / 1000000000LL));
+		events_tick(ev, time(NULL));
 		last_tick_ns = t;
 	}
 }

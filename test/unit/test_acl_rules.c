@@ -471,6 +471,24 @@ START_TEST(test_deny_never_dropped)
 }
 END_TEST
 
+START_TEST(test_deny_covers_levels_a_client_id_spells)
+{
+	struct ih_acl_lists dev;
+	char *deny[] = {"box/%c/private"};
+	char *pubsub[] = {"#"};
+	struct acl_rules *r;
+
+	memset(&dev, 0, sizeof(dev));
+	dev.deny = (struct ih_strlist){deny, 1};
+	dev.pubsub = (struct ih_strlist){pubsub, 1};
+	r = build_for("p1/d1", "a/b", &dev);
+	CHECK(r, W, "box/a/b/private", ACL_DENY);   /* the levels the id spells */
+	CHECK(r, W, "box/x/private", ACL_DENY);     /* the widened form */
+	CHECK(r, W, "box/a/b/public", ACL_ALLOW);
+	acl_rules_free(r);
+}
+END_TEST
+
 START_TEST(test_invalid_registry_deny_fails_closed)
 {
 	struct ih_acl_lists dev;
@@ -584,6 +602,7 @@ int main(void)
 	tcase_add_test(tc, test_deny_wins);
 	tcase_add_test(tc, test_same_filter_allow_and_deny);
 	tcase_add_test(tc, test_client_id_never_widens);
+	tcase_add_test(tc, test_deny_covers_levels_a_client_id_spells);
 	tcase_add_test(tc, test_one_notice_per_connection);
 	tcase_add_test(tc, test_anonymous);
 	tcase_add_test(tc, test_dollar_topics);

@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <mosquitto.h>
+
 #include "auth/username.h"
 
 static const char *check_user(const char *u, size_t *plen)
@@ -62,6 +64,33 @@ START_TEST(names)
 }
 END_TEST
 
+/* Regression (fuzz/fuzz_names.c): noncharacters passed our check but the
+ * broker's UTF-8 validation refuses them, so iothubctl could register a
+ * device that can never connect. */
+START_TEST(noncharacters)
+{
+	static const char *const bad[] = {
+		"\xf0\xbf\xbf\xbf",   /* U+3FFFF */
+		"\xef\xbf\xbe",        /* U+FFFE */
+		"\xef\xbf\xbf",        /* U+FFFF */
+		"\xef\xb7\x90",        /* U+FDD0 */
+		"\xef\xb7\xaf",        /* U+FDEF */
+		"\xf4\x8f\xbf\xbf",   /* U+10FFFF */
+	};
+	size_t plen = 0;
+
+	for(size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++){
+		ck_assert_ptr_nonnull(auth_name_check(bad[i], strlen(bad[i]), IH_NAME_MAX));
+		ck_assert_int_ne(mosquitto_validate_utf8(bad[i], (int)strlen(bad[i])), MOSQ_ERR_SUCCESS);
+	}
+	ck_assert_ptr_nonnull(check_user("p1/\xef\xbf\xbf", &plen));
+	/* Neighbours stay valid. */
+	ck_assert_ptr_null(auth_name_check("\xef\xb7\x8f", 3, IH_NAME_MAX));       /* U+FDCF */
+	ck_assert_ptr_null(auth_name_check("\xef\xbf\xbd", 3, IH_NAME_MAX));       /* U+FFFD */
+	ck_assert_ptr_null(auth_name_check("\xf0\x9f\x98\x80", 4, IH_NAME_MAX));  /* U+1F600 */
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("auth_names");
@@ -73,6 +102,7 @@ int main(void)
 	tcase_add_test(tc, malformed_usernames);
 	tcase_add_test(tc, oversize_username);
 	tcase_add_test(tc, names);
+	tcase_add_test(tc, noncharacters);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

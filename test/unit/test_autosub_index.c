@@ -234,8 +234,7 @@ START_TEST(test_excluded_by_own_subscription)
 	/* Other auto-subscriptions of c1 still deliver. */
 	ck_assert_uint_eq(match("rpc/p1/d1/ping/json/r1", &m), 2);
 
-	/* Not tracked: no overlap, shared, unknown client. */
-	ck_assert(!autosub_index_note_subscribe(idx, "c1", "upload_data/#"));
+	/* Not tracked: shared, unknown client. */
 	ck_assert(!autosub_index_note_subscribe(idx, "c1", "$share/g/rpc/p1/d1/#"));
 	ck_assert(!autosub_index_note_subscribe(idx, "nobody", "cmd/#"));
 	ck_assert(autosub_index_note_subscribe(idx, "c1", "+/p1/d1/+/+"));   /* overlaps m2m */
@@ -249,6 +248,78 @@ START_TEST(test_excluded_by_own_subscription)
 	ck_assert_uint_eq(match("m2m/p1/d1/d2/x", &m), 1);     /* still +/p1/d1/+/+ */
 	autosub_index_clear_subscriptions(idx, "c1");
 	ck_assert_uint_eq(match("m2m/p1/d1/d2/x", &m), 2);
+	autosub_index_stats(idx, &st);
+	ck_assert_uint_eq(st.tracked, 0);
+}
+END_TEST
+
+/* A subscription that overlaps nothing yet is remembered: a later bind (a
+ * tag added to the device) may add a filter it overlaps. */
+START_TEST(test_subscription_before_overlapping_bind)
+{
+	const struct autosub_match *m;
+	struct autosub_filter before[] = {{"cmd/p1/d1/+/+/+/#", 1}};
+	struct autosub_filter after[] = {{"cmd/p1/d1/+/+/+/#", 1}, {"tags/p1/t1/cmd/#", 1}};
+
+	ck_assert_int_eq(autosub_index_bind(idx, "c1", before, 1, NULL), MOSQ_ERR_SUCCESS);
+	ck_assert(autosub_index_note_subscribe(idx, "c1", "tags/p1/+/cmd/+/+/+/#"));
+	ck_assert_uint_eq(match("tags/p1/t1/cmd/x/plain/1", &m), 0);
+	ck_assert_int_eq(autosub_index_bind(idx, "c1", after, 2, NULL), MOSQ_ERR_SUCCESS);
+	ck_assert_uint_eq(match("tags/p1/t1/cmd/x/plain/1", &m), 0);   /* the broker delivers */
+	ck_assert_uint_eq(match("tags/p1/t1/cmd/x", &m), 1);           /* its filter does not match */
+	autosub_index_note_unsubscribe(idx, "c1", "tags/p1/+/cmd/+/+/+/#");
+	ck_assert_uint_eq(match("tags/p1/t1/cmd/x/plain/1", &m), 1);
+}
+END_TEST
+
+/* A resumed session the broker may have dropped: tracked subscriptions
+ * do not exclude the client until confirmed; unconfirmed they go. */
+START_TEST(test_hold_and_confirm)
+{
+	const struct autosub_match *m;
+	struct autosub_index_stats st;
+
+	bind_device("c1", "p1/d1", NULL);
+	ck_assert(!autosub_index_hold_subscriptions(idx, "c1"));     /* nothing tracked */
+	ck_assert(autosub_index_note_subscribe(idx, "c1", "cmd/p1/d1/#"));
+	ck_assert_uint_eq(match("cmd/p1/d1/a/b/c", &m), 0);
+	ck_assert(autosub_index_hold_subscriptions(idx, "c1"));
+	ck_assert_uint_eq(match("cmd/p1/d1/a/b/c", &m), 1);            /* duplicate, not loss */
+	autosub_index_confirm_subscriptions(idx, "c1", true);
+	ck_assert_uint_eq(match("cmd/p1/d1/a/b/c", &m), 0);
+	autosub_index_confirm_subscriptions(idx, "c1", false);        /* not held: no-op */
+	ck_assert_uint_eq(match("cmd/p1/d1/a/b/c", &m), 0);
+	ck_assert(autosub_index_hold_subscriptions(idx, "c1"));
+	autosub_index_confirm_subscriptions(idx, "c1", false);
+	ck_assert_uint_eq(match("cmd/p1/d1/a/b/c", &m), 1);
+	autosub_index_stats(idx, &st);
+	ck_assert_uint_eq(st.tracked, 0);
+	ck_assert(!autosub_index_hold_subscriptions(idx, "nobody"));
+	autosub_index_confirm_subscriptions(idx, "nobody", false);
+}
+END_TEST
+
+/* Full of subscriptions unrelated to its filters, a client still tracks
+ * one that overlaps a bound filter. */
+START_TEST(test_tracking_full_prefers_overlapping)
+{
+	const struct autosub_match *m;
+	struct autosub_index_stats st;
+	struct autosub_filter all[] = {{"cmd/p1/d1/#", 1}};
+	char f[64];
+
+	ck_assert_int_eq(autosub_index_bind(idx, "c1", all, 1, NULL), MOSQ_ERR_SUCCESS);
+	for(int i = 0; i < AUTOSUB_TRACK_MAX; i++){
+		snprintf(f, sizeof(f), "other/%d/#", i);
+		ck_assert(autosub_index_note_subscribe(idx, "c1", f));
+	}
+	ck_assert(!autosub_index_note_subscribe(idx, "c1", "more/unrelated"));
+	ck_assert(autosub_index_note_subscribe(idx, "c1", "cmd/p1/d1/x/#"));
+	autosub_index_stats(idx, &st);
+	ck_assert_uint_eq(st.tracked, AUTOSUB_TRACK_MAX);
+	ck_assert_uint_eq(match("cmd/p1/d1/x/y", &m), 0);
+	ck_assert_uint_eq(match("cmd/p1/d1/z", &m), 1);
+	autosub_index_unbind(idx, "c1");
 	autosub_index_stats(idx, &st);
 	ck_assert_uint_eq(st.tracked, 0);
 }
@@ -378,6 +449,9 @@ int main(void)
 	tcase_add_test(tc, test_prefix_edge_cases);
 	tcase_add_test(tc, test_excluded_by_own_subscription);
 	tcase_add_test(tc, test_tracking_bounded);
+	tcase_add_test(tc, test_subscription_before_overlapping_bind);
+	tcase_add_test(tc, test_tracking_full_prefers_overlapping);
+	tcase_add_test(tc, test_hold_and_confirm);
 	tcase_add_test(tc, test_no_allocation_steady_state);
 	tcase_add_test(tc, test_match_cost_independent_of_clients);
 	tcase_add_test(tc, test_memory_returns_to_empty);

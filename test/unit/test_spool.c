@@ -18,6 +18,7 @@
 
 #include "hooks/event_log.h"
 #include "hooks/spool.h"
+#include "hooks/spool_crc.h"
 #include "test/stubs/broker_stubs.h"
 
 #define SEG (64 * 1024)
@@ -449,6 +450,103 @@ START_TEST(second_opener_is_refused)
 }
 END_TEST
 
+/* Regression (fuzz/fuzz_spool.c): a checkpoint whose offset is not on a
+ * record boundary made recovery read misaligned headers (undefined
+ * behaviour) and skip every record after it; now the checkpoint is treated
+ * as unreadable and everything is replayed (at least once, never lost). */
+START_TEST(misaligned_checkpoint_replays_everything)
+{
+	struct hooks_spool *sp = open_spool(16 * SEG);
+	struct hooks_spool_pos rd;
+	struct hooks_spool_ckpt c;
+	uint64_t ids[16];
+	char path[400];
+	FILE *f;
+
+	for(uint64_t i = 1; i <= 10; i++) ck_assert_int_eq(append(sp, i, 3), 0);
+	hooks_spool_close(sp);
+	memset(&c, 0, sizeof(c));
+	memcpy(c.magic, HOOKS_SPOOL_CKPT_MAGIC, 8);
+	c.seq = 1;
+	c.off = HOOKS_SPOOL_SEG_HDR + 1;
+	c.crc = hooks_spool_crc32c(0, &c, offsetof(struct hooks_spool_ckpt, crc));
+	snprintf(path, sizeof(path), "%s/checkpoint", dir);
+	f = fopen(path, "wb");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(fwrite(&c, sizeof(c), 1, f), 1);
+	fclose(f);
+
+	stub_log_clear();
+	sp = open_spool(16 * SEG);
+	ck_assert(stub_log_contains("checkpoint unreadable"));
+	hooks_spool_read_start(sp, &rd);
+	ck_assert_uint_eq(read_all(sp, &rd, ids, 16, NULL), 10);
+	for(size_t i = 0; i < 10; i++) ck_assert_uint_eq(ids[i], i + 1);
+	hooks_spool_close(sp);
+}
+END_TEST
+
+/* Regression: release() used to move a confirmed position at the end of a
+ * sealed segment on to the next segment and unmap the sealed one, while the
+ * reader's cursor still pointed into it (use-after-free, a broker SIGSEGV
+ * after a RabbitMQ outage in test_faults.py). */
+START_TEST(release_keeps_the_segment_the_reader_is_in)
+{
+	struct hooks_spool *sp = open_spool(16 * SEG);
+	struct hooks_spool_pos rd;
+	struct hooks_spool_rec rec;
+	uint64_t n = 0;
+
+	/* Fill the first segment exactly up to where the next record rolls. */
+	hooks_spool_read_start(sp, &rd);
+	while(count_files(".seg") == 1){
+		ck_assert_int_eq(append(sp, ++n, 6000), 0);
+		if(count_files(".seg") > 1) break;
+		ck_assert(hooks_spool_next(sp, &rd, &rec));
+		ck_assert_uint_eq(rec.hdr->id_lo, n);
+	}
+	/* Record n went to segment 2; the reader sits at the end of segment 1,
+	 * everything it read is confirmed. */
+	hooks_spool_confirm(sp, &rd);
+	hooks_spool_release(sp);
+	ck_assert_int_eq(count_files(".seg"), 2);
+	ck_assert(hooks_spool_next(sp, &rd, &rec));
+	ck_assert_uint_eq(rec.hdr->id_lo, n);
+	hooks_spool_confirm(sp, &rec.end);
+	hooks_spool_release(sp);
+	ck_assert_int_eq(count_files(".seg"), 1);
+	hooks_spool_close(sp);
+}
+END_TEST
+
+/* The same bug after a restart: every recovered record already confirmed,
+ * the forwarder's first housekeeping release() ran before its first read
+ * and unmapped the segment its cursor started in; it never read again, so
+ * every later event stayed in the spool (found by test_faults.py's SIGKILL
+ * test). */
+START_TEST(release_before_first_read_after_recovery)
+{
+	struct hooks_spool *sp = open_spool(16 * SEG);
+	struct hooks_spool_pos rd, end;
+	struct hooks_spool_rec rec;
+
+	for(uint64_t i = 1; i <= 3; i++) ck_assert_int_eq(append(sp, i, 10), 0);
+	hooks_spool_read_start(sp, &rd);
+	while(hooks_spool_next(sp, &rd, &rec)) end = rec.end;
+	hooks_spool_confirm(sp, &end);
+	ck_assert_int_eq(hooks_spool_checkpoint(sp), 0);
+	hooks_spool_close(sp);
+
+	sp = open_spool(16 * SEG);
+	hooks_spool_read_start(sp, &rd);
+	hooks_spool_release(sp);        /* housekeeping first, as the forwarder does */
+	ck_assert_int_eq(append(sp, 4, 10), 0);
+	ck_assert(hooks_spool_next(sp, &rd, &rec));
+	ck_assert_uint_eq(rec.hdr->id_lo, 4);
+	hooks_spool_close(sp);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("spool");
@@ -470,6 +568,9 @@ int main(void)
 	tcase_add_test(tc, sync_writes_back_committed_records);
 	tcase_add_test(tc, second_opener_is_refused);
 	tcase_add_test(tc, truncated_segment_is_recovered_and_logged);
+	tcase_add_test(tc, misaligned_checkpoint_replays_everything);
+	tcase_add_test(tc, release_keeps_the_segment_the_reader_is_in);
+	tcase_add_test(tc, release_before_first_read_after_recovery);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
