@@ -16,6 +16,7 @@
 #include <mosquitto.h>
 #include <mosquitto_broker.h>
 
+#include "acl/topic.h"
 #include "hooks/event_encode.h"
 #include "hooks/event_log.h"
 #include "hooks/event_queue.h"
@@ -40,6 +41,7 @@ struct events {
 	uint64_t boot_id;
 	uint64_t next_id;
 	bool json;
+	size_t *topic_lit;             /* per event_publish_topic: its literal prefix length */
 	/* broker thread state */
 	bool degraded;
 	uint64_t drops_unlogged;
@@ -62,6 +64,39 @@ static uint64_t make_boot_id(void)
 /* ------------------------------------------------------------------ */
 /* lifecycle                                                           */
 
+/* Length of the filter's leading whole literal levels ("upload_data/" of
+ * "upload_data/+/+/+/+"; all of a filter without wildcards; "x" of "x/#",
+ * which matches "x" too): topics that do not start with it are rejected
+ * with a compare, and the match resumes after it. */
+static size_t literal_prefix(const char *f)
+{
+	size_t lit = 0;
+
+	for(const char *p = f;; p++){
+		if((p == f || p[-1] == '/') && *p == '+') return lit;
+		if((p == f || p[-1] == '/') && *p == '#') return lit ? lit - 1 : 0;
+		if(*p == '\0') return (size_t)(p - f);
+		if(*p == '/') lit = (size_t)(p - f) + 1;
+	}
+}
+
+static int compile_topics(struct events *ev, const struct ih_config *cfg)
+{
+	const struct ih_strlist *l = &cfg->event_publish_topics;
+
+	for(size_t i = 0; i < l->count; i++){
+		if(!acl_filter_valid(l->items[i])){
+			mosquitto_log_printf(MOSQ_LOG_ERR, "iothub: option event_publish_topic: invalid topic filter \"%s\"",
+					l->items[i]);
+			return MOSQ_ERR_INVAL;
+		}
+	}
+	ev->topic_lit = mosquitto_calloc(l->count ? l->count : 1, sizeof(*ev->topic_lit));
+	if(ev->topic_lit == NULL) return MOSQ_ERR_NOMEM;
+	for(size_t i = 0; i < l->count; i++) ev->topic_lit[i] = literal_prefix(l->items[i]);
+	return MOSQ_ERR_SUCCESS;
+}
+
 int events_init(struct events **out, const struct ih_config *cfg)
 {
 	struct events *ev;
@@ -80,6 +115,8 @@ int events_init(struct events **out, const struct ih_config *cfg)
 	ev->json = cfg->event_format == IH_FORMAT_JSON;
 	ev->boot_id = make_boot_id();
 	ev->last_stats_s = time(NULL);
+	rc = compile_topics(ev, cfg);
+	if(rc) goto fail;
 	if(hooks_event_log_init(&ev->log)){
 		rc = MOSQ_ERR_UNKNOWN;
 		goto fail;
@@ -139,6 +176,7 @@ void events_cleanup(struct events *ev)
 	if(ev->fwd_ready) hooks_fwd_cleanup(&ev->fwd);
 	lost = hooks_event_queue_cleanup(&ev->memq) + atomic_load(&ev->ctr.memory_lost);
 	hooks_spool_close(ev->spool);
+	mosquitto_free(ev->topic_lit);
 	if(ev->log_ready){
 		hooks_event_log_drain(&ev->log);
 		if(lost){
@@ -163,7 +201,7 @@ static void note_drop(struct events *ev, const char *why)
 {
 	time_t now = time(NULL);
 
-	atomic_fetch_add_explicit(&ev->ctr.dropped, 1, memory_order_relaxed);
+	hooks_ctr_inc1(&ev->ctr.dropped);
 	ev->drops_unlogged++;
 	if(now - ev->last_drop_log_s >= DROP_LOG_S){
 		mosquitto_log_printf(MOSQ_LOG_ERR, "iothub: events: dropped %" PRIu64 " event(s): %s",
@@ -219,8 +257,8 @@ static int submit(struct events *ev, struct hooks_event *e)
 		if(len <= sizeof(scratch)) memcpy(dst, scratch, len);
 		else encode(ev, e, dst, len);
 		hooks_spool_commit(ev->spool, &meta);
-		atomic_fetch_add_explicit(&ev->ctr.spooled, 1, memory_order_relaxed);
-		atomic_fetch_add_explicit(&ev->ctr.queued, 1, memory_order_relaxed);
+		hooks_ctr_inc1(&ev->ctr.spooled);
+		hooks_ctr_inc1(&ev->ctr.queued);
 		if(ev->degraded) leave_degraded(ev);
 		hooks_fwd_wake(&ev->fwd);
 		return MOSQ_ERR_SUCCESS;
@@ -251,8 +289,8 @@ static int submit(struct events *ev, struct hooks_event *e)
 		note_drop(ev, "spool unavailable and memory queue full (queue_max_events)");
 		return MOSQ_ERR_NOMEM;
 	}
-	atomic_fetch_add_explicit(&ev->ctr.memory_queued, 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&ev->ctr.queued, 1, memory_order_relaxed);
+	hooks_ctr_inc1(&ev->ctr.memory_queued);
+	hooks_ctr_inc1(&ev->ctr.queued);
 	hooks_fwd_wake(&ev->fwd);
 	return MOSQ_ERR_SUCCESS;
 }
@@ -295,8 +333,12 @@ bool events_publish_wanted(const struct events *ev, const char *topic)
 	if(ev == NULL || !ev->cfg->event_publish || topic == NULL) return false;
 	l = &ev->cfg->event_publish_topics;
 	for(size_t i = 0; i < l->count; i++){
-		bool match = false;
-		if(mosquitto_topic_matches_sub(l->items[i], topic, &match) == MOSQ_ERR_SUCCESS && match) return true;
+		const char *f = l->items[i];
+		size_t n = ev->topic_lit[i];
+
+		/* Runs for every publish: reject on the literal prefix first. */
+		if(n && (topic[0] != f[0] || strncmp(topic, f, n) != 0)) continue;
+		if(acl_topic_matches_from(f, topic, n)) return true;
 	}
 	return false;
 }

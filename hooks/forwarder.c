@@ -146,9 +146,9 @@ static int publish(struct hooks_fwd *f, struct hooks_fwd_entry *e)
 	e->tag = ++f->next_tag;
 	e->state = HOOKS_FWD_SENT;
 	e->sends++;
-	atomic_fetch_add_explicit(&f->ctr->published, 1, memory_order_relaxed);
+	hooks_ctr_inc1(&f->ctr->published);
 	if(e->sends > 1 || e->recovered){
-		atomic_fetch_add_explicit(&f->ctr->redelivered, 1, memory_order_relaxed);
+		hooks_ctr_inc1(&f->ctr->redelivered);
 	}
 	return 0;
 }

@@ -86,6 +86,21 @@ static int list_dir(struct hooks_spool *sp, struct seg_list *out)
 	return rc;
 }
 
+/* Bytes at `off` that are not a whole record and not unused space: a record
+ * cut short by a crash or by a truncated file. Logged and counted. */
+static void note_torn_tail(struct hooks_spool *sp, struct hooks_spool_seg *seg, uint64_t off)
+{
+	for(uint64_t p = off; p < off + HOOKS_SPOOL_REC_HDR && p < seg->size; p++){
+		if(seg->map[p]){
+			hooks_event_log_printf(sp->log, MOSQ_LOG_WARNING,
+					"iothub: spool: segment %s: incomplete record at offset %" PRIu64 " dropped (torn tail)",
+					seg->path, off);
+			atomic_fetch_add(&sp->corrupt_skipped, 1);
+			return;
+		}
+	}
+}
+
 /*
  * Walk the records of a recovered segment from `off`. Sets seg->end after
  * the last valid record; damage in between is logged and left for the
@@ -117,17 +132,11 @@ static void scan_segment(struct hooks_spool *sp, struct hooks_spool_seg *seg, ui
 			continue;
 		}
 		/* Nothing valid follows: a clean end, or a record cut short by a crash. */
-		for(uint64_t p = off; p < off + HOOKS_SPOOL_REC_HDR && p < seg->size; p++){
-			if(seg->map[p]){
-				hooks_event_log_printf(sp->log, MOSQ_LOG_WARNING,
-						"iothub: spool: segment %s: incomplete record at offset %" PRIu64 " dropped (torn tail)",
-						seg->path, off);
-				atomic_fetch_add(&sp->corrupt_skipped, 1);
-				break;
-			}
-		}
+		note_torn_tail(sp, seg, off);
 		break;
 	}
+	/* Less than a record header left: a file cut short mid-record. */
+	if(off + HOOKS_SPOOL_REC_HDR > seg->size) note_torn_tail(sp, seg, off);
 	atomic_store(&seg->end, last_end);
 	seg->synced = last_end;
 	atomic_fetch_add(&sp->recovered_records, records);

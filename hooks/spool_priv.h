@@ -49,6 +49,10 @@ struct hooks_spool {
 	int last_error;
 	int64_t retry_after_ms;
 
+	/* The writer's fields change with every event, the reader's with every
+	 * confirm: a line apart, so the two threads do not trade it. */
+	char pad_[64];
+
 	/* reader: forwarder thread only (broker thread once it has stopped) */
 	struct hooks_spool_pos start;
 	struct hooks_spool_pos confirmed;

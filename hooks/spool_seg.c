@@ -13,6 +13,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <mosquitto.h>
+
+#include "hooks/event_log.h"
 #include "hooks/spool_crc.h"
 #include "hooks/spool_priv.h"
 #include "plugin/clock.h"
@@ -120,6 +123,13 @@ struct hooks_spool_seg *hooks_spool_seg_map(struct hooks_spool *sp, const char *
 			|| h->hdr_size != HOOKS_SPOOL_SEG_HDR){
 		*err = EINVAL;
 		goto fail;
+	}
+	if(h->size > (uint64_t)st.st_size){
+		/* Segments are preallocated to their full size: someone or something
+		 * cut this file. What it still holds is recovered. */
+		hooks_event_log_printf(sp->log, MOSQ_LOG_WARNING,
+				"iothub: spool: segment %s is truncated (%" PRIu64 " of %" PRIu64 " bytes): recovering the records it still holds",
+				name, (uint64_t)st.st_size, h->size);
 	}
 	seg = calloc(1, sizeof(*seg));
 	if(seg == NULL || (seg->path = strdup(name)) == NULL){

@@ -60,6 +60,7 @@ void iothub_cleanup(struct iothub *ih)
 {
 	if(ih == NULL) return;
 	callbacks_unregister(ih);
+	session_shutdown(ih);
 	events_cleanup(ih->events);
 	auth_cleanup(ih->auth);
 	tick_free_kicks(ih);

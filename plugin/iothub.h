@@ -71,6 +71,9 @@ int session_accept(struct iothub *ih, struct mosquitto *client, const char *user
 void session_close(struct iothub *ih, struct mosquitto *client);
 void session_device_changed(void *ih, const char *username, struct ih_device *dev);
 void session_free_conn(struct ih_conn *c, void *ih);
+/* At shutdown: client.disconnected (reason "shutdown") for every connection
+ * still online. */
+void session_shutdown(struct iothub *ih);
 /* Did the broker keep the session c asked to resume? Settle what the
  * auto-subscription index assumes about its subscriptions (see
  * autosub_index_hold_subscriptions); c must be ONLINE. */

@@ -269,17 +269,37 @@ void session_close(struct iothub *ih, struct mosquitto *client)
 			emit_disconnected(ih, c, c->kick_reason ? c->kick_reason : "closed");
 			c->disconnect_emitted = true;
 		}
-		if(!c->clean_session && !c->suspended){
+		/* Taken over by a newer connection with this client id: that one
+		 * carries the session on, and this entry has no further use. */
+		bool taken_over = conn_table_find_client_id(ih->conns, c->client_id) != c;
+		if(!c->clean_session && !c->suspended && !taken_over){
 			/* The broker keeps the session: keep the rules that decide what
 			 * it may queue, and the auto-subscriptions that feed it. */
 			conn_table_set_offline(ih->conns, c);
 			return;
 		}
 	}
-	/* Clean session ended, or an offline session resumed/taken over. */
+	/* Clean session ended, a live session taken over, or an offline
+	 * session resumed/taken over. */
 	autosub_index_release(ih->autosub, c->client_id, c);
 	conn_table_remove(ih->conns, c);
 	session_free_conn(c, ih);
+}
+
+static void report_gone(struct ih_conn *c, void *ud)
+{
+	if(c->state != IH_CONN_ONLINE || c->disconnect_emitted) return;
+	emit_disconnected(ud, c, "shutdown");
+	c->disconnect_emitted = true;
+}
+
+/* The broker is stopping. Mosquitto 2.0.11 frees the contexts of clients
+ * still connected without a DISCONNECT event, so without this their
+ * consumers would keep them online for good. Only our copies of the
+ * connection are used: the broker's contexts are already gone. */
+void session_shutdown(struct iothub *ih)
+{
+	if(ih->conns) conn_table_foreach(ih->conns, report_gone, ih);
 }
 
 /* Swap in a new record and everything compiled from it; keep the old state

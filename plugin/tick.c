@@ -60,6 +60,10 @@ static void run_kicks(struct iothub *ih)
 			}
 			mosquitto_kick_client_by_username(k->name, false);
 		}else{
+			/* The newest entry is the live one; an older entry with this
+			 * id is an offline session the broker will not kick. */
+			struct ih_conn *c = conn_table_find_client_id(ih->conns, k->name);
+			if(c && c->state == IH_CONN_ONLINE && c->kick_reason == NULL) c->kick_reason = k->reason;
 			mosquitto_kick_client_by_clientid(k->name, false);
 		}
 		ih->n.kicks++;

@@ -278,6 +278,14 @@ START_TEST(id_format)
 
 	hooks_event_id_format(id, 0xffffffffffffffffULL, 1);
 	ck_assert_str_eq(id, "ffffffffffffffff0000000000000001");
+	hooks_event_id_format(id, 0x0123456789abcdefULL, 0xfedcba9876543210ULL);
+	ck_assert_str_eq(id, "0123456789abcdeffedcba9876543210");
+	for(uint64_t v = 1, i = 0; i < 64; i++, v = v * 6364136223846793005ULL + 1442695040888963407ULL){
+		char want[33];
+		snprintf(want, sizeof(want), "%016llx%016llx", (unsigned long long)v, (unsigned long long)~v);
+		hooks_event_id_format(id, v, ~v);
+		ck_assert_str_eq(id, want);
+	}
 	ck_assert_str_eq(hooks_event_routing_key(HOOKS_EVENT_CONNECTED), "client.connected");
 	ck_assert_str_eq(hooks_event_routing_key(HOOKS_EVENT_DISCONNECTED), "client.disconnected");
 	ck_assert_str_eq(hooks_event_routing_key(HOOKS_EVENT_PUBLISH), "message.publish");

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <mosquitto.h>
@@ -32,6 +33,7 @@ static void teardown(void)
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	ck_assert_int_eq(system(cmd), 0);
 }
+
 
 /* opts: "key=value" strings, NULL-terminated */
 static int parse(struct ih_config *cfg, const char *const *kv)
@@ -123,7 +125,40 @@ START_TEST(publish_wanted_follows_topics)
 	ck_assert(events_publish_wanted(ev, "cmd_resp/p1/d1/reboot/r1/m1"));
 	ck_assert(!events_publish_wanted(ev, "cmd/p1/d1/reboot/json/r1"));
 	ck_assert(!events_publish_wanted(ev, "m2m/p1/d2/d1/m1"));
+	ck_assert(!events_publish_wanted(ev, "upload_data/p1/d1/temp"));        /* a level short */
+	ck_assert(!events_publish_wanted(ev, "upload_data/p1/d1/temp/m1/x"));   /* one too many */
+	ck_assert(!events_publish_wanted(ev, "upload_dat/p1/d1/temp/m1"));
+	ck_assert(!events_publish_wanted(ev, "upload_data"));
+	ck_assert(events_publish_wanted(ev, "get/p1/d1/ntp/m1"));
+	ck_assert(events_publish_wanted(ev, "update_ota_status/p1/d1/m1"));
+	ck_assert(!events_publish_wanted(ev, "update_status/p1/d1"));
 	events_cleanup(ev);
+	ih_config_cleanup(&cfg);
+
+	/* own filters: literal, '#', '+' first, and the $ rule */
+	ck_assert_int_eq(parse(&cfg, (const char *const[]){"amqp_uri=amqp://guest:guest@127.0.0.1:1/", sd,
+			"event_publish_topic=a/b", "event_publish_topic=x/#", "event_publish_topic=+/t/+", NULL}), 0);
+	ck_assert_int_eq(events_init(&ev, &cfg), 0);
+	ck_assert(events_publish_wanted(ev, "a/b"));
+	ck_assert(!events_publish_wanted(ev, "a/bc"));
+	ck_assert(!events_publish_wanted(ev, "a/b/c"));
+	ck_assert(events_publish_wanted(ev, "x"));
+	ck_assert(events_publish_wanted(ev, "x/y/z"));
+	ck_assert(!events_publish_wanted(ev, "xy/z"));
+	ck_assert(events_publish_wanted(ev, "q/t/r"));
+	ck_assert(events_publish_wanted(ev, "/t/"));
+	ck_assert(!events_publish_wanted(ev, "$SYS/t/r"));
+	ck_assert(!events_publish_wanted(ev, "upload_data/p1/d1/temp/m1"));
+	events_cleanup(ev);
+	ih_config_cleanup(&cfg);
+
+	/* an invalid filter is a configuration error, not a silent no-match */
+	stub_log_clear();
+	ck_assert_int_eq(parse(&cfg, (const char *const[]){"amqp_uri=amqp://guest:guest@127.0.0.1:1/", sd,
+			"event_publish_topic=a/b#", NULL}), 0);
+	ck_assert_int_ne(events_init(&ev, &cfg), 0);
+	ck_assert_ptr_null(ev);
+	ck_assert(stub_log_contains("invalid topic filter"));
 	ih_config_cleanup(&cfg);
 }
 END_TEST
@@ -171,6 +206,94 @@ START_TEST(cap_memory_fallback_then_drop)
 }
 END_TEST
 
+/* The counters line comes out once per stats_interval of the clock the
+ * glue ticks with (wall-clock seconds, see events.h). */
+START_TEST(stats_line_once_per_interval)
+{
+	struct ih_config cfg;
+	struct events *ev = NULL;
+	char sd[300];
+
+	snprintf(sd, sizeof(sd), "spool_dir=%s/s", dir);
+	ck_assert_int_eq(parse(&cfg, (const char *const[]){"amqp_uri=amqp://guest:guest@127.0.0.1:1/", sd,
+			"stats_interval=2s", NULL}), 0);
+	ck_assert_int_eq(events_init(&ev, &cfg), 0);
+	events_tick(ev, time(NULL));
+	ck_assert(!stub_log_contains("queued="));
+	events_tick(ev, time(NULL) + 3);
+	ck_assert_int_eq(stub_log_count("queued="), 1);
+	events_tick(ev, time(NULL) + 3);
+	ck_assert_int_eq(stub_log_count("queued="), 1);
+	events_tick(ev, time(NULL) + 6);
+	ck_assert_int_eq(stub_log_count("queued="), 2);
+	events_cleanup(ev);
+	ih_config_cleanup(&cfg);
+}
+END_TEST
+
+/* The prefix-reject matcher agrees with the broker's own matcher on random
+ * filters and topics (including empty levels, '$' topics and '#'). */
+static void random_levels(char *out, size_t cap, bool filter, unsigned *seed)
+{
+	static const char *const lv[] = {"a", "b", "ab", "", "+", "#"};
+	int n = 1 + rand_r(seed) % 4;
+	size_t len = 0;
+
+	out[0] = '\0';
+	for(int i = 0; i < n; i++){
+		const char *l = lv[rand_r(seed) % (filter ? 6 : 4)];
+		if(!filter && i == 0 && rand_r(seed) % 8 == 0) l = "$s";
+		if(filter && l[0] == '#' && i != n - 1) l = "+";
+		if(n == 1 && l[0] == '\0') l = "a";   /* a topic or filter is never empty */
+		len += (size_t)snprintf(out + len, cap - len, "%s%s", i ? "/" : "", l);
+	}
+}
+
+START_TEST(publish_wanted_agrees_with_the_broker_matcher)
+{
+	struct ih_config cfg;
+	struct events *ev = NULL;
+	char sd[300], opt[8][128], filt[8][48], topic[48];
+	const char *kv[12];
+	unsigned seed = 12345;
+	int hits = 0, total = 0;
+
+	snprintf(sd, sizeof(sd), "spool_dir=%s/s", dir);
+	for(int round = 0; round < 60; round++){
+		int k = 0, nf = 1 + round % 4;
+
+		kv[k++] = "amqp_uri=amqp://guest:guest@127.0.0.1:1/";
+		kv[k++] = sd;
+		kv[k++] = "spool_segment_bytes=64k";
+		for(int i = 0; i < nf; i++){
+			random_levels(filt[i], sizeof(filt[i]), true, &seed);
+			snprintf(opt[i], sizeof(opt[i]), "event_publish_topic=%.47s", filt[i]);
+			kv[k++] = opt[i];
+		}
+		kv[k] = NULL;
+		ck_assert_int_eq(parse(&cfg, kv), 0);
+		ck_assert_int_eq(events_init(&ev, &cfg), 0);
+		for(int t = 0; t < 200; t++){
+			bool want = false;
+			random_levels(topic, sizeof(topic), false, &seed);
+			for(int i = 0; i < nf; i++){
+				bool m = false;
+				ck_assert_int_eq(mosquitto_topic_matches_sub(filt[i], topic, &m), 0);
+				want = want || m;
+			}
+			ck_assert_msg(events_publish_wanted(ev, topic) == want, "topic \"%s\", first filter \"%s\"",
+					topic, filt[0]);
+			hits += want;
+			total++;
+		}
+		events_cleanup(ev);
+		ih_config_cleanup(&cfg);
+	}
+	ck_assert_int_gt(hits, total / 10);       /* both answers well represented */
+	ck_assert_int_lt(hits, total - total / 10);
+}
+END_TEST
+
 /* Spooled events survive the plugin being stopped and started again. */
 START_TEST(spooled_events_survive_restart)
 {
@@ -209,6 +332,8 @@ int main(void)
 	tcase_add_test(tc, publish_wanted_follows_topics);
 	tcase_add_test(tc, cap_memory_fallback_then_drop);
 	tcase_add_test(tc, spooled_events_survive_restart);
+	tcase_add_test(tc, stats_line_once_per_interval);
+	tcase_add_test(tc, publish_wanted_agrees_with_the_broker_matcher);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -325,6 +325,38 @@ START_TEST(torn_tail_is_recovered_up_to_the_damage)
 }
 END_TEST
 
+/* A segment file cut short in the middle of a record (segments are
+ * preallocated, so something outside the spool did it): the records before
+ * the cut are recovered, and the damage is logged, not passed over. */
+START_TEST(truncated_segment_is_recovered_and_logged)
+{
+	struct hooks_spool *sp = open_spool(16 * SEG);
+	struct hooks_spool_pos rd;
+	uint64_t ids[100];
+	char name[300] = "", path[600];
+	size_t size;
+	uint8_t *m;
+	uint64_t cut;
+
+	for(uint64_t i = 1; i <= 50; i++) ck_assert_int_eq(append(sp, i, 20), 0);
+	hooks_spool_close(sp);
+	m = map_first_segment(&size, name, sizeof(name));
+	cut = find_rec(m, size, 31) + 20; /* inside record 31's header */
+	munmap(m, size);
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	ck_assert_int_eq(truncate(path, (off_t)cut), 0);
+
+	stub_log_clear();
+	sp = open_spool(16 * SEG);
+	ck_assert(stub_log_contains("is truncated"));
+	ck_assert(stub_log_contains("torn tail"));
+	hooks_spool_read_start(sp, &rd);
+	ck_assert_uint_eq(read_all(sp, &rd, ids, 100, NULL), 30);
+	ck_assert_uint_eq(ids[29], 30);
+	hooks_spool_close(sp);
+}
+END_TEST
+
 START_TEST(corrupt_middle_record_is_skipped)
 {
 	struct hooks_spool *sp = open_spool(16 * SEG);
@@ -535,6 +567,7 @@ int main(void)
 	tcase_add_test(tc, stale_spare_and_tmp_files_are_removed);
 	tcase_add_test(tc, sync_writes_back_committed_records);
 	tcase_add_test(tc, second_opener_is_refused);
+	tcase_add_test(tc, truncated_segment_is_recovered_and_logged);
 	tcase_add_test(tc, misaligned_checkpoint_replays_everything);
 	tcase_add_test(tc, release_keeps_the_segment_the_reader_is_in);
 	tcase_add_test(tc, release_before_first_read_after_recovery);
