@@ -197,19 +197,26 @@ static enum acl_ph_result walk(const char *tpl, const struct acl_subject *who, c
 	return ACL_PH_OK;
 }
 
-enum acl_ph_result acl_placeholder_expand(const char *tpl, const struct acl_subject *who,
-		char *out, size_t outsize, size_t *len)
+/* Check tpl, measure its expansion in `mode`, and write it when out has room. */
+static enum acl_ph_result expand_in_mode(const char *tpl, const struct acl_subject *who,
+		char *out, size_t outsize, size_t *len, enum walk_mode mode)
 {
 	size_t n;
 	enum acl_ph_result rc;
 
 	rc = acl_placeholder_check(tpl, NULL, NULL, 0);
 	if(rc != ACL_PH_OK) return rc;
-	rc = walk(tpl, who, NULL, 0, &n, STRICT);
+	rc = walk(tpl, who, NULL, 0, &n, mode);
 	if(rc != ACL_PH_OK) return rc;
 	*len = n;
-	if(out != NULL && outsize > n) walk(tpl, who, out, outsize, &n, STRICT);
+	if(out != NULL && outsize > n) walk(tpl, who, out, outsize, &n, mode);
 	return ACL_PH_OK;
+}
+
+enum acl_ph_result acl_placeholder_expand(const char *tpl, const struct acl_subject *who,
+		char *out, size_t outsize, size_t *len)
+{
+	return expand_in_mode(tpl, who, out, outsize, len, STRICT);
 }
 
 enum acl_ph_result acl_placeholder_expand_checked(const char *tpl, const struct acl_subject *who,
@@ -252,16 +259,7 @@ enum acl_ph_result acl_placeholder_expand_deny(const char *tpl, const struct acl
 enum acl_ph_result acl_placeholder_expand_spelled(const char *tpl, const struct acl_subject *who,
 		char *out, size_t outsize, size_t *len)
 {
-	size_t n;
-	enum acl_ph_result rc;
-
-	rc = acl_placeholder_check(tpl, NULL, NULL, 0);
-	if(rc != ACL_PH_OK) return rc;
-	rc = walk(tpl, who, NULL, 0, &n, SPELLED);
-	if(rc != ACL_PH_OK) return rc;
-	*len = n;
-	if(out != NULL && outsize > n) walk(tpl, who, out, outsize, &n, SPELLED);
-	return ACL_PH_OK;
+	return expand_in_mode(tpl, who, out, outsize, len, SPELLED);
 }
 
 const char *acl_placeholder_strerror(enum acl_ph_result rc)

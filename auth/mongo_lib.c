@@ -10,10 +10,10 @@
 #include <mosquitto.h>
 #include <mosquitto_broker.h>
 
-#include "auth/logq.h"
+#include "plugin/logq.h"
 #include "auth/mongo_lib.h"
 
-static struct auth_logq mongo_logq;
+static struct ih_logq mongo_logq;
 static int installs;
 
 static void handler(mongoc_log_level_t level, const char *domain, const char *message, void *ud)
@@ -32,13 +32,13 @@ static void handler(mongoc_log_level_t level, const char *domain, const char *me
 		default:
 			return;
 	}
-	auth_logq_push(&mongo_logq, mlevel, "iothub: libmongoc %s: %s", domain ? domain : "", message ? message : "");
+	ih_logq_push(&mongo_logq, mlevel, "iothub: libmongoc %s: %s", domain ? domain : "", message ? message : "");
 }
 
 int auth_mongo_lib_acquire(void)
 {
 	if(installs++ > 0) return 0;
-	if(auth_logq_init(&mongo_logq)){
+	if(ih_logq_init(&mongo_logq, "libmongoc")){
 		installs = 0;
 		return -1;
 	}
@@ -52,11 +52,11 @@ void auth_mongo_lib_release(void)
 	if(installs == 0 || --installs > 0) return;
 	mongoc_log_set_handler(mongoc_log_default_handler, NULL);
 	mongoc_cleanup();
-	auth_logq_drain(&mongo_logq);
-	auth_logq_cleanup(&mongo_logq);
+	ih_logq_drain(&mongo_logq);
+	ih_logq_cleanup(&mongo_logq);
 }
 
 void auth_mongo_lib_drain_log(void)
 {
-	if(installs) auth_logq_drain(&mongo_logq);
+	if(installs) ih_logq_drain(&mongo_logq);
 }

@@ -18,7 +18,7 @@
 #include <mosquitto.h>
 #include <mosquitto_broker.h>
 
-#include "auth/logq.h"
+#include "plugin/logq.h"
 #include "auth/registry_worker.h"
 #include "auth/strmap.h"
 #include "auth/username.h"
@@ -53,7 +53,7 @@ struct auth_worker {
 	size_t res_count, res_max;
 
 	struct auth_worker_health health;
-	struct auth_logq logq;
+	struct ih_logq logq;
 
 	/* read-only after start */
 	struct auth_source_factory factory;
@@ -103,7 +103,7 @@ static void worker_free(struct auth_worker *w)
 	}
 	free_results(w->res_head);
 	auth_strmap_cleanup(&w->pending);
-	auth_logq_cleanup(&w->logq);
+	ih_logq_cleanup(&w->logq);
 	pthread_cond_destroy(&w->space);
 	pthread_cond_destroy(&w->wake);
 	pthread_mutex_destroy(&w->lock);
@@ -268,7 +268,7 @@ static bool post_result(struct auth_worker *w, struct batch_item *item, int64_t 
 	r = calloc(1, sizeof(*r));
 	if(r == NULL || (r->username = strdup(item->req->username)) == NULL){
 		free(r);
-		auth_logq_push(&w->logq, MOSQ_LOG_ERR, "iothub: registry worker: out of memory, refetch of %s lost",
+		ih_logq_push(&w->logq, MOSQ_LOG_ERR, "iothub: registry worker: out of memory, refetch of %s lost",
 				item->req->username);
 		return true;
 	}
@@ -405,7 +405,7 @@ int auth_worker_start(struct auth_worker **out, const struct ih_config *cfg,
 	w->next_probe_real_ms = 0;
 	w->refs = 2;
 	w->field_username = strdup(cfg->field.username);
-	if(w->field_username == NULL || auth_strmap_init(&w->pending, calloc, free) || auth_logq_init(&w->logq)){
+	if(w->field_username == NULL || auth_strmap_init(&w->pending, calloc, free) || ih_logq_init(&w->logq, "the registry worker")){
 		auth_strmap_cleanup(&w->pending);
 		free(w->field_username);
 		free(w);
@@ -446,7 +446,7 @@ bool auth_worker_stop(struct auth_worker *w)
 	abs_deadline(CLOCK_REALTIME, w->join_ms, &ts);
 	rc = pthread_timedjoin_np(w->thread, NULL, &ts);
 	if(rc == 0){
-		auth_logq_drain(&w->logq);
+		ih_logq_drain(&w->logq);
 		worker_release(w);
 		return true;
 	}
@@ -545,5 +545,5 @@ void auth_worker_health(struct auth_worker *w, struct auth_worker_health *out)
 
 void auth_worker_drain_log(struct auth_worker *w)
 {
-	auth_logq_drain(&w->logq);
+	ih_logq_drain(&w->logq);
 }

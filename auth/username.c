@@ -11,18 +11,15 @@
 
 #include "auth/username.h"
 
-/*
- * Length of the UTF-8 sequence starting at s (at most `left` bytes), or 0 if
- * it is not valid UTF-8 (overlong forms, surrogates and values beyond
- * U+10FFFF are invalid, as the MQTT spec requires; so are the
- * noncharacters, as in mosquitto_validate_utf8).
- */
-static size_t utf8_seq_len(const unsigned char *s, size_t left)
+size_t auth_utf8_decode(const unsigned char *s, size_t left, uint32_t *cp_out)
 {
 	uint32_t cp;
 	size_t len;
 
-	if(s[0] < 0x80) return 1;
+	if(s[0] < 0x80){
+		*cp_out = s[0];
+		return 1;
+	}
 	if(s[0] >= 0xC2 && s[0] <= 0xDF){
 		len = 2;
 		cp = s[0] & 0x1F;
@@ -42,6 +39,17 @@ static size_t utf8_seq_len(const unsigned char *s, size_t left)
 	}
 	if((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF))) return 0;
 	if(cp >= 0xD800 && cp <= 0xDFFF) return 0;
+	*cp_out = cp;
+	return len;
+}
+
+/* auth_utf8_decode plus the code points a name must not hold. */
+static size_t name_char_len(const unsigned char *s, size_t left)
+{
+	uint32_t cp;
+	size_t len = auth_utf8_decode(s, left, &cp);
+
+	if(len == 0) return 0;
 	/* C1 control characters are as unwelcome in a name as C0 ones. */
 	if(cp >= 0x80 && cp <= 0x9F) return 0;
 	/* Noncharacters: the broker's mosquitto_validate_utf8 refuses them, so
@@ -65,7 +73,7 @@ const char *auth_name_check(const char *name, size_t len, size_t max_len)
 		if(s[i] == '/') return "name contains '/'";
 		if(s[i] == '+' || s[i] == '#') return "name contains an MQTT wildcard ('+' or '#')";
 		if(s[i] < 0x20 || s[i] == 0x7F) return "name contains a control character";
-		n = utf8_seq_len(s + i, len - i);
+		n = name_char_len(s + i, len - i);
 		if(n == 0) return "name is not valid UTF-8";
 		i += n;
 	}

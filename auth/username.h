@@ -7,9 +7,18 @@
 #define IH_AUTH_USERNAME_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Longest ProductName or DeviceName accepted by default (bytes). */
 #define IH_NAME_MAX 128
+
+/*
+ * Decode the UTF-8 sequence at s (at most `left` bytes, left > 0): its
+ * length, with the code point in *cp, or 0 if it is not valid UTF-8 as
+ * MQTT defines it (overlong forms, surrogates and values beyond U+10FFFF
+ * are invalid). iothubctl's JSON writer uses it too.
+ */
+size_t auth_utf8_decode(const unsigned char *s, size_t left, uint32_t *cp);
 
 /*
  * Check one name (a ProductName or a DeviceName) of `len` bytes.

@@ -65,7 +65,9 @@ out=$(cd "$out" && pwd)
 [ -x "$lg" ] || make -C "$here" >/dev/null || exit 1
 [ -f "$plugin_so" ] || { echo "build the plugin first (make)" >&2; exit 1; }
 
-free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# free_port, conf_base, settle and rss_kb (of $BROKER_PID)
+# shellcheck source=bench/lib/common.sh
+. "$here/lib/common.sh"
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 wait_port() { for _ in $(seq 100); do port_open "$1" && return 0; sleep 0.1; done; echo "nothing listens on $1" >&2; exit 1; }
 say() { echo "$*" | tee -a "$out/summary.txt"; }
@@ -108,32 +110,13 @@ with open(out + '/hold.txt', 'w') as f:
 EOF
 
 # ---- helpers -----------------------------------------------------------------
-rss_kb() { awk '/^VmRSS/{print $2}' "/proc/$bpid/status"; }
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$bpid/stat"; }
-settle() {  # until the broker uses < 2 % CPU for half a second
-	local a b hz n=0
-	hz=$(getconf CLK_TCK)
-	while [ $n -lt 120 ]; do
-		a=$(cpu_ticks); sleep 0.5; b=$(cpu_ticks)
-		[ $((b - a)) -le $((hz / 100)) ] && return 0
-		n=$((n + 1))
-	done
-}
-
 start_broker() {  # variant
 	local v=$1 dir="$out/$1"
 	mkdir -p "$dir"
 	port=$(free_port)
 	{
-		echo "listener $port 127.0.0.1"
-		echo "max_connections -1"
-		echo "persistence false"
-		echo "set_tcp_nodelay true"
-		echo "log_dest file $dir/broker.log"
-		echo "log_type error"
-		echo "log_type warning"
+		conf_base "$dir" "$port"
 		echo "log_type notice"
-		[ "$(id -u)" = 0 ] && echo "user root"
 		if [ "$v" = plugin ]; then
 			echo "allow_anonymous false"
 			echo "plugin $plugin_so"
@@ -151,6 +134,7 @@ start_broker() {  # variant
 	# ~10,000 clients need ~10,000 fds: raise the soft limit to the hard one.
 	(ulimit -n "$(ulimit -Hn)"; cd "$dir" && exec nice -n "$NICE" mosquitto -c "$dir/mosquitto.conf") >"$dir/stdout.log" 2>&1 &
 	bpid=$!
+	BROKER_PID=$bpid
 	PIDS+=("$bpid")
 	wait_port "$port"
 }

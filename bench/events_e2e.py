@@ -48,7 +48,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -123,13 +122,7 @@ class Broker:
             return None, None
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(60)
-            except subprocess.TimeoutExpired:
-                pass
-        harness.stop_process(self.proc, 0)
+        harness.terminate(self.proc, 60)
         self.reg.forget(self.proc)
 
 

@@ -23,7 +23,7 @@
 #include <unistd.h>
 
 #include "fuzz/fuzz_common.h"
-#include "hooks/event_log.h"
+#include "plugin/logq.h"
 #include "hooks/spool.h"
 #include "hooks/spool_crc.h"
 #include "hooks/spool_priv.h"
@@ -35,7 +35,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define SEG_BYTES (64 * 1024)
 
 static char dir[256];
-static struct hooks_event_log elog;
+static struct ih_logq elog;
 
 static void wipe(void);
 
@@ -46,7 +46,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argc; (void)argv;
 	snprintf(dir, sizeof(dir), "%s/iothub-fuzz-spool-%d", base, (int)getpid());
 	hooks_spool_crc_init();
-	if(hooks_event_log_init(&elog)) abort();
+	if(ih_logq_init(&elog, "the spool")) abort();
 	atexit(wipe);
 	return 0;
 }
@@ -253,7 +253,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		hooks_spool_release(sp);
 		hooks_spool_close(sp);
 	}
-	hooks_event_log_drain(&elog);
+	ih_logq_drain(&elog);
 	for(size_t i = 0; i < napp; i++) free(app[i]);
 	wipe();
 	return 0;

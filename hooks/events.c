@@ -18,7 +18,7 @@
 
 #include "acl/topic.h"
 #include "hooks/event_encode.h"
-#include "hooks/event_log.h"
+#include "plugin/logq.h"
 #include "hooks/event_queue.h"
 #include "hooks/event_stats.h"
 #include "hooks/events.h"
@@ -32,7 +32,7 @@
 
 struct events {
 	const struct ih_config *cfg;   /* outlives us: the glue cleans events up first */
-	struct hooks_event_log log;
+	struct ih_logq log;
 	struct hooks_spool *spool;
 	struct hooks_event_queue memq;
 	struct hooks_event_counters ctr;
@@ -117,7 +117,7 @@ int events_init(struct events **out, const struct ih_config *cfg)
 	ev->last_stats_s = time(NULL);
 	rc = compile_topics(ev, cfg);
 	if(rc) goto fail;
-	if(hooks_event_log_init(&ev->log)){
+	if(ih_logq_init(&ev->log, "the event forwarder")){
 		rc = MOSQ_ERR_UNKNOWN;
 		goto fail;
 	}
@@ -148,7 +148,7 @@ int events_init(struct events **out, const struct ih_config *cfg)
 		rc = MOSQ_ERR_UNKNOWN;
 		goto fail;
 	}
-	hooks_event_log_drain(&ev->log);
+	ih_logq_drain(&ev->log);
 	mosquitto_log_printf(MOSQ_LOG_INFO, "iothub: events: forwarding to %s:%d (exchange %s, %s), spool %s",
 			ev->fwd.target.ci.host, ev->fwd.target.ci.port, cfg->amqp_exchange, ev->json ? "json" : "bson",
 			cfg->spool_dir);
@@ -178,13 +178,13 @@ void events_cleanup(struct events *ev)
 	hooks_spool_close(ev->spool);
 	mosquitto_free(ev->topic_lit);
 	if(ev->log_ready){
-		hooks_event_log_drain(&ev->log);
+		ih_logq_drain(&ev->log);
 		if(lost){
 			mosquitto_log_printf(MOSQ_LOG_WARNING,
 					"iothub: events: %" PRIu64 " events held in memory (degraded mode) were not delivered before shutdown and are lost",
 					lost);
 		}
-		hooks_event_log_cleanup(&ev->log);
+		ih_logq_cleanup(&ev->log);
 	}
 	mosquitto_free(ev);
 }
@@ -418,7 +418,7 @@ void events_tick(struct events *ev, time_t now_s)
 	struct events_stats s;
 
 	if(ev == NULL) return;
-	hooks_event_log_drain(&ev->log);
+	ih_logq_drain(&ev->log);
 	log_state_changes(ev);
 	if(ev->drops_unlogged && now_s - ev->last_drop_log_s >= DROP_LOG_S){
 		mosquitto_log_printf(MOSQ_LOG_ERR, "iothub: events: dropped %" PRIu64 " more event(s)", ev->drops_unlogged);

@@ -15,7 +15,7 @@
 #include <mosquitto.h>
 
 #include "hooks/event_encode.h"
-#include "hooks/event_log.h"
+#include "plugin/logq.h"
 #include "hooks/event_queue.h"
 #include "hooks/event_stats.h"
 #include "hooks/forwarder.h"
@@ -48,7 +48,7 @@ static void log_conn_error(struct hooks_fwd *f, const char *what, const char *er
 	int64_t now = hooks_amqp_now_ms();
 
 	if(strcmp(err, f->last_err) || now - f->last_err_ms >= ERR_REPEAT_MS){
-		hooks_event_log_printf(f->log, MOSQ_LOG_WARNING, "iothub: events: RabbitMQ %s: %s", what, err);
+		ih_logq_push(f->log, MOSQ_LOG_WARNING, "iothub: events: RabbitMQ %s: %s", what, err);
 		snprintf(f->last_err, sizeof(f->last_err), "%s", err);
 		f->last_err_ms = now;
 	}
@@ -238,7 +238,7 @@ static int on_return(struct hooks_fwd *f, const amqp_basic_return_t *ret)
 	uint64_t body_size = 0, got = 0, hi, lo;
 	int rc;
 
-	hooks_event_log_printf(f->log, MOSQ_LOG_WARNING,
+	ih_logq_push(f->log, MOSQ_LOG_WARNING,
 			"iothub: events: RabbitMQ returned an event (exchange %.*s, routing key %.*s): %u %.*s; will retry",
 			(int)ret->exchange.len, (const char *)ret->exchange.bytes,
 			(int)ret->routing_key.len, (const char *)ret->routing_key.bytes,
@@ -275,7 +275,7 @@ static void on_confirm(struct hooks_fwd *f, uint64_t tag, bool multiple, bool ok
 	if(s.acked) atomic_fetch_add_explicit(&f->ctr->confirmed, s.acked, memory_order_relaxed);
 	if(s.nacked){
 		atomic_fetch_add(&f->ctr->nacked, s.nacked);
-		hooks_event_log_printf(f->log, MOSQ_LOG_WARNING,
+		ih_logq_push(f->log, MOSQ_LOG_WARNING,
 				"iothub: events: RabbitMQ nacked %" PRIu64 " event(s); will retry", s.nacked);
 	}
 	if(s.nacked || s.failed_returns) f->need_reset = true;
@@ -306,7 +306,7 @@ static int handle_frame(struct hooks_fwd *f, amqp_frame_t *fr, char *err, size_t
 		}
 		case AMQP_CONNECTION_BLOCKED_METHOD: {
 			amqp_connection_blocked_t *b = fr->payload.method.decoded;
-			hooks_event_log_printf(f->log, MOSQ_LOG_WARNING,
+			ih_logq_push(f->log, MOSQ_LOG_WARNING,
 					"iothub: events: RabbitMQ blocked publishing: %.*s", (int)b->reason.len, (const char *)b->reason.bytes);
 			set_blocked(f, true);
 			return 0;
@@ -385,7 +385,7 @@ static void housekeeping(struct hooks_fwd *f, int64_t now)
 	if(f->sync_ms && now - f->last_sync_ms >= (int64_t)f->sync_ms){
 		int rc = hooks_spool_sync(f->spool);
 		if(rc){
-			hooks_event_log_printf(f->log, MOSQ_LOG_ERR, "iothub: events: msync of the spool failed: %s", strerror(-rc));
+			ih_logq_push(f->log, MOSQ_LOG_ERR, "iothub: events: msync of the spool failed: %s", strerror(-rc));
 		}
 		f->last_sync_ms = now;
 	}
@@ -503,7 +503,7 @@ void hooks_fwd_wake_slow(struct hooks_fwd *f)
 }
 
 int hooks_fwd_init(struct hooks_fwd *f, const struct ih_config *cfg, struct hooks_spool *spool,
-		struct hooks_event_queue *memq, struct hooks_event_log *log, struct hooks_event_counters *ctr,
+		struct hooks_event_queue *memq, struct ih_logq *log, struct hooks_event_counters *ctr,
 		char *err, size_t errlen)
 {
 	memset(f, 0, sizeof(*f));

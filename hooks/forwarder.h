@@ -4,7 +4,7 @@
  * confirmed position, and keeps the spool tidy (spare segments,
  * checkpoints, unlinking, optional msync).
  *
- * It never calls the broker: it logs through the hooks_event_log ring and
+ * It never calls the broker: it logs through the ih_logq ring and
  * allocates with libc. All its rabbitmq-c calls happen on its own thread.
  */
 #ifndef HOOKS_FORWARDER_H
@@ -24,7 +24,7 @@
 
 struct ih_config;
 struct hooks_event_counters;
-struct hooks_event_log;
+struct ih_logq;
 struct hooks_event_queue;
 
 struct hooks_fwd {
@@ -36,7 +36,7 @@ struct hooks_fwd {
 	uint32_t timeout_ms;
 	struct hooks_spool *spool;
 	struct hooks_event_queue *memq;
-	struct hooks_event_log *log;
+	struct ih_logq *log;
 	struct hooks_event_counters *ctr;
 
 	/* shared with the broker thread */
@@ -67,7 +67,7 @@ struct hooks_fwd {
 /* Broker thread: parse the target (a bad amqp_uri fails here), create the
  * eventfd and the ring. No thread yet. err gets the reason on failure. */
 int hooks_fwd_init(struct hooks_fwd *f, const struct ih_config *cfg, struct hooks_spool *spool,
-		struct hooks_event_queue *memq, struct hooks_event_log *log, struct hooks_event_counters *ctr,
+		struct hooks_event_queue *memq, struct ih_logq *log, struct hooks_event_counters *ctr,
 		char *err, size_t errlen);
 int hooks_fwd_start(struct hooks_fwd *f);
 /* Ask the thread to drain what it can within `drain_ms`, then stop; join it. */

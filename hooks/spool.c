@@ -13,7 +13,7 @@
 
 #include <mosquitto.h>
 
-#include "hooks/event_log.h"
+#include "plugin/logq.h"
 #include "hooks/spool_crc.h"
 #include "hooks/spool_priv.h"
 
@@ -190,7 +190,7 @@ bool hooks_spool_next(struct hooks_spool *sp, struct hooks_spool_pos *rd, struct
 				return true;
 			}
 			n = hooks_spool_resync(seg->map, rd->off, end);
-			hooks_event_log_printf(sp->log, MOSQ_LOG_WARNING,
+			ih_logq_push(sp->log, MOSQ_LOG_WARNING,
 					"iothub: spool: segment %s: damaged record at offset %" PRIu64 ", skipped %" PRIu64 " bytes",
 					seg->path, rd->off, n - rd->off);
 			atomic_fetch_add(&sp->corrupt_skipped, 1);
@@ -232,14 +232,14 @@ int hooks_spool_checkpoint(struct hooks_spool *sp)
 	rc = hooks_spool_ckpt_write(sp, c.seg->seq, c.off);
 	if(rc){
 		if(rc != sp->ckpt_error){
-			hooks_event_log_printf(sp->log, MOSQ_LOG_ERR, "iothub: spool: cannot write %s/checkpoint: %s",
+			ih_logq_push(sp->log, MOSQ_LOG_ERR, "iothub: spool: cannot write %s/checkpoint: %s",
 					sp->dir, strerror(-rc));
 		}
 		sp->ckpt_error = rc;
 		return rc;
 	}
 	if(sp->ckpt_error){
-		hooks_event_log_printf(sp->log, MOSQ_LOG_NOTICE, "iothub: spool: checkpoint written again");
+		ih_logq_push(sp->log, MOSQ_LOG_NOTICE, "iothub: spool: checkpoint written again");
 	}
 	sp->ckpt_error = 0;
 	sp->ckpt_valid = true;
@@ -294,7 +294,7 @@ void hooks_spool_prepare(struct hooks_spool *sp)
 	s = hooks_spool_seg_create(sp, name, sp->seg_bytes, &err);
 	if(s == NULL){
 		if(err != sp->prepare_error){
-			hooks_event_log_printf(sp->log, MOSQ_LOG_ERR, "iothub: spool: cannot create a segment in %s: %s",
+			ih_logq_push(sp->log, MOSQ_LOG_ERR, "iothub: spool: cannot create a segment in %s: %s",
 					sp->dir, strerror(err));
 		}
 		sp->prepare_error = err;
@@ -305,7 +305,7 @@ void hooks_spool_prepare(struct hooks_spool *sp)
 	 * store into each page. Best effort: older kernels lack it. */
 	madvise(s->map, s->size, MADV_POPULATE_WRITE);
 	if(sp->prepare_error){
-		hooks_event_log_printf(sp->log, MOSQ_LOG_NOTICE, "iothub: spool: segments can be created again in %s", sp->dir);
+		ih_logq_push(sp->log, MOSQ_LOG_NOTICE, "iothub: spool: segments can be created again in %s", sp->dir);
 	}
 	sp->prepare_error = 0;
 	pthread_mutex_lock(&sp->lock);

@@ -23,7 +23,7 @@
 
 #include "hooks/spool_format.h"
 
-struct hooks_event_log;
+struct ih_logq;
 struct hooks_spool;
 struct hooks_spool_seg;
 
@@ -32,7 +32,7 @@ struct hooks_spool_opts {
 	uint64_t max_bytes;        /* cap on the sum of segment file sizes */
 	uint64_t segment_bytes;    /* size of a normal segment */
 	uint64_t boot_id;
-	struct hooks_event_log *log;
+	struct ih_logq *log;
 };
 
 /* A position in the spool: a segment and a byte offset in it. */

@@ -17,7 +17,7 @@
 
 #include <mosquitto.h>
 
-#include "hooks/event_log.h"
+#include "plugin/logq.h"
 #include "hooks/spool_crc.h"
 #include "hooks/spool_priv.h"
 
@@ -92,7 +92,7 @@ static void note_torn_tail(struct hooks_spool *sp, struct hooks_spool_seg *seg, 
 {
 	for(uint64_t p = off; p < off + HOOKS_SPOOL_REC_HDR && p < seg->size; p++){
 		if(seg->map[p]){
-			hooks_event_log_printf(sp->log, MOSQ_LOG_WARNING,
+			ih_logq_push(sp->log, MOSQ_LOG_WARNING,
 					"iothub: spool: segment %s: incomplete record at offset %" PRIu64 " dropped (torn tail)",
 					seg->path, off);
 			atomic_fetch_add(&sp->corrupt_skipped, 1);
@@ -123,7 +123,7 @@ static void scan_segment(struct hooks_spool *sp, struct hooks_spool_seg *seg, ui
 		if(commit == HOOKS_SPOOL_SEAL) break;
 		n = hooks_spool_resync(seg->map, off, seg->size);
 		if(n < seg->size){
-			hooks_event_log_printf(sp->log, MOSQ_LOG_WARNING,
+			ih_logq_push(sp->log, MOSQ_LOG_WARNING,
 					"iothub: spool: segment %s: %s record at offset %" PRIu64 ", resynchronised at %" PRIu64
 					" (%" PRIu64 " bytes skipped)", seg->path, commit ? "corrupt" : "torn",
 					off, n, n - off);
@@ -160,7 +160,7 @@ static int recover(struct hooks_spool *sp)
 	rc = hooks_spool_ckpt_read(sp, &cseq, &coff);
 	have_ckpt = rc == 0;
 	if(rc && rc != -ENOENT){
-		hooks_event_log_printf(sp->log, MOSQ_LOG_WARNING,
+		ih_logq_push(sp->log, MOSQ_LOG_WARNING,
 				"iothub: spool: %s/checkpoint unreadable (%s): replaying every segment", sp->dir, strerror(-rc));
 	}
 	rc = list_dir(sp, &l);
@@ -185,7 +185,7 @@ static int recover(struct hooks_spool *sp)
 		}
 		seg = hooks_spool_seg_map(sp, name, seq, &err);
 		if(seg == NULL){
-			hooks_event_log_printf(sp->log, MOSQ_LOG_ERR,
+			ih_logq_push(sp->log, MOSQ_LOG_ERR,
 					"iothub: spool: segment %s/%s unusable (%s): moved aside as %s.bad",
 					sp->dir, name, strerror(err), name);
 			char bad[64];
@@ -211,7 +211,7 @@ static int recover(struct hooks_spool *sp)
 	}
 	if(have_ckpt && cseq > sp->last_seq) sp->last_seq = cseq;
 	if(sp->head){
-		hooks_event_log_printf(sp->log, MOSQ_LOG_NOTICE,
+		ih_logq_push(sp->log, MOSQ_LOG_NOTICE,
 				"iothub: spool: recovered %" PRIu64 " undelivered events from %s",
 				atomic_load(&sp->recovered_records), sp->dir);
 	}
@@ -248,14 +248,14 @@ int hooks_spool_open(struct hooks_spool **out, const struct hooks_spool_opts *o)
 	}
 	rc = make_dir(sp->dir);
 	if(rc){
-		hooks_event_log_printf(sp->log, MOSQ_LOG_ERR, "iothub: spool: cannot create spool_dir %s: %s",
+		ih_logq_push(sp->log, MOSQ_LOG_ERR, "iothub: spool: cannot create spool_dir %s: %s",
 				sp->dir, strerror(-rc));
 		goto fail;
 	}
 	sp->dirfd = open(sp->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if(sp->dirfd < 0){
 		rc = -errno;
-		hooks_event_log_printf(sp->log, MOSQ_LOG_ERR, "iothub: spool: cannot open spool_dir %s: %s",
+		ih_logq_push(sp->log, MOSQ_LOG_ERR, "iothub: spool: cannot open spool_dir %s: %s",
 				sp->dir, strerror(-rc));
 		goto fail;
 	}
@@ -263,13 +263,13 @@ int hooks_spool_open(struct hooks_spool **out, const struct hooks_spool_opts *o)
 	sp->lockfd = openat(sp->dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if(sp->lockfd < 0 || flock(sp->lockfd, LOCK_EX | LOCK_NB)){
 		rc = -errno;
-		hooks_event_log_printf(sp->log, MOSQ_LOG_ERR, "iothub: spool: cannot lock spool_dir %s: %s%s", sp->dir,
+		ih_logq_push(sp->log, MOSQ_LOG_ERR, "iothub: spool: cannot lock spool_dir %s: %s%s", sp->dir,
 				strerror(-rc), rc == -EWOULDBLOCK ? " (another broker is using it)" : "");
 		goto fail;
 	}
 	rc = recover(sp);
 	if(rc){
-		hooks_event_log_printf(sp->log, MOSQ_LOG_ERR, "iothub: spool: cannot read spool_dir %s: %s",
+		ih_logq_push(sp->log, MOSQ_LOG_ERR, "iothub: spool: cannot read spool_dir %s: %s",
 				sp->dir, strerror(-rc));
 		goto fail;
 	}
@@ -277,12 +277,12 @@ int hooks_spool_open(struct hooks_spool **out, const struct hooks_spool_opts *o)
 	 * the directory is writable and the disk has room. */
 	if(hooks_spool_roll(sp, HOOKS_SPOOL_REC_HDR) && sp->last_error == EFBIG && sp->head){
 		/* Recovered events fill the cap: start degraded rather than not at all. */
-		hooks_event_log_printf(sp->log, MOSQ_LOG_WARNING,
+		ih_logq_push(sp->log, MOSQ_LOG_WARNING,
 				"iothub: spool: recovered segments fill spool_max_bytes (%" PRIu64 " bytes); new events wait in memory until they drain",
 				sp->max_bytes);
 	}else if(sp->wseg == NULL){
 		rc = -sp->last_error;
-		hooks_event_log_printf(sp->log, MOSQ_LOG_ERR,
+		ih_logq_push(sp->log, MOSQ_LOG_ERR,
 				"iothub: spool: cannot create a %" PRIu64 "-byte segment in spool_dir %s: %s",
 				sp->seg_bytes, sp->dir, strerror(sp->last_error));
 		goto fail;

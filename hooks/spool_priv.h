@@ -31,7 +31,7 @@ struct hooks_spool {
 	uint64_t max_bytes;
 	uint64_t seg_bytes;
 	uint64_t boot_id;
-	struct hooks_event_log *log;
+	struct ih_logq *log;
 
 	pthread_mutex_t lock;          /* seg->next, head, spare: pointer swaps only */
 	struct hooks_spool_seg *head;  /* oldest live segment */

@@ -15,7 +15,7 @@
 
 #include <mosquitto.h>
 
-#include "hooks/event_log.h"
+#include "plugin/logq.h"
 #include "hooks/spool_crc.h"
 #include "hooks/spool_priv.h"
 #include "plugin/clock.h"
@@ -127,7 +127,7 @@ struct hooks_spool_seg *hooks_spool_seg_map(struct hooks_spool *sp, const char *
 	if(h->size > (uint64_t)st.st_size){
 		/* Segments are preallocated to their full size: someone or something
 		 * cut this file. What it still holds is recovered. */
-		hooks_event_log_printf(sp->log, MOSQ_LOG_WARNING,
+		ih_logq_push(sp->log, MOSQ_LOG_WARNING,
 				"iothub: spool: segment %s is truncated (%" PRIu64 " of %" PRIu64 " bytes): recovering the records it still holds",
 				name, (uint64_t)st.st_size, h->size);
 	}

@@ -42,6 +42,22 @@ stop_pid() {
 	return 0
 }
 
+# ---- broker configuration ----------------------------------------------------
+
+# conf_base DIR PORT : the mosquitto.conf lines every benchmarked broker
+# shares (loopback listener, no connection limit, no persistence, Nagle off,
+# errors and warnings to DIR/broker.log).
+conf_base() {
+	echo "listener $2 127.0.0.1"
+	echo "max_connections -1"
+	echo "persistence false"
+	echo "set_tcp_nodelay true"
+	echo "log_dest file $1/broker.log"
+	echo "log_type error"
+	echo "log_type warning"
+	if [ "$(id -u)" = 0 ]; then echo "user root"; fi
+}
+
 # ---- broker measurements ------------------------------------------------------
 
 # CPU seconds of the whole broker process (all threads: the plugin's auth

@@ -12,7 +12,7 @@
 #   autosub  + auto-subscription (the plugin's defaults)
 #   events   + event forwarding to a private RabbitMQ node
 #
-# Needs (set by run.sh): WORK, MONGO_URI, MONGO_DB, AMQP_URI (events only),
+# Needs lib/common.sh, and (set by run.sh): WORK, MONGO_URI, MONGO_DB, AMQP_URI (events only),
 # DYNSEC_JSON, PLUGIN_SO, DYNSEC_SO.
 
 ALL_CONFIGS="bare bare2 dynsec plugin autosub events"
@@ -33,14 +33,7 @@ config_title() {
 write_conf() {
 	local cfg=$1 dir=$2 port=$3
 	{
-		echo "listener $port 127.0.0.1"
-		echo "max_connections -1"
-		echo "persistence false"
-		echo "set_tcp_nodelay true"
-		echo "log_dest file $dir/broker.log"
-		echo "log_type error"
-		echo "log_type warning"
-		[ "$(id -u)" = 0 ] && echo "user root"
+		conf_base "$dir" "$port"
 		case $cfg in
 		bare | bare2)
 			echo "allow_anonymous true"

@@ -288,6 +288,20 @@ def stop_process(proc, timeout=5.0, sig=signal.SIGTERM):
         return None
 
 
+def terminate(proc, timeout):
+    """SIGTERM the process alone (a broker, a demo script) and give it
+    ``timeout`` seconds to shut down as it would on Ctrl-C; then reap the
+    whole group.  Returns (exited by itself, exit status)."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            pass
+    exited = proc.poll() is not None
+    return exited, stop_process(proc, 0)
+
+
 # ----------------------------------------------------------------------
 # Sanitizers (IOTHUB_ASAN)
 # ----------------------------------------------------------------------
@@ -882,14 +896,7 @@ class Broker:
             timeout *= 3        # the exit-time leak check takes a while
         if self.proc is None:
             return self.exit_code == 0
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                pass
-        clean = self.proc.poll() is not None
-        rc = stop_process(self.proc, 0)
+        clean, rc = terminate(self.proc, timeout)
         self.exit_code = rc
         self.registry.forget(self.proc)
         self.proc = None
@@ -1081,6 +1088,7 @@ class MqttClient:
         self.session_expiry = session_expiry
         self.auth_method = auth_method      # MQTT 5 enhanced authentication
         self.messages = queue.Queue()
+        self._received = []             # paho thread only
         self.connack = None             # CONNACK rc / reason code (int)
         self.connack_flags = None
         self.disconnect_rc = None
@@ -1143,9 +1151,17 @@ class MqttClient:
         self._disconnected.set()
 
     def _on_message(self, client, userdata, msg):
+        # Held until the loop() call returns: paho sends the PUBACK after
+        # this callback, and a test that disconnects as soon as it sees the
+        # message would otherwise leave it unacknowledged (and the broker
+        # rightly redelivers it to the next session).
         props = getattr(msg, 'properties', None)
-        self.messages.put(Message(msg.topic, msg.payload, msg.qos,
-                                  bool(msg.retain), props))
+        self._received.append(Message(msg.topic, msg.payload, msg.qos,
+                                      bool(msg.retain), props))
+
+    def _release_received(self):
+        while self._received:
+            self.messages.put(self._received.pop(0))
 
     def _on_subscribe(self, client, userdata, mid, granted, properties=None):
         codes = [g.value if hasattr(g, 'value') else int(g) for g in granted]
@@ -1162,8 +1178,10 @@ class MqttClient:
         mqtt = _paho()
         while not self._stop:
             rc = self.client.loop(0.05)
+            self._release_received()
             if rc != mqtt.MQTT_ERR_SUCCESS:
                 break
+        self._release_received()
         self._disconnected.set()
 
     # -- API -------------------------------------------------------------

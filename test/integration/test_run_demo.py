@@ -79,13 +79,7 @@ class Demo:
 
     def stop(self):
         """What Ctrl-C does (run.sh traps INT and TERM alike)."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(60)
-            except subprocess.TimeoutExpired:
-                pass
-        rc = harness.stop_process(self.proc, 0)
+        _, rc = harness.terminate(self.proc, 60)
         self.registry.forget(self.proc)
         self.reader.join(5)
         return rc

@@ -10,7 +10,6 @@ Run from the repository root:
 """
 
 import json
-import os
 import re
 import shutil
 

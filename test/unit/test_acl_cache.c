@@ -13,6 +13,7 @@
 
 #include "acl/acl_cache.h"
 #include "test/stubs/broker_stubs.h"
+#include "test/unit/unit_run.h"
 
 #define W MOSQ_ACL_WRITE
 #define R MOSQ_ACL_READ
@@ -316,8 +317,6 @@ int main(void)
 {
 	Suite *s = suite_create("acl_cache");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_hit_miss);
@@ -332,9 +331,5 @@ int main(void)
 	tcase_add_test(tc, test_long_topics_not_cached);
 	tcase_add_test(tc, test_memory_figure);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run(s);
 }

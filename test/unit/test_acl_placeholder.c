@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "acl/placeholder.h"
+#include "test/unit/unit_run.h"
 
 static const struct acl_subject p1d1 = {"p1/d1", 2, "client-1"};
 
@@ -252,8 +253,6 @@ int main(void)
 {
 	Suite *s = suite_create("acl_placeholder");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, test_each_placeholder);
 	tcase_add_test(tc, test_percent_literal);
@@ -269,9 +268,5 @@ int main(void)
 	tcase_add_test(tc, test_too_long);
 	tcase_add_test(tc, test_strerror);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run(s);
 }

@@ -16,6 +16,7 @@
 #include "hooks/autosub_template.h"
 #include "plugin/config.h"
 #include "test/stubs/broker_stubs.h"
+#include "test/unit/unit_run.h"
 
 #define W MOSQ_ACL_WRITE
 #define R MOSQ_ACL_READ
@@ -590,8 +591,6 @@ int main(void)
 {
 	Suite *s = suite_create("acl_rules");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_default_own_uplinks);
@@ -618,9 +617,5 @@ int main(void)
 	tcase_add_test(tc, test_templates_init_errors);
 	tcase_add_test(tc, test_templates_from_options);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run(s);
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "acl/topic.h"
+#include "test/unit/unit_run.h"
 
 struct pair { const char *a; const char *b; bool want; };
 
@@ -389,8 +390,6 @@ int main(void)
 {
 	Suite *s = suite_create("acl_topic");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_set_timeout(tc, 60);
 
@@ -405,9 +404,5 @@ int main(void)
 	tcase_add_test(tc, test_random_matches);
 	tcase_add_test(tc, test_random_covers_sound_overlap_exact);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run(s);
 }

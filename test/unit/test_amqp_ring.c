@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "hooks/forwarder_ring.h"
+#include "test/unit/unit_run.h"
 
 static struct hooks_spool_rec_hdr hdrs[64];
 
@@ -125,8 +126,6 @@ int main(void)
 {
 	Suite *s = suite_create("amqp_ring");
 	TCase *tc = tcase_create("ring");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, multiple_ack_settles_prefix);
 	tcase_add_test(tc, out_of_order_single_acks);
@@ -134,9 +133,5 @@ int main(void)
 	tcase_add_test(tc, return_then_ack_counts_as_failed);
 	tcase_add_test(tc, memory_items_are_freed);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return unit_run(s);
 }

@@ -12,6 +12,7 @@
 #include "auth/strmap.h"
 #include "plugin/config.h"
 #include "test/stubs/broker_stubs.h"
+#include "test/unit/unit_run.h"
 
 static struct ih_config cfg;
 static long blocks_at_start;
@@ -244,8 +245,6 @@ int main(void)
 {
 	Suite *s = suite_create("auth_cache");
 	TCase *tc = tcase_create("cache");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, siphash_vectors);
@@ -256,9 +255,5 @@ int main(void)
 	tcase_add_test(tc, digest_semantics);
 	tcase_add_test(tc, digest_binds_username);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run(s);
 }

@@ -13,6 +13,7 @@
 #include "auth/device.h"
 #include "plugin/config.h"
 #include "test/stubs/broker_stubs.h"
+#include "test/unit/unit_run.h"
 
 static struct ih_config cfg;
 static long blocks_at_start;
@@ -532,8 +533,6 @@ int main(void)
 {
 	Suite *s = suite_create("auth_device");
 	TCase *tc = tcase_create("decode");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
@@ -558,9 +557,5 @@ int main(void)
 	tcase_add_test(tc, refcounting);
 	tcase_add_test(tc, mutation_fuzz);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run(s);
 }

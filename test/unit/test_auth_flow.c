@@ -25,6 +25,7 @@
 #include "auth/source.h"
 #include "plugin/config.h"
 #include "test/stubs/broker_stubs.h"
+#include "test/unit/unit_run.h"
 
 /* ------------------------------------------------------------------ */
 /* fake registry                                                        */
@@ -720,8 +721,6 @@ int main(void)
 {
 	Suite *s = suite_create("auth_flow");
 	TCase *tc = tcase_create("flow");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
@@ -751,9 +750,5 @@ int main(void)
 	tcase_add_test(tc, stale_refetch_does_not_override);
 	tcase_add_test(tc, bad_uri_fails_init);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run(s);
 }

@@ -6,6 +6,7 @@
 #include <mosquitto.h>
 
 #include "auth/username.h"
+#include "test/unit/unit_run.h"
 
 static const char *check_user(const char *u, size_t *plen)
 {
@@ -95,8 +96,6 @@ int main(void)
 {
 	Suite *s = suite_create("auth_names");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, valid_usernames);
 	tcase_add_test(tc, malformed_usernames);
@@ -104,9 +103,5 @@ int main(void)
 	tcase_add_test(tc, names);
 	tcase_add_test(tc, noncharacters);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run(s);
 }

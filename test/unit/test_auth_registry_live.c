@@ -28,6 +28,7 @@
 #include "auth/auth_internal.h"
 #include "plugin/config.h"
 #include "test/stubs/broker_stubs.h"
+#include "test/unit/unit_run.h"
 
 #define PYTHON "/usr/bin/python3"
 #define DB "ih_live_test"
@@ -475,8 +476,6 @@ int main(void)
 {
 	Suite *s = suite_create("auth_registry_live");
 	TCase *tc = tcase_create("standin");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 120);
@@ -487,9 +486,5 @@ int main(void)
 	tcase_add_test(tc, down_at_startup);
 	tcase_add_test(tc, batched_revalidation);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run(s);
 }

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "auth/secret.h"
+#include "test/unit/unit_run.h"
 
 /* mosquitto_passwd -b file p1/d1 'Secr3t!' (and -H sha512 for $6$) */
 static const char *sha512_vector = "$6$eAQ2skr7IWukAQpc$tmPiboFbmN9q0x/reNhZQpzHOF7lsxKf0hiNKtMI3/Ao/Ytxvi2V3XxCO7C+ML3RcrBDQ78XygS+Nne9Y5UjeA==";
@@ -64,17 +65,11 @@ int main(void)
 {
 	Suite *s = suite_create("auth_secret");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, clear_secrets);
 	tcase_add_test(tc, mosquitto_passwd_hash);
 	tcase_add_test(tc, malformed_hashes);
 	tcase_add_test(tc, create_and_verify);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run(s);
 }

@@ -6,6 +6,7 @@
 #include "auth/throttle.h"
 #include "plugin/config.h"
 #include "test/stubs/broker_stubs.h"
+#include "test/unit/unit_run.h"
 
 static struct ih_config cfg;
 static long blocks_at_start;
@@ -146,8 +147,6 @@ int main(void)
 {
 	Suite *s = suite_create("auth_throttle");
 	TCase *tc = tcase_create("throttle");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, blocks_username_after_max);
@@ -157,9 +156,5 @@ int main(void)
 	tcase_add_test(tc, disabled);
 	tcase_add_test(tc, bounded_memory);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run(s);
 }

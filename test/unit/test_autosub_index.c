@@ -13,6 +13,7 @@
 
 #include "hooks/autosub_index.h"
 #include "test/stubs/broker_stubs.h"
+#include "test/unit/unit_run.h"
 
 static struct autosub_index *idx;
 static long blocks_at_start;
@@ -435,8 +436,6 @@ int main(void)
 {
 	Suite *s = suite_create("autosub_index");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_checked_fixture(tc, setup, teardown);
@@ -456,9 +455,5 @@ int main(void)
 	tcase_add_test(tc, test_match_cost_independent_of_clients);
 	tcase_add_test(tc, test_memory_returns_to_empty);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run(s);
 }

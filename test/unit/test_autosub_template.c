@@ -12,6 +12,7 @@
 
 #include "hooks/autosub_template.h"
 #include "test/stubs/broker_stubs.h"
+#include "test/unit/unit_run.h"
 
 static long blocks_at_start;
 
@@ -262,8 +263,6 @@ int main(void)
 {
 	Suite *s = suite_create("autosub_template");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_accept);
@@ -276,9 +275,5 @@ int main(void)
 	tcase_add_test(tc, test_unsafe_and_anonymous);
 	tcase_add_test(tc, test_nothing_to_subscribe);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run(s);
 }

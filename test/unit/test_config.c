@@ -9,6 +9,7 @@
 
 #include "plugin/config.h"
 #include "test/stubs/broker_stubs.h"
+#include "test/unit/unit_run.h"
 
 static int parse(struct ih_config *cfg, const char *const *kv, int pairs)
 {
@@ -167,8 +168,6 @@ int main(void)
 {
 	Suite *s = suite_create("config");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, defaults);
 	tcase_add_test(tc, values_and_lists);
@@ -176,9 +175,5 @@ int main(void)
 	tcase_add_test(tc, value_parsers);
 	tcase_add_test(tc, autosub_none);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run(s);
 }

@@ -9,6 +9,7 @@
 
 #include "plugin/conn.h"
 #include "test/stubs/broker_stubs.h"
+#include "test/unit/unit_run.h"
 
 static struct ih_conn *mk(struct mosquitto *client, const char *id, const char *user)
 {
@@ -137,17 +138,11 @@ int main(void)
 {
 	Suite *s = suite_create("conn");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, add_find_remove);
 	tcase_add_test(tc, takeover_keeps_both_until_disconnect);
 	tcase_add_test(tc, stale_pointer_is_rejected_and_replaced);
 	tcase_add_test(tc, many_entries_grow);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run(s);
 }

@@ -9,6 +9,7 @@
 #include <bson/bson.h>
 
 #include "hooks/event_encode.h"
+#include "test/unit/unit_run.h"
 
 static const struct hooks_event_client dev = {
 	.client_id = "c-1", .username = "p1/d1", .product_len = 2, .conn_id = "conn-42",
@@ -296,8 +297,6 @@ int main(void)
 {
 	Suite *s = suite_create("event_encode");
 	TCase *tc = tcase_create("encode");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, bson_connected);
 	tcase_add_test(tc, bson_disconnected);
@@ -309,9 +308,5 @@ int main(void)
 	tcase_add_test(tc, json_publish_base64);
 	tcase_add_test(tc, id_format);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return unit_run(s);
 }

@@ -17,6 +17,7 @@
 #include "hooks/events.h"
 #include "plugin/config.h"
 #include "test/stubs/broker_stubs.h"
+#include "test/unit/unit_run.h"
 
 static char dir[256];
 
@@ -321,8 +322,6 @@ int main(void)
 {
 	Suite *s = suite_create("events");
 	TCase *tc = tcase_create("events");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
@@ -335,9 +334,5 @@ int main(void)
 	tcase_add_test(tc, stats_line_once_per_interval);
 	tcase_add_test(tc, publish_wanted_agrees_with_the_broker_matcher);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return unit_run(s);
 }

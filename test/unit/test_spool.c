@@ -16,21 +16,22 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "hooks/event_log.h"
+#include "plugin/logq.h"
 #include "hooks/spool.h"
 #include "hooks/spool_crc.h"
 #include "test/stubs/broker_stubs.h"
+#include "test/unit/unit_run.h"
 
 #define SEG (64 * 1024)
 
 static char dir[256];
-static struct hooks_event_log lq;
+static struct ih_logq lq;
 
 static void setup(void)
 {
 	snprintf(dir, sizeof(dir), "/tmp/ih-spool-test-XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(dir));
-	hooks_event_log_init(&lq);
+	ih_logq_init(&lq, "the spool");
 	stub_log_clear();
 }
 
@@ -38,8 +39,8 @@ static void teardown(void)
 {
 	char cmd[300];
 
-	hooks_event_log_drain(&lq);
-	hooks_event_log_cleanup(&lq);
+	ih_logq_drain(&lq);
+	ih_logq_cleanup(&lq);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	ck_assert_int_eq(system(cmd), 0);
 }
@@ -50,7 +51,7 @@ static struct hooks_spool *open_spool(uint64_t max)
 	struct hooks_spool *sp = NULL;
 
 	ck_assert_int_eq(hooks_spool_open(&sp, &o), 0);
-	hooks_event_log_drain(&lq);
+	ih_logq_drain(&lq);
 	return sp;
 }
 
@@ -401,7 +402,7 @@ START_TEST(unwritable_dir_fails_open)
 	o.dir = sub;
 	stub_log_clear();
 	ck_assert_int_ne(hooks_spool_open(&sp, &o), 0);
-	hooks_event_log_drain(&lq);
+	ih_logq_drain(&lq);
 	ck_assert(stub_log_contains("spool_dir"));
 }
 END_TEST
@@ -442,7 +443,7 @@ START_TEST(second_opener_is_refused)
 
 	stub_log_clear();
 	ck_assert_int_ne(hooks_spool_open(&sp2, &o), 0);
-	hooks_event_log_drain(&lq);
+	ih_logq_drain(&lq);
 	ck_assert(stub_log_contains("another broker"));
 	hooks_spool_close(sp);
 	ck_assert_int_eq(hooks_spool_open(&sp2, &o), 0);
@@ -551,8 +552,6 @@ int main(void)
 {
 	Suite *s = suite_create("spool");
 	TCase *tc = tcase_create("spool");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
@@ -572,9 +571,5 @@ int main(void)
 	tcase_add_test(tc, release_keeps_the_segment_the_reader_is_in);
 	tcase_add_test(tc, release_before_first_read_after_recovery);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return unit_run(s);
 }

@@ -11,37 +11,8 @@
 
 #include <bson/bson.h>
 
+#include "auth/username.h"
 #include "tools/ctl/ctl_output.h"
-
-/* Length of the valid UTF-8 sequence at s, or 0. Mirrors the rules of
- * auth/username.c without its name-specific refusals. */
-static size_t utf8_len(const unsigned char *s, size_t left)
-{
-	uint32_t cp;
-	size_t len;
-
-	if(s[0] < 0x80) return 1;
-	if(s[0] >= 0xC2 && s[0] <= 0xDF){
-		len = 2;
-		cp = s[0] & 0x1F;
-	}else if(s[0] >= 0xE0 && s[0] <= 0xEF){
-		len = 3;
-		cp = s[0] & 0x0F;
-	}else if(s[0] >= 0xF0 && s[0] <= 0xF4){
-		len = 4;
-		cp = s[0] & 0x07;
-	}else{
-		return 0;
-	}
-	if(len > left) return 0;
-	for(size_t i = 1; i < len; i++){
-		if((s[i] & 0xC0) != 0x80) return 0;
-		cp = (cp << 6) | (s[i] & 0x3F);
-	}
-	if((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF))) return 0;
-	if(cp >= 0xD800 && cp <= 0xDFFF) return 0;
-	return len;
-}
 
 void ctl_json_append_string(bson_string_t *out, const char *s, size_t len)
 {
@@ -51,6 +22,7 @@ void ctl_json_append_string(bson_string_t *out, const char *s, size_t len)
 	bson_string_append_c(out, '"');
 	while(i < len){
 		unsigned char ch = p[i];
+		uint32_t cp;
 		size_t n;
 
 		if(ch == '"' || ch == '\\'){
@@ -69,7 +41,7 @@ void ctl_json_append_string(bson_string_t *out, const char *s, size_t len)
 			i++;
 			continue;
 		}
-		n = utf8_len(p + i, len - i);
+		n = auth_utf8_decode(p + i, len - i, &cp);
 		if(n == 0){
 			bson_string_append(out, "\\ufffd");
 			i++;
