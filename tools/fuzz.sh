@@ -17,6 +17,12 @@ set -u
 cd "$(dirname "$0")/.."
 
 mode=fuzz
+case ${1:-} in
+-h | --help)
+    sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
+    exit 0
+    ;;
+esac
 if [ "${1:-}" = "--replay" ]; then
     mode=replay
     shift
@@ -30,10 +36,17 @@ if ! command -v clang-14 > /dev/null; then
 fi
 make -s -f fuzz/Makefile FUZZ_BUILD="$build" -j"${FUZZ_JOBS:-2}" all || exit 1
 
+read -r -a known <<< "$(make -s -f fuzz/Makefile FUZZ_BUILD="$build" list)"
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    read -r -a targets <<< "$(make -s -f fuzz/Makefile FUZZ_BUILD="$build" list)"
+    targets=("${known[@]}")
 fi
+for bin in "${targets[@]}"; do
+    if [ ! -x "$build/fuzz_${bin#fuzz_}" ]; then
+        echo "fuzz: no target '$bin' (targets: ${known[*]#fuzz_})" >&2
+        exit 2
+    fi
+done
 
 failed=0
 summary=()
