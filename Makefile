@@ -46,7 +46,7 @@ UNIT_BIN   = $(UNIT_SRC:test/unit/%.c=$(BUILD)/test/%)
 
 .SECONDARY:
 
-.PHONY: all plugin ctl test unit integration asan asan-build run bench fuzz soak install clean deps
+.PHONY: all plugin ctl loadgen test unit integration asan asan-build run bench fuzz soak install clean deps
 
 all: plugin ctl
 
@@ -74,7 +74,11 @@ deps:
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; CK_FORK=yes $$t; done
 
-integration: all
+# The load generator drives the events tests' 5,000-publish runs.
+loadgen:
+	$(MAKE) -C bench
+
+integration: all loadgen
 	$(PYTHON) -m pytest test/integration -q $(PYTEST_ARGS)
 
 # The README's test command: everything a fresh machine needs, then every suite.
@@ -91,6 +95,7 @@ test: deps
 ASAN_SAN = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 asan: deps
 	$(MAKE) BUILD=build-asan OPT=-O1 SAN="$(ASAN_SAN)" all unit
+	$(MAKE) loadgen
 	IOTHUB_PLUGIN=$(CURDIR)/build-asan/mosquitto_iothub.so IOTHUBCTL=$(CURDIR)/build-asan/iothubctl \
 		IOTHUB_ASAN=1 IOTHUB_ASAN_CFLAGS="$(ASAN_SAN)" \
 		$(PYTHON) -m pytest test/integration -q $(PYTEST_ARGS)

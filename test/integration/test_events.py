@@ -531,7 +531,7 @@ def _register(mongo, product, n, workdir):
 def loadgen(registry, port, creds, publishers, count, topic='upload_data/%p/%d/t/%n',
             qos=1, inflight=20, extra=(), timeout=300):
     if not LOADGEN.exists():
-        pytest.skip('bench/build/loadgen not built (make -C bench)')
+        pytest.fail('bench/build/loadgen is not built: run `make loadgen` (make test does)')
     args = [LOADGEN, '--port', port, '--mode', 'pub', '--publishers', publishers,
             '--count', count, '--qos', qos, '--inflight', inflight,
             '--creds', creds, '--topic', topic, '--json', '--quiet',
