@@ -152,3 +152,22 @@ wait_clients() {
 		sleep 0.1
 	done
 }
+
+# ---- shared scenario bodies -------------------------------------------------------
+
+# uplink_run QOS [LOADGEN ARGS...] : 100 devices publish telemetry
+# (upload_data/<product>/d<i>/temp/<n>) for 3 s (2 with -q), 100 service
+# clients each subscribed to one device's uplink; records msg_per_cpu_s,
+# msg_cpu_us and msgs_per_s (the uplink scenarios).
+uplink_run() {
+	local qos=$1 d=3
+	shift
+	[ "${QUICK:-0}" = 1 ] && d=2
+	cpu_begin
+	lg --mode pub --publishers 100 --subscribers 100 --qos "$qos" "$@" --duration $d \
+		--user "$DEV_USER" --pass "$DEV_PASS" --sub-user "$SVC_USER" --sub-pass "$SVC_PASS" \
+		--topic 'upload_data/%p/%d/temp/%n' --sub-topic "upload_data/$PRODUCT/d%i/#" >"$RAW.json"
+	lg_ok "$RAW.json" || return 0
+	cpu_end "$(jget "$RAW.json" receive.received)" msg
+	metric msgs_per_s "$(jget "$RAW.json" receive.received_per_s)"
+}

@@ -16,13 +16,5 @@ metric_def msgs_per_s "messages/s delivered (wall clock)" "msg/s" higher
 metric_def msg_cpu_us "broker CPU per message (all threads)" "µs" lower
 
 scenario_run() {
-	local d=3
-	[ "${QUICK:-0}" = 1 ] && d=2
-	cpu_begin
-	lg --mode pub --publishers 100 --subscribers 100 --qos 0 --e2e-window 20 --duration $d \
-		--user "$DEV_USER" --pass "$DEV_PASS" --sub-user "$SVC_USER" --sub-pass "$SVC_PASS" \
-		--topic 'upload_data/%p/%d/temp/%n' --sub-topic "upload_data/$PRODUCT/d%i/#" >"$RAW.json"
-	lg_ok "$RAW.json" || return 0
-	cpu_end "$(jget "$RAW.json" receive.received)" msg
-	metric msgs_per_s "$(jget "$RAW.json" receive.received_per_s)"
+	uplink_run 0 --e2e-window 20
 }

@@ -1089,6 +1089,7 @@ class MqttClient:
         self.auth_method = auth_method      # MQTT 5 enhanced authentication
         self.messages = queue.Queue()
         self._received = []             # paho thread only
+        self._disconnect_requested = False
         self.connack = None             # CONNACK rc / reason code (int)
         self.connack_flags = None
         self.disconnect_rc = None
@@ -1181,6 +1182,12 @@ class MqttClient:
             self._release_received()
             if rc != mqtt.MQTT_ERR_SUCCESS:
                 break
+            if self._disconnect_requested:
+                # Here, not on the caller's thread: paho closes the socket
+                # once DISCONNECT is written, and a PUBACK this thread was
+                # writing at that moment would hit a closed descriptor.
+                self._disconnect_requested = False
+                self.client.disconnect()
         self._release_received()
         self._disconnected.set()
 
@@ -1203,6 +1210,7 @@ class MqttClient:
         self._connack_event.clear()
         self._disconnected.clear()
         self._stop = False
+        self._disconnect_requested = False
         kwargs = {}
         if self.proto == 5:
             from paho.mqtt.properties import Properties
@@ -1313,7 +1321,10 @@ class MqttClient:
     def disconnect(self):
         """Clean DISCONNECT (no will message) and stop the loop thread."""
         if self.connected:
-            self.client.disconnect()
+            if self._thread is not None and self._thread.is_alive():
+                self._disconnect_requested = True
+            else:
+                self.client.disconnect()
             self._disconnected.wait(5)
         self._shutdown_loop()
         self._connected.clear()
