@@ -91,11 +91,12 @@ test: deps
 # The same suites against an ASan/UBSan build. The broker itself is not
 # instrumented, so the harness preloads the sanitizer runtimes into it
 # (IOTHUB_ASAN) and fails a test whose broker left a report; iothubctl and
-# the events test driver are built instrumented.
+# the events test driver are built instrumented. The demo test runs
+# tools/run.sh as a user would, on the regular build, so that is built too.
 ASAN_SAN = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 asan: deps
 	$(MAKE) BUILD=build-asan OPT=-O1 SAN="$(ASAN_SAN)" all unit
-	$(MAKE) loadgen
+	$(MAKE) all loadgen
 	IOTHUB_PLUGIN=$(CURDIR)/build-asan/mosquitto_iothub.so IOTHUBCTL=$(CURDIR)/build-asan/iothubctl \
 		IOTHUB_ASAN=1 IOTHUB_ASAN_CFLAGS="$(ASAN_SAN)" \
 		$(PYTHON) -m pytest test/integration -q $(PYTEST_ARGS)
