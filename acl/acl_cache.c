@@ -129,33 +129,30 @@ bool acl_cache_lookup(struct acl_cache *c, int access, const char *topic, uint32
 	}
 	h = acl_hash_bytes(topic, len, c->seed ^ (uint64_t)(unsigned)access);
 	if(c->slot == NULL){
-		probe_count(c, false);
-		key->hash = h;
-		key->len = len;
 		key->slot = UINT32_MAX;   /* the store allocates, then picks the slot */
-		return false;
-	}
-	set = set_of(c, h);
-	for(uint32_t w = 0; w < c->ways; w++){
-		struct slot *s = &set[w];
-		/* The hash only narrows the search: the bytes decide. */
-		if(s->hash != h || !s->used || s->len != len || s->access != (uint8_t)access
-				|| memcmp(s->topic, topic, len) != 0){
-			continue;
+	}else{
+		set = set_of(c, h);
+		for(uint32_t w = 0; w < c->ways; w++){
+			struct slot *s = &set[w];
+			/* The hash only narrows the search: the bytes decide. */
+			if(s->hash != h || !s->used || s->len != len || s->access != (uint8_t)access
+					|| memcmp(s->topic, topic, len) != 0){
+				continue;
+			}
+			if(now < s->expires){
+				s->stamp = ++c->clock;
+				*decision = (enum acl_decision)s->decision;
+				probe_count(c, true);
+				return true;
+			}
+			s->used = 0;   /* expired: its slot is the natural place for the refresh */
+			break;
 		}
-		if(now < s->expires){
-			s->stamp = ++c->clock;
-			*decision = (enum acl_decision)s->decision;
-			probe_count(c, true);
-			return true;
-		}
-		s->used = 0;   /* expired: its slot is the natural place for the refresh */
-		break;
+		key->slot = (uint32_t)(set - c->slot) + victim(c, set, now);
 	}
 	probe_count(c, false);
 	key->hash = h;
 	key->len = len;
-	key->slot = (uint32_t)(set - c->slot) + victim(c, set, now);
 	return false;
 }
 

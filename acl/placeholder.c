@@ -147,9 +147,9 @@ static bool spelled_client_id(const struct acl_subject *who)
 	return id && id[0] && strchr(id, '/') && !strpbrk(id, "+#");
 }
 
-/* Measure (dst == NULL) or write the instantiation; the template is valid. */
-/* dst NULL: measure. Otherwise write at most cap bytes, NUL included
- * (ACL_PH_TOO_LONG when they do not suffice; dst is then unspecified). */
+/* Measure (dst == NULL) or write the instantiation of a valid template:
+ * at most cap bytes, NUL included (ACL_PH_TOO_LONG when they do not
+ * suffice; dst is then unspecified). */
 static enum acl_ph_result walk(const char *tpl, const struct acl_subject *who, char *dst, size_t cap,
 		size_t *len, enum walk_mode mode)
 {
@@ -170,7 +170,7 @@ static enum acl_ph_result walk(const char *tpl, const struct acl_subject *who, c
 			}
 			if(rc == ACL_PH_OK && level == tpl && value[0] == '$') rc = ACL_PH_UNSAFE_VALUE;
 			if(rc != ACL_PH_OK){
-				if(mode == STRICT) return rc;
+				if(mode == STRICT || mode == SPELLED) return rc;
 				/* As many wildcard levels as a valid value would fill. */
 				value = kind == ACL_PH_LEVEL_U ? "+/+" : "+";
 				vlen = strlen(value);
@@ -179,9 +179,12 @@ static enum acl_ph_result walk(const char *tpl, const struct acl_subject *who, c
 			if(dst) memcpy(dst + n, value, vlen);
 			n += vlen;
 		}else{
-			if(dst && n + (size_t)(end - level) >= cap) return ACL_PH_TOO_LONG;
 			for(const char *p = level; p < end; p++){
-				if(dst) dst[n] = *p;
+				/* per byte: "%%" writes one, so the level's length overstates */
+				if(dst){
+					if(n + 1 >= cap) return ACL_PH_TOO_LONG;
+					dst[n] = *p;
+				}
 				n++;
 				if(p[0] == '%') p++;   /* "%%" -> "%", validated by the caller */
 			}
@@ -197,9 +200,11 @@ static enum acl_ph_result walk(const char *tpl, const struct acl_subject *who, c
 	return ACL_PH_OK;
 }
 
-/* Check tpl, measure its expansion in `mode`, and write it when out has room. */
+/* Check tpl, measure its expansion in `mode`, and write it when out has
+ * room. widened != NULL (deny rules): a bad or missing value widens the
+ * mode instead of failing, and *widened says whether it did. */
 static enum acl_ph_result expand_in_mode(const char *tpl, const struct acl_subject *who,
-		char *out, size_t outsize, size_t *len, enum walk_mode mode)
+		char *out, size_t outsize, size_t *len, enum walk_mode mode, bool *widened)
 {
 	size_t n;
 	enum acl_ph_result rc;
@@ -207,8 +212,17 @@ static enum acl_ph_result expand_in_mode(const char *tpl, const struct acl_subje
 	rc = acl_placeholder_check(tpl, NULL, NULL, 0);
 	if(rc != ACL_PH_OK) return rc;
 	rc = walk(tpl, who, NULL, 0, &n, mode);
+	if(widened && (rc == ACL_PH_NO_IDENTITY || rc == ACL_PH_UNSAFE_VALUE)){
+		mode = WIDEN_BAD;
+		rc = walk(tpl, who, NULL, 0, &n, mode);
+	}
+	if(widened && rc == ACL_PH_TOO_LONG){
+		mode = WIDEN_ALL;
+		rc = walk(tpl, who, NULL, 0, &n, mode);
+	}
 	if(rc != ACL_PH_OK) return rc;
 	*len = n;
+	if(widened) *widened = mode != STRICT;
 	if(out != NULL && outsize > n) walk(tpl, who, out, outsize, &n, mode);
 	return ACL_PH_OK;
 }
@@ -216,50 +230,26 @@ static enum acl_ph_result expand_in_mode(const char *tpl, const struct acl_subje
 enum acl_ph_result acl_placeholder_expand(const char *tpl, const struct acl_subject *who,
 		char *out, size_t outsize, size_t *len)
 {
-	return expand_in_mode(tpl, who, out, outsize, len, STRICT);
+	return expand_in_mode(tpl, who, out, outsize, len, STRICT, NULL);
 }
 
 enum acl_ph_result acl_placeholder_expand_checked(const char *tpl, const struct acl_subject *who,
 		char *out, size_t outsize, size_t *len)
 {
-	size_t n;
-	enum acl_ph_result rc;
-
-	rc = out ? walk(tpl, who, out, outsize, &n, STRICT) : walk(tpl, who, NULL, 0, &n, STRICT);
-	if(rc != ACL_PH_OK) return rc;
-	*len = n;
-	return ACL_PH_OK;
+	/* walk ignores outsize when out is NULL (measuring) */
+	return walk(tpl, who, out, outsize, len, STRICT);
 }
 
 enum acl_ph_result acl_placeholder_expand_deny(const char *tpl, const struct acl_subject *who,
 		char *out, size_t outsize, size_t *len, bool *widened)
 {
-	enum walk_mode mode = STRICT;
-	enum acl_ph_result rc;
-	size_t n;
-
-	rc = acl_placeholder_check(tpl, NULL, NULL, 0);
-	if(rc != ACL_PH_OK) return rc;
-	rc = walk(tpl, who, NULL, 0, &n, mode);
-	if(rc == ACL_PH_NO_IDENTITY || rc == ACL_PH_UNSAFE_VALUE){
-		mode = WIDEN_BAD;
-		rc = walk(tpl, who, NULL, 0, &n, mode);
-	}
-	if(rc == ACL_PH_TOO_LONG){
-		mode = WIDEN_ALL;
-		rc = walk(tpl, who, NULL, 0, &n, mode);
-	}
-	if(rc != ACL_PH_OK) return rc;
-	*len = n;
-	*widened = mode != STRICT;
-	if(out != NULL && outsize > n) walk(tpl, who, out, outsize, &n, mode);
-	return ACL_PH_OK;
+	return expand_in_mode(tpl, who, out, outsize, len, STRICT, widened);
 }
 
 enum acl_ph_result acl_placeholder_expand_spelled(const char *tpl, const struct acl_subject *who,
 		char *out, size_t outsize, size_t *len)
 {
-	return expand_in_mode(tpl, who, out, outsize, len, SPELLED);
+	return expand_in_mode(tpl, who, out, outsize, len, SPELLED, NULL);
 }
 
 const char *acl_placeholder_strerror(enum acl_ph_result rc)

@@ -187,24 +187,21 @@ static void add_spelled_deny(struct build *b, const char *tpl, unsigned roles)
 static void add_filter(struct build *b, const char *tpl, bool is_template, bool trusted, unsigned roles)
 {
 	size_t len;
-	bool widened = false, filled = false;
+	bool widened = false;
 	enum acl_ph_result rc;
 
 	if(is_template && (roles & DENY_ROLES)){
 		rc = acl_placeholder_expand_deny(tpl, b->who, NULL, 0, &len, &widened);
 		if(rc == ACL_PH_OK && widened && !b->writing && b->widened++ == 0) b->first_widened = tpl;
-	}else if(is_template && b->writing){
-		/* The measure pass sized the pool: one walk. Registry templates are
-		 * validated again, or one the measure dropped would be written. */
+	}else if(is_template){
+		/* One walk per pass: the measure pass sizes the pool, the fill pass
+		 * writes into it. Registry templates are checked in both passes, or
+		 * one the measure dropped would be written. */
 		rc = trusted ? ACL_PH_OK : acl_placeholder_check(tpl, NULL, NULL, 0);
 		if(rc == ACL_PH_OK){
-			rc = acl_placeholder_expand_checked(tpl, b->who, b->pool + b->bytes, b->pool_size - b->bytes, &len);
+			rc = acl_placeholder_expand_checked(tpl, b->who, b->writing ? b->pool + b->bytes : NULL,
+					b->writing ? b->pool_size - b->bytes : 0, &len);
 		}
-		filled = true;
-	}else if(is_template && trusted){
-		rc = acl_placeholder_expand_checked(tpl, b->who, NULL, 0, &len);
-	}else if(is_template){
-		rc = acl_placeholder_expand(tpl, b->who, NULL, 0, &len);
 	}else{
 		rc = acl_filter_valid(tpl) ? ACL_PH_OK : ACL_PH_BAD_TEMPLATE;
 		len = rc == ACL_PH_OK ? strlen(tpl) : 0;
@@ -239,13 +236,11 @@ static void add_filter(struct build *b, const char *tpl, bool is_template, bool 
 	}
 	if(b->writing){
 		char *dst = b->pool + b->bytes;
-		if(filled){
-			/* written above */
-		}else if(is_template && (roles & DENY_ROLES)){
-			acl_placeholder_expand_deny(tpl, b->who, dst, len + 1, &len, &widened);
-		}else{
+		if(!is_template){
 			memcpy(dst, tpl, len + 1);
-		}
+		}else if(roles & DENY_ROLES){
+			acl_placeholder_expand_deny(tpl, b->who, dst, len + 1, &len, &widened);
+		}   /* else: expand_checked wrote it above */
 		b->item[b->n] = (struct pending){dst, len, roles};
 	}
 	b->n++;

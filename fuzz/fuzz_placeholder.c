@@ -52,6 +52,15 @@ static char *expand(const char *tpl, const struct acl_subject *who, enum acl_ph_
 	if(out == NULL) abort();
 	FZ_CHECK(acl_placeholder_expand(tpl, who, out, len + 1, &len2) == ACL_PH_OK && len2 == len, "measure/write differ");
 	FZ_CHECK(strlen(out) == len, "written %zu, measured %zu", strlen(out), len);
+	/* The single-walk variant fits the same exact buffer and writes the same. */
+	{
+		char *again = malloc(len + 1);
+		if(again == NULL) abort();
+		FZ_CHECK(acl_placeholder_expand_checked(tpl, who, again, len + 1, &len2) == ACL_PH_OK && len2 == len,
+				"expand_checked refused an exact buffer");
+		FZ_CHECK(memcmp(again, out, len + 1) == 0, "expand_checked wrote other text");
+		free(again);
+	}
 	return out;
 }
 

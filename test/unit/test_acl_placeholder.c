@@ -80,7 +80,7 @@ END_TEST
  * and never writes past outsize. */
 START_TEST(test_expand_checked)
 {
-	static const char *const tpls[] = {"cmd/%u/+/+/+/#", "m2m/%p/+/%d/+", "inbox/%c/#", "a/%%/%u", "#", "a//%c/"};
+	static const char *const tpls[] = {"cmd/%u/+/+/+/#", "m2m/%p/+/%d/+", "inbox/%c/#", "a/%%/%u", "#", "a//%c/", "a/%%%%", "%%"};
 	char want[128], got[128];
 	size_t wlen, glen;
 
@@ -102,6 +102,29 @@ START_TEST(test_expand_checked)
 		ck_assert_int_eq(acl_placeholder_expand_checked("inbox/%c/#", &bad, got, sizeof(got), &glen),
 				ACL_PH_UNSAFE_VALUE);
 	}
+}
+END_TEST
+
+/* The companion of a widened deny: only a client id holding '/' is
+ * spelled out; every other unsafe or missing value fails the template. */
+START_TEST(test_expand_spelled)
+{
+	const struct acl_subject slash = {"p1/d1", 2, "a/b"};
+	const struct acl_subject anon = {NULL, 0, "a/b"};
+	const struct acl_subject dollar = {"p1/d1", 2, "$a/b"};
+	const struct acl_subject hash = {"p1/d1", 2, "a/#"};
+	char out[64];
+	size_t len;
+
+	ck_assert_int_eq(acl_placeholder_expand_spelled("box/%c/private", &slash, out, sizeof(out), &len), ACL_PH_OK);
+	ck_assert_str_eq(out, "box/a/b/private");
+	ck_assert_uint_eq(len, strlen("box/a/b/private"));
+	ck_assert_int_eq(acl_placeholder_expand_spelled("box/%u/%c", &anon, out, sizeof(out), &len),
+			ACL_PH_NO_IDENTITY);
+	ck_assert_int_eq(acl_placeholder_expand_spelled("%c/x", &dollar, out, sizeof(out), &len),
+			ACL_PH_UNSAFE_VALUE);
+	ck_assert_int_eq(acl_placeholder_expand_spelled("box/%c", &hash, out, sizeof(out), &len),
+			ACL_PH_UNSAFE_VALUE);
 }
 END_TEST
 
@@ -258,6 +281,7 @@ int main(void)
 	tcase_add_test(tc, test_percent_literal);
 	tcase_add_test(tc, test_measure_then_write);
 	tcase_add_test(tc, test_expand_checked);
+	tcase_add_test(tc, test_expand_spelled);
 	tcase_add_test(tc, test_syntax_errors);
 	tcase_add_test(tc, test_uses);
 	tcase_add_test(tc, test_level_kind);
