@@ -10,8 +10,8 @@
 #include <mosquitto.h>
 #include <mosquitto_broker.h>
 
-#include "plugin/logq.h"
 #include "auth/mongo_lib.h"
+#include "plugin/logq.h"
 
 static struct ih_logq mongo_logq;
 static int installs;

@@ -18,11 +18,11 @@
 #include <mosquitto.h>
 #include <mosquitto_broker.h>
 
-#include "plugin/logq.h"
 #include "auth/registry_worker.h"
 #include "auth/strmap.h"
 #include "auth/username.h"
 #include "plugin/clock.h"
+#include "plugin/logq.h"
 
 struct refetch_req {
 	struct auth_strmap_node node;

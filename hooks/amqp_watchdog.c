@@ -7,16 +7,9 @@
 #include <time.h>
 
 #include "hooks/amqp_watchdog.h"
+#include "plugin/clock.h"
 
 #define TICK_MS 50
-
-int64_t hooks_amqp_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void *watch(void *arg)
 {
@@ -35,7 +28,7 @@ static void *watch(void *arg)
 		}
 		pthread_cond_timedwait(&wd->cond, &wd->lock, &ts);
 		d = atomic_load(&wd->deadline);
-		if(d && wd->fd >= 0 && hooks_amqp_now_ms() > d && !atomic_load(&wd->fired)){
+		if(d && wd->fd >= 0 && ih_mono_ms() > d && !atomic_load(&wd->fired)){
 			/* Wakes the blocked poll; the fd stays open until the forwarder closes it. */
 			shutdown(wd->fd, SHUT_RDWR);
 			atomic_store(&wd->fired, 1);

@@ -40,6 +40,4 @@ void hooks_amqp_watchdog_disarm(struct hooks_amqp_watchdog *wd);
 /* Forwarder: did the watchdog kill the current connection? Clears the flag. */
 bool hooks_amqp_watchdog_fired(struct hooks_amqp_watchdog *wd);
 
-int64_t hooks_amqp_now_ms(void);
-
 #endif

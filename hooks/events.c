@@ -18,13 +18,14 @@
 
 #include "acl/topic.h"
 #include "hooks/event_encode.h"
-#include "plugin/logq.h"
 #include "hooks/event_queue.h"
 #include "hooks/event_stats.h"
 #include "hooks/events.h"
 #include "hooks/forwarder.h"
 #include "hooks/spool.h"
+#include "plugin/clock.h"
 #include "plugin/config.h"
+#include "plugin/logq.h"
 
 #define DROP_LOG_S 10          /* drops are summarised at most this often */
 #define STOP_DRAIN_MAX_MS 2000 /* broker shutdown waits at most this for confirms */
@@ -114,7 +115,7 @@ int events_init(struct events **out, const struct ih_config *cfg)
 	ev->cfg = cfg;
 	ev->json = cfg->event_format == IH_FORMAT_JSON;
 	ev->boot_id = make_boot_id();
-	ev->last_stats_s = time(NULL);
+	ev->last_stats_s = ih_mono_s();
 	rc = compile_topics(ev, cfg);
 	if(rc) goto fail;
 	if(ih_logq_init(&ev->log, "the event forwarder")){
@@ -199,7 +200,7 @@ static size_t encode(const struct events *ev, const struct hooks_event *e, uint8
 
 static void note_drop(struct events *ev, const char *why)
 {
-	time_t now = time(NULL);
+	time_t now = ih_mono_s();
 
 	hooks_ctr_inc1(&ev->ctr.dropped);
 	ev->drops_unlogged++;

@@ -82,7 +82,7 @@ int  events_publish(struct events *ev, const struct hooks_event_client *c, int64
 
 /* Drain the forwarder's log lines, log state changes, and every
  * stats_interval the counters. Call from MOSQ_EVT_TICK. */
-/* now_s: wall-clock seconds, time(NULL). */
+/* now_s: monotonic seconds (ih_mono_s), the clock of every interval here. */
 void events_tick(struct events *ev, time_t now_s);
 
 struct events_stats {

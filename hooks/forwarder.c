@@ -15,11 +15,12 @@
 #include <mosquitto.h>
 
 #include "hooks/event_encode.h"
-#include "plugin/logq.h"
 #include "hooks/event_queue.h"
 #include "hooks/event_stats.h"
 #include "hooks/forwarder.h"
+#include "plugin/clock.h"
 #include "plugin/config.h"
+#include "plugin/logq.h"
 
 #define HOUSEKEEP_MS 500      /* checkpoint / unlink cadence */
 #define IDLE_POLL_MS 500
@@ -45,7 +46,7 @@ static void set_blocked(struct hooks_fwd *f, bool on)
 /* Log connection problems once per distinct message, or again after a while. */
 static void log_conn_error(struct hooks_fwd *f, const char *what, const char *err)
 {
-	int64_t now = hooks_amqp_now_ms();
+	int64_t now = ih_mono_ms();
 
 	if(strcmp(err, f->last_err) || now - f->last_err_ms >= ERR_REPEAT_MS){
 		ih_logq_push(f->log, MOSQ_LOG_WARNING, "iothub: events: RabbitMQ %s: %s", what, err);
@@ -67,7 +68,7 @@ static void schedule_reconnect(struct hooks_fwd *f, int64_t now)
 
 static void drop_connection(struct hooks_fwd *f, const char *why, bool graceful)
 {
-	int64_t now = hooks_amqp_now_ms();
+	int64_t now = ih_mono_ms();
 
 	if(why) log_conn_error(f, "connection lost", why);
 	hooks_amqp_watchdog_set_fd(&f->wd, -1);
@@ -88,7 +89,7 @@ static void try_connect(struct hooks_fwd *f)
 
 	err[0] = '\0';
 	f->conn = hooks_amqp_connect(&f->target, err, sizeof(err));
-	now = hooks_amqp_now_ms();
+	now = ih_mono_ms();
 	if(f->conn == NULL){
 		log_conn_error(f, "connect", err);
 		if(f->fail_streak < 64) f->fail_streak++;
@@ -131,7 +132,7 @@ static int publish(struct hooks_fwd *f, struct hooks_fwd_entry *e)
 	p.type = amqp_cstring_bytes(rk);
 	p.app_id = amqp_cstring_bytes("mosquitto-iothub");
 
-	hooks_amqp_watchdog_arm(&f->wd, hooks_amqp_now_ms(), f->timeout_ms);
+	hooks_amqp_watchdog_arm(&f->wd, ih_mono_ms(), f->timeout_ms);
 	/* mandatory: an unroutable event comes back as basic.return instead of vanishing */
 	rc = amqp_basic_publish(f->conn, HOOKS_AMQP_CHANNEL, amqp_cstring_bytes(f->target.exchange),
 			amqp_cstring_bytes(rk), 1, 0, &p, body);
@@ -209,7 +210,7 @@ static int wait_frame(struct hooks_fwd *f, amqp_frame_t *fr, uint32_t timeout_ms
 	struct timeval tv = {(time_t)(timeout_ms / 1000), (suseconds_t)(timeout_ms % 1000) * 1000};
 	int rc;
 
-	hooks_amqp_watchdog_arm(&f->wd, hooks_amqp_now_ms(), f->timeout_ms + timeout_ms);
+	hooks_amqp_watchdog_arm(&f->wd, ih_mono_ms(), f->timeout_ms + timeout_ms);
 	rc = amqp_simple_wait_frame_noblock(f->conn, fr, &tv);
 	hooks_amqp_watchdog_disarm(&f->wd);
 	return rc;
@@ -420,7 +421,7 @@ static void wait_for_work(struct hooks_fwd *f)
 		p[n].events = POLLIN;
 		n++;
 	}else{
-		int64_t left = f->next_attempt_ms - hooks_amqp_now_ms();
+		int64_t left = f->next_attempt_ms - ih_mono_ms();
 		if(left < timeout) timeout = left > 0 ? (int)left : 0;
 	}
 	p[n].fd = f->efd;
@@ -453,7 +454,7 @@ static void *run(void *arg)
 
 	hooks_spool_read_start(f->spool, &f->rd);
 	for(;;){
-		int64_t now = hooks_amqp_now_ms();
+		int64_t now = ih_mono_ms();
 		int sent = 0;
 
 		if(atomic_load(&f->stop)){
@@ -518,7 +519,7 @@ int hooks_fwd_init(struct hooks_fwd *f, const struct ih_config *cfg, struct hook
 	f->memq = memq;
 	f->log = log;
 	f->ctr = ctr;
-	f->rand_state = (unsigned)hooks_amqp_now_ms() ^ (unsigned)getpid();
+	f->rand_state = (unsigned)ih_mono_ms() ^ (unsigned)getpid();
 	f->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if(f->efd < 0){
 		snprintf(err, errlen, "eventfd: %s", strerror(errno));

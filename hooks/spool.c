@@ -13,9 +13,10 @@
 
 #include <mosquitto.h>
 
-#include "plugin/logq.h"
 #include "hooks/spool_crc.h"
 #include "hooks/spool_priv.h"
+#include "plugin/clock.h"
+#include "plugin/logq.h"
 
 /* How long the writer waits before trying a synchronous segment creation
  * again after one failed: keeps a full disk from costing syscalls per event. */
@@ -56,7 +57,7 @@ static struct hooks_spool_seg *next_segment(struct hooks_spool *sp, uint64_t siz
 		s->path = name; /* ownership passes to the segment */
 		return s;
 	}
-	if(hooks_spool_now_ms() < sp->retry_after_ms){
+	if(ih_mono_ms() < sp->retry_after_ms){
 		err = sp->last_error;
 		goto fail;
 	}
@@ -73,7 +74,7 @@ static struct hooks_spool_seg *next_segment(struct hooks_spool *sp, uint64_t siz
 fail:
 	free(name);
 	sp->last_error = err ? err : EIO;
-	sp->retry_after_ms = hooks_spool_now_ms() + RETRY_MS;
+	sp->retry_after_ms = ih_mono_ms() + RETRY_MS;
 	return NULL;
 }
 
@@ -287,7 +288,7 @@ void hooks_spool_prepare(struct hooks_spool *sp)
 	pthread_mutex_lock(&sp->lock);
 	have = sp->spare != NULL;
 	pthread_mutex_unlock(&sp->lock);
-	if(have || hooks_spool_now_ms() < sp->prepare_retry_ms) return;
+	if(have || ih_mono_ms() < sp->prepare_retry_ms) return;
 	if(atomic_load(&sp->bytes) + sp->seg_bytes > sp->max_bytes) return;
 
 	snprintf(name, sizeof(name), SPARE_PREFIX "%" PRIu64 ".tmp", ++sp->spare_counter);
@@ -298,7 +299,7 @@ void hooks_spool_prepare(struct hooks_spool *sp)
 					sp->dir, strerror(err));
 		}
 		sp->prepare_error = err;
-		sp->prepare_retry_ms = hooks_spool_now_ms() + RETRY_MS;
+		sp->prepare_retry_ms = ih_mono_ms() + RETRY_MS;
 		return;
 	}
 	/* Take the page faults here rather than on the broker thread's first

@@ -17,9 +17,9 @@
 
 #include <mosquitto.h>
 
-#include "plugin/logq.h"
 #include "hooks/spool_crc.h"
 #include "hooks/spool_priv.h"
+#include "plugin/logq.h"
 
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23

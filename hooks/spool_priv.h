@@ -64,7 +64,6 @@ struct hooks_spool {
 	int prepare_error;             /* last logged spare failure */
 };
 
-int64_t hooks_spool_now_ms(void);
 char *hooks_spool_seg_name(uint64_t seq);  /* "NNNN.seg", libc */
 
 /* spool_seg.c */

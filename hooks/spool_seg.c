@@ -15,18 +15,10 @@
 
 #include <mosquitto.h>
 
-#include "plugin/logq.h"
 #include "hooks/spool_crc.h"
 #include "hooks/spool_priv.h"
 #include "plugin/clock.h"
-
-int64_t hooks_spool_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+#include "plugin/logq.h"
 
 char *hooks_spool_seg_name(uint64_t seq)
 {

@@ -25,9 +25,9 @@
 
 #include "auth/auth.h"
 #include "auth/username.h"
+#include "plugin/clock.h"
 #include "plugin/conn.h"
 #include "plugin/iothub.h"
-#include "plugin/clock.h"
 
 #define MAX_COMMANDS 100
 /* Longest an answer waits for the re-reads it asked for: a registry query

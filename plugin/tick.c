@@ -4,7 +4,6 @@
  * queued by whoever decides them and performed here, from a detached list.
  */
 #include <string.h>
-#include <time.h>
 
 #include <mosquitto.h>
 #include <mosquitto_broker.h>
@@ -135,8 +134,6 @@ void tick_run(struct iothub *ih)
 	control_tick(ih);
 	run_kicks(ih);
 	run_revalidation(ih, now);
-	/* The events module keeps wall-clock seconds (time(NULL)); passing the
-	 * monotonic clock here silenced its periodic stats and drop summaries. */
-	if(ih->events) events_tick(ih->events, time(NULL));
+	if(ih->events) events_tick(ih->events, now);
 	run_stats(ih, now);
 }

@@ -25,6 +25,7 @@
 
 #include "hooks/events.h"
 #include "plugin/config.h"
+#include "plugin/clock.h"
 #include "test/stubs/broker_stubs.h"
 
 #define MAX_SECONDS 600
@@ -54,7 +55,7 @@ static void maybe_tick(struct events *ev)
 {
 	int64_t t = now_ns();
 	if(t - last_tick_ns >= 100000000LL){
-		events_tick(ev, time(NULL));
+		events_tick(ev, ih_mono_s());
 		last_tick_ns = t;
 	}
 }

@@ -16,6 +16,7 @@
 
 #include "hooks/events.h"
 #include "plugin/config.h"
+#include "plugin/clock.h"
 #include "test/stubs/broker_stubs.h"
 #include "test/unit/unit_run.h"
 
@@ -197,7 +198,7 @@ START_TEST(cap_memory_fallback_then_drop)
 	ck_assert(stub_log_contains("degraded mode"));
 	ck_assert(stub_log_contains("dropped"));
 	ck_assert_int_ne(events_publish(ev, &dev, 999, 2000, "upload_data/p1/d1/t/m", payload, sizeof(payload), 1, false), 0);
-	events_tick(ev, time(NULL) + 3600);
+	events_tick(ev, ih_mono_s() + 3600);
 	ck_assert(stub_log_contains("queued="));
 	events_cleanup(ev);
 	/* memory-held events were never delivered: the loss is logged */
@@ -208,7 +209,7 @@ START_TEST(cap_memory_fallback_then_drop)
 END_TEST
 
 /* The counters line comes out once per stats_interval of the clock the
- * glue ticks with (wall-clock seconds, see events.h). */
+ * glue ticks with (monotonic seconds, see events.h). */
 START_TEST(stats_line_once_per_interval)
 {
 	struct ih_config cfg;
@@ -219,13 +220,13 @@ START_TEST(stats_line_once_per_interval)
 	ck_assert_int_eq(parse(&cfg, (const char *const[]){"amqp_uri=amqp://guest:guest@127.0.0.1:1/", sd,
 			"stats_interval=2s", NULL}), 0);
 	ck_assert_int_eq(events_init(&ev, &cfg), 0);
-	events_tick(ev, time(NULL));
+	events_tick(ev, ih_mono_s());
 	ck_assert(!stub_log_contains("queued="));
-	events_tick(ev, time(NULL) + 3);
+	events_tick(ev, ih_mono_s() + 3);
 	ck_assert_int_eq(stub_log_count("queued="), 1);
-	events_tick(ev, time(NULL) + 3);
+	events_tick(ev, ih_mono_s() + 3);
 	ck_assert_int_eq(stub_log_count("queued="), 1);
-	events_tick(ev, time(NULL) + 6);
+	events_tick(ev, ih_mono_s() + 6);
 	ck_assert_int_eq(stub_log_count("queued="), 2);
 	events_cleanup(ev);
 	ih_config_cleanup(&cfg);
