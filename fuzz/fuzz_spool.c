@@ -85,13 +85,11 @@ static void fix_crcs(uint8_t *map, size_t size)
 	while(off + HOOKS_SPOOL_REC_HDR <= size){
 		struct hooks_spool_rec_hdr *h = (struct hooks_spool_rec_hdr *)(map + off);
 		uint64_t need;
-		uint32_t crc;
 
 		if(h->commit != HOOKS_SPOOL_REC_COMMIT || h->len > size - off - HOOKS_SPOOL_REC_HDR) break;
 		need = hooks_spool_align8(HOOKS_SPOOL_REC_HDR + (uint64_t)h->len);
 		if(need > size - off) break;
-		crc = hooks_spool_crc32c(0, (uint8_t *)h + 8, HOOKS_SPOOL_REC_HDR - 8);
-		h->crc = hooks_spool_crc32c(crc, (uint8_t *)h + HOOKS_SPOOL_REC_HDR, h->len);
+		h->crc = hooks_spool_rec_crc(h);
 		off += need;
 	}
 }

@@ -130,9 +130,7 @@ void *hooks_spool_reserve(struct hooks_spool *sp, uint32_t len)
 
 void hooks_spool_commit(struct hooks_spool *sp, const struct hooks_spool_meta *meta)
 {
-	uint8_t *p = sp->wseg->map + sp->woff;
-	struct hooks_spool_rec_hdr *h = (struct hooks_spool_rec_hdr *)p;
-	uint32_t crc;
+	struct hooks_spool_rec_hdr *h = (struct hooks_spool_rec_hdr *)(sp->wseg->map + sp->woff);
 
 	/* Padding after the body is still zero: segments are never reused. */
 	h->len = sp->res_len;
@@ -141,8 +139,7 @@ void hooks_spool_commit(struct hooks_spool *sp, const struct hooks_spool_meta *m
 	h->at_ms = meta->at_ms;
 	h->id_hi = meta->id_hi;
 	h->id_lo = meta->id_lo;
-	crc = hooks_spool_crc32c(0, p + 8, HOOKS_SPOOL_REC_HDR - 8);
-	h->crc = hooks_spool_crc32c(crc, p + HOOKS_SPOOL_REC_HDR, sp->res_len);
+	h->crc = hooks_spool_rec_crc(h);
 	__atomic_store_n(&h->commit, HOOKS_SPOOL_REC_COMMIT, __ATOMIC_RELEASE);
 	sp->woff += sp->res_need;
 	atomic_store_explicit(&sp->wseg->end, sp->woff, memory_order_release);

@@ -8,10 +8,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hooks/spool_format.h"
+
 /* Probe the CPU and build the table; call before any thread uses the CRC. */
 void hooks_spool_crc_init(void);
 
 /* Continue a CRC: pass 0 to start. */
 uint32_t hooks_spool_crc32c(uint32_t crc, const void *data, size_t len);
+
+/* A record's crc field: the header after commit and crc, then the h->len
+ * body bytes that follow the header. The writer, the reader and the
+ * spool fuzzer must agree on this, so it is defined once. */
+static inline uint32_t hooks_spool_rec_crc(const struct hooks_spool_rec_hdr *h)
+{
+	const uint8_t *p = (const uint8_t *)h;
+
+	return hooks_spool_crc32c(hooks_spool_crc32c(0, p + 8, HOOKS_SPOOL_REC_HDR - 8), p + HOOKS_SPOOL_REC_HDR, h->len);
+}
 
 #endif

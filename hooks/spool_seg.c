@@ -160,7 +160,6 @@ uint64_t hooks_spool_rec_check(const uint8_t *map, uint64_t off, uint64_t limit)
 {
 	const struct hooks_spool_rec_hdr *h;
 	uint64_t need;
-	uint32_t crc;
 
 	if(off + HOOKS_SPOOL_REC_HDR > limit) return 0;
 	h = (const struct hooks_spool_rec_hdr *)(map + off);
@@ -168,9 +167,7 @@ uint64_t hooks_spool_rec_check(const uint8_t *map, uint64_t off, uint64_t limit)
 	if(h->len > limit - off - HOOKS_SPOOL_REC_HDR) return 0;
 	need = hooks_spool_align8(HOOKS_SPOOL_REC_HDR + (uint64_t)h->len);
 	if(need > limit - off || h->type == 0) return 0;
-	crc = hooks_spool_crc32c(0, (const uint8_t *)h + 8, HOOKS_SPOOL_REC_HDR - 8);
-	crc = hooks_spool_crc32c(crc, (const uint8_t *)h + HOOKS_SPOOL_REC_HDR, h->len);
-	if(crc != h->crc) return 0;
+	if(hooks_spool_rec_crc(h) != h->crc) return 0;
 	return need;
 }
 
