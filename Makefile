@@ -40,7 +40,7 @@ CTL_OBJ    = $(CTL_SRC:%.c=$(BUILD)/obj/%.o)
 # backs the broker functions config.o calls with libc.
 CTL_SHARED = $(BUILD)/obj/auth/username.o $(BUILD)/obj/auth/secret.o $(BUILD)/obj/plugin/config.o
 
-STUB_OBJ   = $(BUILD)/obj/test/stubs/broker_stubs.o
+STUB_OBJ   = $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard test/stubs/*.c))
 UNIT_SRC   = $(wildcard test/unit/test_*.c)
 UNIT_BIN   = $(UNIT_SRC:test/unit/%.c=$(BUILD)/test/%)
 

@@ -1,6 +1,6 @@
 /*
- * An in-memory registry behind the auth source interface (auth/source.h),
- * so targets can run the real auth module without MongoDB. It knows:
+ * The registry the auth-running targets use (test/stubs/stub_registry.h).
+ * It knows:
  *   p1/d1     secret "s1", active
  *   p1/d2     secret "s2", active
  *   p1/admin  secret "adm", superuser
@@ -9,10 +9,21 @@
 #ifndef IH_FUZZ_REGISTRY_H
 #define IH_FUZZ_REGISTRY_H
 
-#include "auth/auth.h"
-#include "plugin/config.h"
+#include "test/stubs/stub_registry.h"
 
-/* auth_init_with the fake registry; aborts on failure. */
-struct auth *fuzz_auth_new(const struct ih_config *cfg);
+static const char *const fuzz_registry_docs[] = {
+	("{\"broker_username\": \"p1/d1\", \"product_name\": \"p1\", \"device_name\": \"d1\", \"secret\": \"s1\","
+	" \"status\": \"active\", \"tags\": [\"t1\"]}"),
+	"{\"broker_username\": \"p1/d2\", \"secret\": \"s2\"}",
+	"{\"broker_username\": \"p1/admin\", \"secret\": \"adm\", \"superuser\": true}",
+	"{\"broker_username\": \"p1/sus\", \"secret\": \"s3\", \"status\": \"suspended\"}",
+};
+
+/* The auth module against that registry, for the process's lifetime. */
+static inline struct auth *fuzz_auth_new(const struct ih_config *cfg)
+{
+	return stub_registry_auth(stub_registry_new(fuzz_registry_docs,
+			sizeof(fuzz_registry_docs) / sizeof(fuzz_registry_docs[0])), cfg);
+}
 
 #endif

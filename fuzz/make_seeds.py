@@ -6,6 +6,7 @@ the format documented at the top of fuzz/fuzz_<target>.c.
     /usr/bin/python3 fuzz/make_seeds.py
 """
 import hashlib
+import json
 import os
 import struct
 
@@ -182,7 +183,6 @@ for sel, payload in [
         (2, {'commands': []}),
         (3, {'commands': {'command': 'getStats'}}),
         (3, {'commands': [{'command': 'kickClient', 'clientid': ''}] * 101})]:
-    import json
     save('control', bytes([sel]) + json.dumps(payload).encode())
 save('control', b'\x03{"commands":[{"command":"kickClient","clientid":"a\\u0000b","correlationData":"\\udc00"}]}')
 save('control', b'\x03not json')

@@ -36,7 +36,6 @@ static void teardown(void)
 	ck_assert_int_eq(system(cmd), 0);
 }
 
-
 /* opts: "key=value" strings, NULL-terminated */
 static int parse(struct ih_config *cfg, const char *const *kv)
 {

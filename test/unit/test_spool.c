@@ -281,6 +281,17 @@ static uint8_t *map_first_segment(size_t *size, char *name, size_t namelen)
 	return m;
 }
 
+/* A closed spool holding records 1..50 (20 bytes of padding each, all in
+ * the first segment), that segment mapped writable for the test to damage. */
+static uint8_t *fifty_records_mapped(size_t *size, char *name, size_t namelen)
+{
+	struct hooks_spool *sp = open_spool(16 * SEG);
+
+	for(uint64_t i = 1; i <= 50; i++) ck_assert_int_eq(append(sp, i, 20), 0);
+	hooks_spool_close(sp);
+	return map_first_segment(size, name, namelen);
+}
+
 /* Byte offset of the record with id `want` in a mapped segment. */
 static uint64_t find_rec(const uint8_t *m, size_t size, uint64_t want)
 {
@@ -295,7 +306,7 @@ static uint64_t find_rec(const uint8_t *m, size_t size, uint64_t want)
 
 START_TEST(torn_tail_is_recovered_up_to_the_damage)
 {
-	struct hooks_spool *sp = open_spool(16 * SEG);
+	struct hooks_spool *sp;
 	struct hooks_spool_pos rd;
 	uint64_t ids[100];
 	char name[300] = "";
@@ -303,11 +314,8 @@ START_TEST(torn_tail_is_recovered_up_to_the_damage)
 	uint8_t *m;
 	uint64_t end;
 
-	for(uint64_t i = 1; i <= 50; i++) ck_assert_int_eq(append(sp, i, 20), 0);
-	hooks_spool_close(sp);
-
 	/* A record whose header and body were written but not its commit word. */
-	m = map_first_segment(&size, name, sizeof(name));
+	m = fifty_records_mapped(&size, name, sizeof(name));
 	end = find_rec(m, size, 0);
 	memset(m + end + 4, 0x5a, 60);
 	munmap(m, size);
@@ -331,7 +339,7 @@ END_TEST
  * the cut are recovered, and the damage is logged, not passed over. */
 START_TEST(truncated_segment_is_recovered_and_logged)
 {
-	struct hooks_spool *sp = open_spool(16 * SEG);
+	struct hooks_spool *sp;
 	struct hooks_spool_pos rd;
 	uint64_t ids[100];
 	char name[300] = "", path[600];
@@ -339,9 +347,7 @@ START_TEST(truncated_segment_is_recovered_and_logged)
 	uint8_t *m;
 	uint64_t cut;
 
-	for(uint64_t i = 1; i <= 50; i++) ck_assert_int_eq(append(sp, i, 20), 0);
-	hooks_spool_close(sp);
-	m = map_first_segment(&size, name, sizeof(name));
+	m = fifty_records_mapped(&size, name, sizeof(name));
 	cut = find_rec(m, size, 31) + 20; /* inside record 31's header */
 	munmap(m, size);
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
@@ -360,7 +366,7 @@ END_TEST
 
 START_TEST(corrupt_middle_record_is_skipped)
 {
-	struct hooks_spool *sp = open_spool(16 * SEG);
+	struct hooks_spool *sp;
 	struct hooks_spool_pos rd;
 	uint64_t ids[100];
 	char name[300] = "";
@@ -368,10 +374,7 @@ START_TEST(corrupt_middle_record_is_skipped)
 	uint8_t *m;
 	uint64_t off;
 
-	for(uint64_t i = 1; i <= 50; i++) ck_assert_int_eq(append(sp, i, 20), 0);
-	hooks_spool_close(sp);
-
-	m = map_first_segment(&size, name, sizeof(name));
+	m = fifty_records_mapped(&size, name, sizeof(name));
 	off = find_rec(m, size, 20);
 	m[off + HOOKS_SPOOL_REC_HDR + 3] ^= 0xff; /* flip a body byte: CRC mismatch */
 	munmap(m, size);
