@@ -130,7 +130,7 @@ static void put_checkpoint(const uint8_t *p, size_t n, uint8_t flags)
 	memcpy(c.magic, HOOKS_SPOOL_CKPT_MAGIC, 8);
 	memcpy(&c.seq, p, 8);
 	memcpy(&c.off, p + 8, 8);
-	c.crc = hooks_spool_crc32c(0, &c, offsetof(struct hooks_spool_ckpt, crc));
+	c.crc = hooks_spool_ckpt_crc(&c);
 	put_file("checkpoint", &c, sizeof(c));
 }
 

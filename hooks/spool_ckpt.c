@@ -30,7 +30,7 @@ int hooks_spool_ckpt_read(struct hooks_spool *sp, uint64_t *seq, uint64_t *off)
 	 * (recovery would read misaligned headers and skip every record after
 	 * it, found by fuzz/fuzz_spool.c), so replay everything instead. */
 	if(n != (ssize_t)sizeof(c) || memcmp(c.magic, HOOKS_SPOOL_CKPT_MAGIC, 8)
-			|| c.crc != hooks_spool_crc32c(0, &c, offsetof(struct hooks_spool_ckpt, crc))
+			|| c.crc != hooks_spool_ckpt_crc(&c)
 			|| c.off % 8 != 0){
 		return -EINVAL;
 	}
@@ -49,7 +49,7 @@ int hooks_spool_ckpt_write(struct hooks_spool *sp, uint64_t seq, uint64_t off)
 	memcpy(c.magic, HOOKS_SPOOL_CKPT_MAGIC, 8);
 	c.seq = seq;
 	c.off = off;
-	c.crc = hooks_spool_crc32c(0, &c, offsetof(struct hooks_spool_ckpt, crc));
+	c.crc = hooks_spool_ckpt_crc(&c);
 
 	fd = openat(sp->dirfd, CKPT_TMP, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if(fd < 0){

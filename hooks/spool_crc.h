@@ -26,4 +26,10 @@ static inline uint32_t hooks_spool_rec_crc(const struct hooks_spool_rec_hdr *h)
 	return hooks_spool_crc32c(hooks_spool_crc32c(0, p + 8, HOOKS_SPOOL_REC_HDR - 8), p + HOOKS_SPOOL_REC_HDR, h->len);
 }
 
+/* A checkpoint's crc field: every byte before it. */
+static inline uint32_t hooks_spool_ckpt_crc(const struct hooks_spool_ckpt *c)
+{
+	return hooks_spool_crc32c(0, c, offsetof(struct hooks_spool_ckpt, crc));
+}
+
 #endif

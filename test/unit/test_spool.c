@@ -473,7 +473,7 @@ START_TEST(misaligned_checkpoint_replays_everything)
 	memcpy(c.magic, HOOKS_SPOOL_CKPT_MAGIC, 8);
 	c.seq = 1;
 	c.off = HOOKS_SPOOL_SEG_HDR + 1;
-	c.crc = hooks_spool_crc32c(0, &c, offsetof(struct hooks_spool_ckpt, crc));
+	c.crc = hooks_spool_ckpt_crc(&c);
 	snprintf(path, sizeof(path), "%s/checkpoint", dir);
 	f = fopen(path, "wb");
 	ck_assert_ptr_nonnull(f);
