@@ -15,7 +15,7 @@
 #     -c  commands per measurement round    (default 2000)
 #     -r  commands per second               (default 200; 0 = as fast as acks allow)
 #     -k  A/B round pairs; figures are medians over them (default 3)
-#     -o  results directory                 (default bench/results/autosub-<time>)
+#     -o  results directory                 (default bench/out/autosub-<time>)
 #     -b  only the plugin broker (skip the bare one)
 #     -p  NICE: run the brokers and loadgen at this nice value (e.g. -10, as
 #         root) so other jobs on a shared machine disturb the p99 less
@@ -59,7 +59,7 @@ while getopts "n:c:r:k:o:p:bh" o; do
 done
 MEAS=10
 HOLD=$((N - MEAS))
-[ -n "$out" ] || out="$here/results/autosub-$(date +%Y%m%d-%H%M%S)"
+[ -n "$out" ] || out="$here/out/autosub-$(date +%Y%m%d-%H%M%S)"
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 [ -x "$lg" ] || make -C "$here" >/dev/null || exit 1

@@ -40,7 +40,7 @@ order per round), medians reported:
 With --profile: a perf (cpu-clock) profile of the broker's main thread
 during an `events` run: by object, the plugin's share and its event path.
 
-Results: bench/results/events-<time>/results.json and summary.txt.
+Results: bench/out/events-<time>/results.json and summary.txt.
 """
 
 import argparse
@@ -437,7 +437,7 @@ def main():
     args = ap.parse_args()
 
     build()
-    out_dir = Path(args.out or REPO / 'bench' / 'results' / time.strftime('events-%Y%m%d-%H%M%S'))
+    out_dir = Path(args.out or REPO / 'bench' / 'out' / time.strftime('events-%Y%m%d-%H%M%S'))
     out_dir.mkdir(parents=True, exist_ok=True)
     root = Path(tempfile.mkdtemp(prefix='ih-events-bench-'))
     session = harness.Session(base_dir=root)
