@@ -222,7 +222,6 @@ stop_all() {
 		cp "${B_DIR[$cfg]}/broker.log" "$BENCH_OUT/raw/$SCENARIO.$cfg.broker.log" 2>/dev/null
 		stop_broker "$cfg"
 	done
-	rm -f "$BENCH_OUT"/raw/*.broker.log.empty
 	find "$BENCH_OUT/raw" -name '*.broker.log' -empty -delete
 }
 
@@ -298,7 +297,6 @@ if [ "$PROFILE" = 1 ]; then
 		log "$SCENARIO: profile (perf)"
 		start_all $(printf '%s\n' "${cfg_list[@]}" | grep -vx bare2) || die "cannot start the brokers"
 		for cfg in "${UP[@]}"; do
-			[ "$cfg" = bare2 ] && continue
 			log "$SCENARIO profile: $cfg"
 			run_one "$f" "$cfg" profile perf_wrap
 		done

@@ -17,18 +17,6 @@
 
 ALL_CONFIGS="bare bare2 dynsec plugin autosub events"
 
-config_title() {
-	case $1 in
-	bare) echo "bare broker" ;;
-	bare2) echo "bare broker, again" ;;
-	dynsec) echo "dynamic-security" ;;
-	plugin) echo "iothub auth+ACL" ;;
-	autosub) echo "+ auto-subscription" ;;
-	events) echo "+ event forwarding" ;;
-	*) echo "$1" ;;
-	esac
-}
-
 # write_conf CONFIG DIR PORT : DIR/mosquitto.conf
 write_conf() {
 	local cfg=$1 dir=$2 port=$3

@@ -52,10 +52,15 @@ def fnum(v, unit):
     return '%.3f' % v
 
 
-def read_tsv(path):
-    if not os.path.exists(path):
-        # run.sh moves its tables to raw/ once the report is written
-        path = os.path.join(os.path.dirname(path), 'raw', os.path.basename(path))
+def table_path(out, name):
+    """OUT/NAME, or OUT/raw/NAME: run.sh moves its tables to raw/ once the
+    report is written (report.py can be run again on a finished run)."""
+    path = os.path.join(out, name)
+    return path if os.path.exists(path) else os.path.join(out, 'raw', name)
+
+
+def read_tsv(out, name):
+    path = table_path(out, name)
     if not os.path.exists(path):
         return []
     with open(path) as fh:
@@ -74,7 +79,7 @@ def main():
 
     # ---- metadata ---------------------------------------------------------
     scenarios = collections.OrderedDict()   # id -> {kind, title, metrics: OrderedDict}
-    for row in read_tsv(os.path.join(out, 'scenarios.tsv')):
+    for row in read_tsv(out, 'scenarios.tsv'):
         sid, kind, title, mid, label, unit, better = row[:7]
         sc = scenarios.setdefault(sid, {'kind': kind, 'title': title,
                                         'metrics': collections.OrderedDict()})
@@ -82,7 +87,7 @@ def main():
 
     # ---- values -----------------------------------------------------------
     vals = collections.defaultdict(dict)    # (sid, mid, cfg) -> {rep: value}
-    for rep, sid, cfg, mid, v in read_tsv(os.path.join(out, 'metrics.tsv')):
+    for rep, sid, cfg, mid, v in read_tsv(out, 'metrics.tsv'):
         if rep == 'profile':        # runs under perf are not measurements
             continue
         try:
@@ -102,7 +107,7 @@ def main():
         rr = rep_ratios(sid, mid, cfg, base)
         return statistics.median(rr.values()) if rr else None
 
-    failures = read_tsv(os.path.join(out, 'failures.tsv'))
+    failures = read_tsv(out, 'failures.tsv')
     prev = {}
     prev_path = os.path.join(out, 'previous-ratios.json')
     if os.path.exists(prev_path):
@@ -118,9 +123,7 @@ def main():
 
     # ---- ratios.json ------------------------------------------------------
     # The run's date: when its last measurement was written.
-    mpath = os.path.join(out, 'metrics.tsv')
-    if not os.path.exists(mpath):
-        mpath = os.path.join(out, 'raw', 'metrics.tsv')
+    mpath = table_path(out, 'metrics.tsv')
     when = os.path.getmtime(mpath) if os.path.exists(mpath) else time.time()
     ratios = {'date': time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(when)),
               'reps': args.reps, 'ratios': {}, 'per_rep': {}, 'values': {}}
@@ -399,17 +402,10 @@ def summary(out, scenarios, broker_sc, configs, median, ratio, args):
     """SUMMARY.md: the paragraph and table for the top-level README."""
     L = ['## Performance', '']
 
-    def r(sid, mid, cfg, base='bare'):
-        v = ratio(sid, mid, cfg, base)
-        return None if v is None else v
-
-    def med(sid, mid, cfg):
-        return median(sid, mid, cfg)
-
     parts = []
     n = lambda v: '{:,.0f}'.format(v)
-    up = [med('instr', 'uplink', c) for c in ('bare', 'autosub')]
-    fan = [med('instr', 'fanout', c) for c in ('bare', 'autosub')]
+    up = [median('instr', 'uplink', c) for c in ('bare', 'autosub')]
+    fan = [median('instr', 'fanout', c) for c in ('bare', 'autosub')]
     shares = []
     for sid in ('uplink_q1', 'fanout'):
         p = os.path.join(out, 'raw', '%s.autosub.rprofile.perf.txt' % sid)
@@ -429,7 +425,7 @@ def summary(out, scenarios, broker_sc, configs, median, ratio, args):
                      'messages (the bare broker measured against itself: %.2f-%.2f).'
                      % (min(caps), max(caps), min(band), max(band)))
     w = ratio('conn', 'warm_per_cpu_s', 'autosub', 'dynsec') if 'dynsec' in configs else None
-    wi = [med('instr', 'warm_connect', c) for c in ('autosub', 'dynsec')]
+    wi = [median('instr', 'warm_connect', c) for c in ('autosub', 'dynsec')]
     if w is not None and None not in wi:
         parts.append('A reconnecting device costs %s instructions against dynamic security\'s %s '
                      '(a PBKDF2 on every connect): %.1f times the connects per CPU-second.'
