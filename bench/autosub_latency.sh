@@ -65,17 +65,16 @@ out=$(cd "$out" && pwd)
 [ -x "$lg" ] || make -C "$here" >/dev/null || exit 1
 [ -f "$plugin_so" ] || { echo "build the plugin first (make)" >&2; exit 1; }
 
-# free_port, conf_base, settle and rss_kb (of $BROKER_PID)
+# free_port, port_free, stop_pid, conf_base, settle and rss_kb (of $BROKER_PID)
 # shellcheck source=bench/lib/common.sh
 . "$here/lib/common.sh"
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-wait_port() { for _ in $(seq 100); do port_open "$1" && return 0; sleep 0.1; done; echo "nothing listens on $1" >&2; exit 1; }
+wait_port() { for _ in $(seq 100); do port_free "$1" || return 0; sleep 0.1; done; echo "nothing listens on $1" >&2; exit 1; }
 say() { echo "$*" | tee -a "$out/summary.txt"; }
 
 PIDS=()
 bpid=""
 cleanup() {
-	for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do kill "${PIDS[i]}" 2>/dev/null; wait "${PIDS[i]}" 2>/dev/null; done
+	for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do stop_pid "${PIDS[i]}" 60; done
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -140,8 +139,7 @@ start_broker() {  # variant
 }
 
 stop_broker() {
-	kill "$bpid" 2>/dev/null
-	wait "$bpid" 2>/dev/null
+	stop_pid "$bpid" 60
 	unset 'PIDS[${#PIDS[@]}-1]'
 }
 

@@ -46,7 +46,9 @@ set -f # keep the templates in $cmd_auth from globbing
 
 [ -x "$lg" ] || make -C "$here" >/dev/null || exit 1
 
-port_free() { ! (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null; }
+# port_free, settle (of $BROKER_PID)
+# shellcheck source=bench/lib/common.sh
+. "$here/lib/common.sh"
 if [ -z "$port" ]; then
 	port=18830
 	while ! port_free $port; do port=$((port + 1)); done
@@ -71,6 +73,7 @@ conf="$out/mosquitto.conf"
 # hard one in the subshell that execs mosquitto.
 (ulimit -n "$(ulimit -Hn)"; exec "$mosq" -c "$conf") >"$out/broker.log" 2>&1 &
 bpid=$!
+BROKER_PID=$bpid
 trap 'kill $bpid 2>/dev/null; wait $bpid 2>/dev/null' EXIT
 for _ in $(seq 50); do port_free $port || break; sleep 0.1; done
 if port_free $port; then
@@ -115,21 +118,6 @@ if "cmd" in d:
     print("  %-14s cmd: sent %d delivered %d lost %d misrouted %d" % (n, c["sent"], c["delivered"], c["lost"], c["misrouted"]))
 EOF
 	fi
-}
-
-# Waits until the broker is idle: a QoS 0 flood leaves a backlog in the
-# broker's socket buffers that it keeps processing after loadgen has left.
-settle() {
-	local a b n=0 hz
-	hz=$(getconf CLK_TCK)
-	while [ $n -lt 240 ]; do
-		a=$(cpu_ticks)
-		sleep 0.5
-		b=$(cpu_ticks)
-		[ $((b - a)) -le $((hz / 50)) ] && return 0
-		n=$((n + 1))
-	done
-	echo "broker still busy after 120 s" >&2
 }
 
 for s in "${scenarios[@]}"; do
