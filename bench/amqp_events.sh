@@ -20,7 +20,7 @@ RABBIT_BIN=/usr/lib/rabbitmq/bin
 work=$(mktemp -d /tmp/ih-amqp-bench-XXXXXX)
 mkdir -p build
 test/tools/build_events_driver.sh build/events_driver
-${CC:-cc} -std=gnu11 -O2 -g -D_GNU_SOURCE -I. -o build/amqp_baseline bench/amqp_baseline.c hooks/event_encode.c -lrabbitmq
+make -s -C bench build/amqp_baseline > /dev/null
 
 port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 AMQP_PORT=$(port); DIST_PORT=$(port); EPMD_PORT=$(port)
@@ -58,7 +58,7 @@ purge() { ctl purge_queue iothub_message_publish > /dev/null 2>&1 || true; }
 best_base=0; best_fwd=0
 for r in $(seq 1 "$ROUNDS"); do
     purge
-    b=$(build/amqp_baseline 127.0.0.1 "$AMQP_PORT" "$COUNT" "$WINDOW" "$PAYLOAD" | json events_per_s)
+    b=$(bench/build/amqp_baseline 127.0.0.1 "$AMQP_PORT" "$COUNT" "$WINDOW" "$PAYLOAD" | json events_per_s)
     purge
     rm -rf "$work/spool"
     out=$(build/events_driver --count "$COUNT" --payload "$PAYLOAD" --drain 300 \
