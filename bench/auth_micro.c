@@ -12,14 +12,12 @@
  * under callgrind and prints instructions per call. Built against the
  * plugin's objects and the unit tests' broker stubs:
  *
- *   make && make build/obj/test/stubs/broker_stubs.o && bench/auth_micro.sh
+ *   make && bench/auth_micro.sh
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-#include <bson/bson.h>
 
 #include <mosquitto.h>
 #include <mosquitto_broker.h>
@@ -29,50 +27,12 @@
 #include "auth/auth_internal.h"
 #include "auth/pwdigest.h"
 #include "auth/secret.h"
-#include "auth/source.h"
 #include "plugin/config.h"
+#include "test/stubs/stub_registry.h"
 
 /* mosquitto_passwd -b file p1/d1 'Secr3t!' */
 static const char *passwd_vector =
 	"$7$101$IGH024uFuGc3+DeU$RhdD9Q0O7ntyP6qKlAAuE2k3T/6dZXoowzGp+OeHp2odjdSHhVJYUXnqGAYBmX/phZ8z3hn6+KG6pE39Nq0QAg==";
-
-static bson_t *device_doc;
-
-static int one_fetch(struct auth_source *s, const char *const *u, size_t n, auth_source_doc_fn on_doc, void *ud,
-		char *err, size_t errlen)
-{
-	(void)s; (void)u; (void)n; (void)err; (void)errlen;
-	on_doc(ud, device_doc);
-	return 0;
-}
-
-static int ok_probe(struct auth_source *s, char *err, size_t errlen)
-{
-	(void)s; (void)err; (void)errlen;
-	return 0;
-}
-
-static int ok_reset(struct auth_source *s, char *err, size_t errlen)
-{
-	(void)s; (void)err; (void)errlen;
-	return 0;
-}
-
-static void src_free(struct auth_source *s)
-{
-	free(s);
-}
-
-static const struct auth_source_ops ops = {one_fetch, ok_probe, ok_reset, src_free};
-
-static int src_create(void *ctx, bool broker, struct auth_source **out, char *err, size_t errlen)
-{
-	struct auth_source *s = calloc(1, sizeof(*s));
-	(void)ctx; (void)broker; (void)err; (void)errlen;
-	s->ops = &ops;
-	*out = s;
-	return 0;
-}
 
 static struct auth *A;
 static volatile int sink;
@@ -130,19 +90,21 @@ static void timed(const char *name, void (*fn)(void), int n)
 int main(int argc, char **argv)
 {
 	struct ih_config cfg;
-	struct auth_deps deps = {{src_create, NULL}, NULL};
+	static const char *const docs[] = {
+		"{\"broker_username\": \"p1/d1\", \"password_hash\": \"$7$101$IGH024uFuGc3+DeU$RhdD9Q0O7ntyP6qKlAAuE2k3T/"
+		"6dZXoowzGp+OeHp2odjdSHhVJYUXnqGAYBmX/phZ8z3hn6+KG6pE39Nq0QAg==\", \"status\": \"active\","
+		" \"tags\": [\"a\", \"b\"], \"acl\": {\"publish\": [\"x/%u\"]}}",
+	};
+	struct stub_registry *reg;
 	int n = argc > 1 ? atoi(argv[1]) : 20000;
 	const char *only = argc > 2 ? argv[2] : NULL;
-	bson_error_t err;
 
-	device_doc = bson_new_from_json((const uint8_t *)
-			"{\"broker_username\": \"p1/d1\", \"password_hash\": \"$7$101$IGH024uFuGc3+DeU$RhdD9Q0O7ntyP6qKlAAuE2k3T/"
-			"6dZXoowzGp+OeHp2odjdSHhVJYUXnqGAYBmX/phZ8z3hn6+KG6pE39Nq0QAg==\", \"status\": \"active\","
-			" \"tags\": [\"a\", \"b\"], \"acl\": {\"publish\": [\"x/%u\"]}}", -1, &err);
-	if(device_doc == NULL || ih_config_parse(&cfg, NULL, 0) || auth_init_with(&A, &cfg, &deps)){
+	if(ih_config_parse(&cfg, NULL, 0)){
 		fprintf(stderr, "setup failed\n");
 		return 1;
 	}
+	reg = stub_registry_new(docs, 1);
+	A = stub_registry_auth(reg, &cfg);   /* both abort on failure */
 	cold_connect();
 
 	if(only == NULL || !strcmp(only, "warm")) timed("warm", bench_warm, n);
@@ -151,7 +113,7 @@ int main(int argc, char **argv)
 	if(only == NULL || !strcmp(only, "clear")) timed("clear", bench_clear, n);
 
 	auth_cleanup(A);
+	stub_registry_free(reg);
 	ih_config_cleanup(&cfg);
-	bson_destroy(device_doc);
 	return sink == 42 ? 2 : 0;
 }

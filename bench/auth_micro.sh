@@ -6,12 +6,12 @@ set -eu
 BUILD=${BUILD:-build}
 OUT=$BUILD/bench
 mkdir -p "$OUT"
-make -s "$BUILD/obj/test/stubs/broker_stubs.o" >/dev/null
+make -s "$BUILD/obj/test/stubs/broker_stubs.o" "$BUILD/obj/test/stubs/stub_registry.o" >/dev/null
 PKGS="libmongoc-1.0 librabbitmq openssl"
 # shellcheck disable=SC2046
 cc -std=gnu11 -O2 -g -I. -D_GNU_SOURCE $(pkg-config --cflags $PKGS) -o "$OUT/auth_micro" bench/auth_micro.c \
 	$(ls "$BUILD"/obj/auth/*.o "$BUILD"/obj/plugin/*.o "$BUILD"/obj/acl/*.o "$BUILD"/obj/hooks/*.o | grep -v '/plugin/plugin.o$') \
-	"$BUILD/obj/test/stubs/broker_stubs.o" $(pkg-config --libs $PKGS) -lmosquitto -lpthread
+	"$BUILD/obj/test/stubs/broker_stubs.o" "$BUILD/obj/test/stubs/stub_registry.o" $(pkg-config --libs $PKGS) -lmosquitto -lpthread
 
 "$OUT/auth_micro" 20000
 
