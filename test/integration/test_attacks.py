@@ -63,19 +63,6 @@ def world(mongo, broker, mqtt):
                 monitor=monitor, attacker=attacker)
 
 
-def _log_has(b, regex, since):
-    return re.search(regex, b.log_text()[since:], re.M) is not None
-
-
-def _wait_log(b, regex, since, timeout=5):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if _log_has(b, regex, since):
-            return True
-        time.sleep(0.05)
-    return False
-
-
 # ----------------------------------------------------------------------
 # Topics
 # ----------------------------------------------------------------------
@@ -121,7 +108,7 @@ def test_cross_device_and_cross_product_publish_refused(world):
         logged = (r'denied publish of "%s" to p1/d1 \(client attacker\)' % re.escape(topic)
                   if not topic.startswith(('$SYS', '$share')) else
                   r"Denied PUBLISH from attacker \(d0, q1, r0, m\d+, '%s'" % re.escape(topic))
-        assert _wait_log(b, logged, mark), 'refusal of %r not logged' % topic
+        b.wait_log(logged, since=mark, timeout=5)
     H.report('attacks-publish', refused=len(attempts), logged=len(attempts))
 
 
@@ -147,8 +134,8 @@ def test_cross_device_and_wildcard_subscriptions_refused(world, mqtt):
         codes = a.subscribe([(flt, 1)])
         assert codes == [0x87], 'subscribe %r granted %r' % (flt, codes)
     for flt in filters:
-        assert _wait_log(b, r'denied subscribe of "%s" to p1/d1 \(client attacker\)' % re.escape(flt), mark), \
-            'refusal of %r not logged' % flt
+        b.wait_log(r'denied subscribe of "%s" to p1/d1 \(client attacker\)' % re.escape(flt),
+                   since=mark, timeout=5)
 
     # Nothing addressed to others reaches the attacker.
     victim = mqtt(b, world['victim'].username, world['victim'].secret, 'victim', proto=5)
@@ -245,8 +232,8 @@ def test_client_id_cannot_widen_a_placeholder_rule(mongo, broker, mqtt):
         c.disconnect()
     monitor.expect_no_message(0.3)
     for cid, topic in cases.items():
-        assert _wait_log(b, r'denied publish of "%s" to p1/d1 \(client %s\)' % (
-            re.escape(topic), re.escape(cid)), mark), (cid, topic)
+        b.wait_log(r'denied publish of "%s" to p1/d1 \(client %s\)' % (
+            re.escape(topic), re.escape(cid)), since=mark, timeout=5)
 
 
 # ----------------------------------------------------------------------
@@ -273,7 +260,7 @@ def test_control_commands_from_a_device_refused(world, mqtt):
     assert a.subscribe([('$CONTROL/iothub/v1/response', 1)]) == [0x87]
     time.sleep(1.0)                 # kicks would run at the next TICK (100 ms)
     assert victim.connected and world['monitor'].connected and a.connected
-    assert _wait_log(b, r'denied publish of "\$CONTROL/iothub/v1" to p1/d1', mark)
+    b.wait_log(r'denied publish of "\$CONTROL/iothub/v1" to p1/d1', since=mark, timeout=5)
     assert len(re.findall(r'denied publish of "\$CONTROL/iothub/v1" to p1/d1',
                           b.log_text()[mark:])) >= len(commands) + 1
     b.assert_no_log(r'kicked|iothub: device p1/d2 is', since=mark)
