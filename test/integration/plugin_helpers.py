@@ -41,8 +41,9 @@ class Admin:
 
     def __init__(self, mqtt, broker, device, watch='#'):
         self.device = device
+        self.ctl_id = unique_id('admin-ctl')
         self.ctl = mqtt(broker, device.username, device.secret,
-                        client_id=unique_id('admin-ctl'), proto=5)
+                        client_id=self.ctl_id, proto=5)
         assert self.ctl.connack == 0, 'superuser refused: %s' % self.ctl.connack
         self.watch = None
         if watch:

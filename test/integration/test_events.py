@@ -25,6 +25,7 @@ import bson
 import pytest
 
 import harness
+from plugin_helpers import Admin, add_admin
 
 pytestmark = pytest.mark.needs_plugin
 
@@ -159,28 +160,6 @@ def event_broker(broker, extra_conf='', **options):
     return broker(options=opts, extra_conf=extra_conf)
 
 
-class Control:
-    """A superuser on $CONTROL/iothub/v1 (kickDevice, kickClient,
-    invalidateDevice)."""
-
-    def __init__(self, mongo, mqtt, b):
-        d = mongo.add_device('platform', 'ops', superuser=True)
-        self.client_id = 'ops-%d' % time.monotonic_ns()
-        self.c = mqtt(b, d.username, d.secret, client_id=self.client_id, proto=5)
-        assert self.c.connack == 0
-        assert self.c.subscribe('$CONTROL/iothub/v1/response', qos=1) == [1]
-        self.n = 0
-
-    def __call__(self, command, **args):
-        self.n += 1
-        cmd = dict(args, command=command, correlationData=str(self.n))
-        self.c.publish('$CONTROL/iothub/v1', json.dumps({'commands': [cmd]}), qos=1)
-        reply = json.loads(self.c.wait_for(1, timeout=10)[0].payload)
-        r = reply['responses'][0]
-        assert 'error' not in r, r
-        return r.get('data')
-
-
 def iothub_consumer_state(events):
     """What the IotHub server's consumer does with connect/disconnect events
     in the order given: the last event of a client id wins."""
@@ -295,7 +274,8 @@ def test_disconnect_reasons_and_no_events_for_refused_clients(mongo, rabbit, bro
     devs = {name: mongo.add_device('p1', name) for name in
             ('closed', 'dropped', 'kickdev', 'kickcli', 'susp', 'deleted', 'taken', 'acl')}
     b = event_broker(broker, acl_deny_action='disconnect')
-    ctl = Control(mongo, mqtt, b)
+    admin = Admin(mqtt, b, add_admin(mongo), watch=None)
+    ctl = admin.command
 
     # refused: wrong secret, unknown device, anonymous, bad username
     for user, pw in ((devs['closed'].username, 'wrong'), ('p1/nobody', 'x'),
@@ -330,7 +310,7 @@ def test_disconnect_reasons_and_no_events_for_refused_clients(mongo, rabbit, bro
     con = collect(rabbit, Q_CONN, None, timeout=10, idle=1.0)
     ids = collections.Counter(e.doc['client_id'] for e in con)
     assert not [i for i in ids if i.startswith('refused')], ids
-    assert ids == collections.Counter(list(want) + ['taken', ctl.client_id])
+    assert ids == collections.Counter(list(want) + ['taken', admin.ctl_id])
     # each disconnect names the connection it ends
     conn_ids = {e.doc['conn_id']: e.doc['client_id'] for e in con}
     for e in dis:
