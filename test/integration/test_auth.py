@@ -9,11 +9,7 @@ Run from the repository root:
     /usr/bin/python3 -m pytest test/integration/test_auth.py -q
 """
 
-import os
 import re
-import shutil
-import subprocess
-import tempfile
 import time
 
 import pytest
@@ -51,20 +47,6 @@ def timed_pub(*args, **kw):
     return res, time.monotonic() - start
 
 
-def sha512_hash(secret):
-    """mosquitto_passwd's old `$6$` format (salted SHA-512)."""
-    d = tempfile.mkdtemp()
-    try:
-        path = os.path.join(d, 'pw')
-        subprocess.run(['/usr/bin/mosquitto_passwd', '-H', 'sha512', '-c',
-                        '-b', path, 'u', secret], check=True,
-                       capture_output=True)
-        with open(path) as fh:
-            return fh.read().strip().split(':', 1)[1]
-    finally:
-        shutil.rmtree(d, ignore_errors=True)
-
-
 def refused_both(b, user, pw, reason, client_prefix='c', username_re=None):
     """Refused with MQTT 3.1.1 and MQTT 5, each with its log line."""
     for proto in PROTOS:
@@ -97,7 +79,7 @@ def test_accepts_pbkdf2_hash_without_clear_secret(mongo, broker):
 
 
 def test_accepts_sha512_hash(mongo, broker):
-    h = sha512_hash('old-style')
+    h = harness.mosquitto_passwd_hash('old-style', algorithm='sha512')
     assert h.startswith('$6$')
     dev = mongo.add_device('p1', 'd1', secret='old-style', password_hash=h,
                            store_secret=False)
