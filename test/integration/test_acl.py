@@ -21,16 +21,14 @@ import time
 import pytest
 
 import harness
-from plugin_helpers import (MARGIN, RC_ADMINISTRATIVE_ACTION,
-                            RC_NO_SUBSCRIBERS, RC_NOT_AUTHORIZED,
+from plugin_helpers import (MARGIN, PUBACK_OK, QUIET,
+                            RC_ADMINISTRATIVE_ACTION, RC_NOT_AUTHORIZED,
                             SUBACK_FAILURE_311, Admin, add_admin,
                             assert_refused, unique_id)
 from test_ctl import CTL, run_ctl
 
 pytestmark = pytest.mark.needs_plugin
 
-QUIET = {'revalidate_interval': '0', 'stats_interval': '0'}
-OK_PUBACK = (0, RC_NO_SUBSCRIBERS)
 
 # Device p1/d1's own uplinks, one per row of REFERENCE section 4.
 UPLINKS = [
@@ -84,7 +82,7 @@ FORBIDDEN_SUBSCRIBE = [
 
 
 def ok_puback(code):
-    return code in OK_PUBACK
+    return code in PUBACK_OK
 
 
 @pytest.fixture
@@ -538,7 +536,7 @@ def test_acl_change_applied_by_revalidation(mongo, broker, mqtt):
     assert c.publish('extra/p1/d1/x', 'x', qos=1) == RC_NOT_AUTHORIZED
     mongo.db.device_acl.insert_one({'broker_username': 'p1/d1',
                                     'publish': ['extra/%u/#']})
-    poll_publish(c, 'extra/p1/d1/x', OK_PUBACK, 2 + 2 + MARGIN)
+    poll_publish(c, 'extra/p1/d1/x', PUBACK_OK, 2 + 2 + MARGIN)
     # a new deny rule as well
     mongo.db.device_acl.update_one({'broker_username': 'p1/d1'},
                                    {'$set': {'deny': ['upload_data/p1/d1/x/+']}})

@@ -15,15 +15,12 @@ import time
 import pytest
 
 import harness
-from plugin_helpers import (MARGIN, PROTOS, RC_NOT_AUTHORIZED, Admin,
+from plugin_helpers import (MARGIN, PROTOS, PUBACK_OK, QUIET,
+                            RC_ADMINISTRATIVE_ACTION, RC_NOT_AUTHORIZED, Admin,
                             add_admin, assert_accepted, assert_refused,
                             refusal_regex, unique_id)
 
 pytestmark = pytest.mark.needs_plugin
-
-# Nothing happens behind a test's back: no periodic re-reads of the
-# registry, no stats lines in the log.
-QUIET = {'revalidate_interval': '0', 'stats_interval': '0'}
 
 
 def opts(**kw):
@@ -106,8 +103,8 @@ def test_superuser_flag_honoured(mongo, broker, mqtt):
     assert su.connack == 0
     # Anything a device may not touch: another product's topics, '#'.
     assert su.subscribe('#', qos=1) == [1]
-    assert su.publish('cmd/p1/d1/reboot/json/r1', 'x', qos=1) in (0, 0x10)
-    assert su.publish('anything/at/all', 'x', qos=1) in (0, 0x10)
+    assert su.publish('cmd/p1/d1/reboot/json/r1', 'x', qos=1) in PUBACK_OK
+    assert su.publish('anything/at/all', 'x', qos=1) in PUBACK_OK
     plain = mqtt(b, dev.username, dev.secret, client_id='dev1', proto=5)
     assert plain.connack == 0
     assert plain.subscribe('#', qos=1) == [RC_NOT_AUTHORIZED]
@@ -484,10 +481,10 @@ def test_acl_collection_none_uses_inline_acl(mongo, broker, mqtt):
     admin = Admin(mqtt, b, add_admin(mongo), watch=None)
     c = mqtt(b, dev.username, dev.secret, client_id='inline1', proto=5)
     assert c.connack == 0
-    assert c.publish('inline/p1/d1/x', 'x', qos=1) in (0, 0x10)
+    assert c.publish('inline/p1/d1/x', 'x', qos=1) in PUBACK_OK
     assert c.publish('collection/p1/d1/x', 'x', qos=1) == RC_NOT_AUTHORIZED
     # the default templates still apply
-    assert c.publish('upload_data/p1/d1/t/m1', 'x', qos=1) in (0, 0x10)
+    assert c.publish('upload_data/p1/d1/t/m1', 'x', qos=1) in PUBACK_OK
     assert admin.stats()['auth']['registry_errors'] == 0
 
 
@@ -523,7 +520,7 @@ def test_live_connection_dropped_by_revalidation(mongo, broker, mqtt, change):
     else:
         mongo.db.devices.delete_one({'broker_username': 'p1/d1'})
     assert c.wait_disconnect(1 + 1 + MARGIN), 'not disconnected'
-    assert c.server_disconnect_reason == 0x98
+    assert c.server_disconnect_reason == RC_ADMINISTRATIVE_ACTION
     b.wait_log(r'iothub: device p1/d1 is %s: disconnecting its connections'
                % ('suspended' if change == 'suspend' else 'deleted'))
     assert other.connected

@@ -25,7 +25,7 @@ import bson
 import pytest
 
 import harness
-from plugin_helpers import Admin, add_admin
+from plugin_helpers import PUBACK_OK, RC_NOT_AUTHORIZED, Admin, add_admin
 
 pytestmark = pytest.mark.needs_plugin
 
@@ -47,10 +47,6 @@ ANCHOR = {
 }
 ADDED = {'event', 'event_id', 'conn_id', 'seq', 'node', 'product_name',
          'device_name'}
-
-# PUBACK reason codes of an accepted publish (MQTT 5 says 0x10 when nobody
-# subscribed).
-ACCEPTED = (0, 0x10)
 
 # Fast failure detection for the tests that take RabbitMQ away.
 FAST_RECONNECT = {'amqp_reconnect_min': '100ms', 'amqp_reconnect_max': '1s'}
@@ -184,7 +180,7 @@ def test_each_event_arrives_once_with_the_anchor_fields_in_bson(mongo, rabbit, b
     c = mqtt(b, d.username, d.secret, client_id='dev-d1', proto=proto, keepalive=42)
     assert c.connack == 0
     payload = bytes(range(256)) + b'\x00tail'         # binary, with NULs
-    assert c.publish('upload_data/p1/d1/temperature/m1', payload, qos=1) in ACCEPTED
+    assert c.publish('upload_data/p1/d1/temperature/m1', payload, qos=1) in PUBACK_OK
     c.disconnect()
     got = collect_all(rabbit, {'client.connected': 1, 'client.disconnected': 1,
                                'message.publish': 1})
@@ -439,11 +435,11 @@ def test_publish_events_only_for_uplink_topics_by_default(mongo, rabbit, broker,
               'update_ota_status/p1/d1/3', 'cmd_resp/p1/d1/reboot/r1/4',
               'rpc_resp/p1/d1/ping/r2/5', 'get/p1/d1/ntp/6']
     for t in uplink:
-        assert c.publish(t, t.encode(), qos=1) in ACCEPTED
+        assert c.publish(t, t.encode(), qos=1) in PUBACK_OK
     # allowed by the ACL but not an uplink topic: no event
-    assert c.publish('m2m/p1/d2/d1/7', b'peer', qos=1) in ACCEPTED
+    assert c.publish('m2m/p1/d2/d1/7', b'peer', qos=1) in PUBACK_OK
     # refused by the ACL: no event either
-    assert c.publish('upload_data/p1/d2/t/8', b'spoof', qos=1) == 0x87
+    assert c.publish('upload_data/p1/d2/t/8', b'spoof', qos=1) == RC_NOT_AUTHORIZED
     assert c.publish('upload_data/p1/d1/t/9', b'qos0', qos=0) == 0
     time.sleep(0.3)
     pubs = collect(rabbit, Q_PUB, len(uplink) + 1)
