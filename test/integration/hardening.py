@@ -178,11 +178,6 @@ class EventCollector(threading.Thread):
         self._halt.set()
         self.join(10)
 
-    def publish_keys(self):
-        """{(topic, payload bytes)} of every message.publish event."""
-        with self.lock:
-            return set(self.keys)
-
     def count(self, routing_key):
         with self.lock:
             return self.by_key.get(routing_key, 0)

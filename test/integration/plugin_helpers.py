@@ -97,10 +97,6 @@ class Admin:
             if msg.topic == topic:
                 return True
 
-    def drain(self):
-        while not self.watch.messages.empty():
-            self.watch.messages.get_nowait()
-
 
 def add_admin(mongo):
     return mongo.add_device('platform', 'ops', superuser=True)
