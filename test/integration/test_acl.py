@@ -469,15 +469,11 @@ def test_defer_alone_is_a_denial(mongo, broker, mqtt, other_plugin):
 # rule changes reach live connections
 # ----------------------------------------------------------------------
 def poll_publish(client, topic, want, limit):
-    """Publish until the PUBACK code is in ``want``; returns seconds."""
-    start = time.monotonic()
-    while True:
-        code = client.publish(topic, 'x', qos=1)
-        took = time.monotonic() - start
-        if code in want:
-            return took
-        assert took < limit, '%s still answered %s after %.1fs' % (topic, code, took)
-        time.sleep(0.1)
+    """Publish until the PUBACK code is in ``want``, for at most ``limit``
+    seconds."""
+    harness.wait_until(lambda: client.publish(topic, 'x', qos=1) in want,
+                       limit, interval=0.1,
+                       what='PUBACK in %s for %s' % (want, topic))
 
 
 def test_acl_change_applied_after_invalidation(mongo, broker, mqtt):

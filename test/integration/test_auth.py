@@ -235,27 +235,18 @@ def ttl_opts():
 
 
 def wait_refused(b, user, pw, limit):
-    """Connect until refused; returns seconds until the first refusal."""
-    start = time.monotonic()
-    while True:
-        rc, err = pub(b, user, pw)
-        took = time.monotonic() - start
-        if rc != 0:
-            assert_refused((rc, err), 'mqttv311')
-            return took
-        assert took < limit, 'still admitted after %.1fs' % took
-        time.sleep(0.1)
+    """Connect until refused, for at most ``limit`` seconds."""
+    def refusal():
+        res = pub(b, user, pw)
+        return res if res[0] != 0 else None
+    assert_refused(harness.wait_until(refusal, limit, interval=0.1,
+                                      what='%s refused' % user), 'mqttv311')
 
 
 def wait_admitted(b, user, pw, limit):
-    start = time.monotonic()
-    while True:
-        rc, err = pub(b, user, pw)
-        took = time.monotonic() - start
-        if rc == 0:
-            return took
-        assert took < limit, 'still refused after %.1fs: %s' % (took, err)
-        time.sleep(0.1)
+    """Connect until admitted, for at most ``limit`` seconds."""
+    harness.wait_until(lambda: pub(b, user, pw)[0] == 0, limit, interval=0.1,
+                       what='%s admitted' % user)
 
 
 def test_suspension_applies_within_cache_ttl(mongo, broker):
