@@ -178,11 +178,6 @@ class EventCollector(threading.Thread):
         self._halt.set()
         self.join(10)
 
-    def publish_keys(self):
-        """{(topic, payload bytes)} of every message.publish event."""
-        with self.lock:
-            return set(self.keys)
-
     def count(self, routing_key):
         with self.lock:
             return self.by_key.get(routing_key, 0)
@@ -398,21 +393,24 @@ def probe(broker, device, timeout=10):
         c.disconnect()
 
 
+def _assert_no_crash_signature(broker):
+    m = CRASH_PATTERNS.search(broker.log_text())
+    assert m is None, 'crash signature in the broker log: %r' % m.group(0)
+
+
 def assert_no_crash(broker):
     """The broker is running and nothing in its log looks like a crash or
     a sanitizer report."""
     assert broker.running, 'broker exited (status %r)' % (
         broker.proc.poll() if broker.proc else broker.exit_code)
-    m = CRASH_PATTERNS.search(broker.log_text())
-    assert m is None, 'crash signature in the broker log: %r' % m.group(0)
+    _assert_no_crash_signature(broker)
 
 
 def assert_clean_exit(broker):
     """Stop the broker: it must exit 0 with no crash signature."""
     ok = broker.stop()
     assert ok, 'broker did not exit cleanly (status %r)' % broker.exit_code
-    m = CRASH_PATTERNS.search(broker.log_text())
-    assert m is None, 'crash signature in the broker log: %r' % m.group(0)
+    _assert_no_crash_signature(broker)
 
 
 def acked_keys(uplinks):

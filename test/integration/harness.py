@@ -495,13 +495,16 @@ class MongoServer:
             self.stop()
 
 
-def mosquitto_passwd_hash(password, workdir=None):
-    """The ``$7$`` PBKDF2-SHA512 hash that ``mosquitto_passwd`` writes."""
+def mosquitto_passwd_hash(password, workdir=None, algorithm=None):
+    """The hash that ``mosquitto_passwd`` writes: ``$7$`` PBKDF2-SHA512 by
+    default, ``algorithm='sha512'`` for the old ``$6$`` salted SHA-512."""
     d = tempfile.mkdtemp(dir=workdir)
     try:
         path = os.path.join(d, 'pw')
-        subprocess.run(['/usr/bin/mosquitto_passwd', '-c', '-b', path, 'u',
-                        password], check=True, stdout=subprocess.DEVNULL,
+        algo = ['-H', algorithm] if algorithm else []
+        subprocess.run(['/usr/bin/mosquitto_passwd'] + algo +
+                       ['-c', '-b', path, 'u', password],
+                       check=True, stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL)
         with open(path) as fh:
             return fh.read().strip().split(':', 1)[1]

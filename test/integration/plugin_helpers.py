@@ -1,6 +1,7 @@
-"""Helpers shared by test_auth.py and test_acl.py: the platform's own
-superuser client (watching topics, reading the plugin's counters on the
-control channel) and small assertions on mosquitto_pub results."""
+"""Helpers shared by the plugin's end-to-end tests (test_auth.py,
+test_acl.py, test_attacks.py, test_events.py): the platform's own superuser
+client (watching topics, sending control commands), MQTT reason codes and
+small assertions on mosquitto_pub results."""
 
 import itertools
 import json
@@ -21,6 +22,12 @@ RC_NO_SUBSCRIBERS = 0x10
 RC_NOT_AUTHORIZED = 0x87
 RC_ADMINISTRATIVE_ACTION = 0x98
 SUBACK_FAILURE_311 = 0x80
+# PUBACK of an accepted publish (MQTT 5 says 0x10 when nobody subscribed).
+PUBACK_OK = (0, RC_NO_SUBSCRIBERS)
+
+# Nothing happens behind a test's back: no periodic re-reads of the
+# registry, no stats lines in the log.
+QUIET = {'revalidate_interval': '0', 'stats_interval': '0'}
 
 # Slack for "answered within X": process start-up of mosquitto_pub, a
 # shared 2-core machine, and the sanitizer build.
@@ -41,8 +48,9 @@ class Admin:
 
     def __init__(self, mqtt, broker, device, watch='#'):
         self.device = device
+        self.ctl_id = unique_id('admin-ctl')
         self.ctl = mqtt(broker, device.username, device.secret,
-                        client_id=unique_id('admin-ctl'), proto=5)
+                        client_id=self.ctl_id, proto=5)
         assert self.ctl.connack == 0, 'superuser refused: %s' % self.ctl.connack
         self.watch = None
         if watch:
@@ -88,10 +96,6 @@ class Admin:
                 return False
             if msg.topic == topic:
                 return True
-
-    def drain(self):
-        while not self.watch.messages.empty():
-            self.watch.messages.get_nowait()
 
 
 def add_admin(mongo):

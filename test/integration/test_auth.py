@@ -9,25 +9,18 @@ Run from the repository root:
     /usr/bin/python3 -m pytest test/integration/test_auth.py -q
 """
 
-import os
 import re
-import shutil
-import subprocess
-import tempfile
 import time
 
 import pytest
 
 import harness
-from plugin_helpers import (MARGIN, PROTOS, RC_NOT_AUTHORIZED, Admin,
+from plugin_helpers import (MARGIN, PROTOS, PUBACK_OK, QUIET,
+                            RC_ADMINISTRATIVE_ACTION, RC_NOT_AUTHORIZED, Admin,
                             add_admin, assert_accepted, assert_refused,
                             refusal_regex, unique_id)
 
 pytestmark = pytest.mark.needs_plugin
-
-# Nothing happens behind a test's back: no periodic re-reads of the
-# registry, no stats lines in the log.
-QUIET = {'revalidate_interval': '0', 'stats_interval': '0'}
 
 
 def opts(**kw):
@@ -49,20 +42,6 @@ def timed_pub(*args, **kw):
     start = time.monotonic()
     res = pub(*args, **kw)
     return res, time.monotonic() - start
-
-
-def sha512_hash(secret):
-    """mosquitto_passwd's old `$6$` format (salted SHA-512)."""
-    d = tempfile.mkdtemp()
-    try:
-        path = os.path.join(d, 'pw')
-        subprocess.run(['/usr/bin/mosquitto_passwd', '-H', 'sha512', '-c',
-                        '-b', path, 'u', secret], check=True,
-                       capture_output=True)
-        with open(path) as fh:
-            return fh.read().strip().split(':', 1)[1]
-    finally:
-        shutil.rmtree(d, ignore_errors=True)
 
 
 def refused_both(b, user, pw, reason, client_prefix='c', username_re=None):
@@ -97,7 +76,7 @@ def test_accepts_pbkdf2_hash_without_clear_secret(mongo, broker):
 
 
 def test_accepts_sha512_hash(mongo, broker):
-    h = sha512_hash('old-style')
+    h = harness.mosquitto_passwd_hash('old-style', algorithm='sha512')
     assert h.startswith('$6$')
     dev = mongo.add_device('p1', 'd1', secret='old-style', password_hash=h,
                            store_secret=False)
@@ -124,8 +103,8 @@ def test_superuser_flag_honoured(mongo, broker, mqtt):
     assert su.connack == 0
     # Anything a device may not touch: another product's topics, '#'.
     assert su.subscribe('#', qos=1) == [1]
-    assert su.publish('cmd/p1/d1/reboot/json/r1', 'x', qos=1) in (0, 0x10)
-    assert su.publish('anything/at/all', 'x', qos=1) in (0, 0x10)
+    assert su.publish('cmd/p1/d1/reboot/json/r1', 'x', qos=1) in PUBACK_OK
+    assert su.publish('anything/at/all', 'x', qos=1) in PUBACK_OK
     plain = mqtt(b, dev.username, dev.secret, client_id='dev1', proto=5)
     assert plain.connack == 0
     assert plain.subscribe('#', qos=1) == [RC_NOT_AUTHORIZED]
@@ -256,27 +235,18 @@ def ttl_opts():
 
 
 def wait_refused(b, user, pw, limit):
-    """Connect until refused; returns seconds until the first refusal."""
-    start = time.monotonic()
-    while True:
-        rc, err = pub(b, user, pw)
-        took = time.monotonic() - start
-        if rc != 0:
-            assert_refused((rc, err), 'mqttv311')
-            return took
-        assert took < limit, 'still admitted after %.1fs' % took
-        time.sleep(0.1)
+    """Connect until refused, for at most ``limit`` seconds."""
+    def refusal():
+        res = pub(b, user, pw)
+        return res if res[0] != 0 else None
+    assert_refused(harness.wait_until(refusal, limit, interval=0.1,
+                                      what='%s refused' % user), 'mqttv311')
 
 
 def wait_admitted(b, user, pw, limit):
-    start = time.monotonic()
-    while True:
-        rc, err = pub(b, user, pw)
-        took = time.monotonic() - start
-        if rc == 0:
-            return took
-        assert took < limit, 'still refused after %.1fs: %s' % (took, err)
-        time.sleep(0.1)
+    """Connect until admitted, for at most ``limit`` seconds."""
+    harness.wait_until(lambda: pub(b, user, pw)[0] == 0, limit, interval=0.1,
+                       what='%s admitted' % user)
 
 
 def test_suspension_applies_within_cache_ttl(mongo, broker):
@@ -502,10 +472,10 @@ def test_acl_collection_none_uses_inline_acl(mongo, broker, mqtt):
     admin = Admin(mqtt, b, add_admin(mongo), watch=None)
     c = mqtt(b, dev.username, dev.secret, client_id='inline1', proto=5)
     assert c.connack == 0
-    assert c.publish('inline/p1/d1/x', 'x', qos=1) in (0, 0x10)
+    assert c.publish('inline/p1/d1/x', 'x', qos=1) in PUBACK_OK
     assert c.publish('collection/p1/d1/x', 'x', qos=1) == RC_NOT_AUTHORIZED
     # the default templates still apply
-    assert c.publish('upload_data/p1/d1/t/m1', 'x', qos=1) in (0, 0x10)
+    assert c.publish('upload_data/p1/d1/t/m1', 'x', qos=1) in PUBACK_OK
     assert admin.stats()['auth']['registry_errors'] == 0
 
 
@@ -541,7 +511,7 @@ def test_live_connection_dropped_by_revalidation(mongo, broker, mqtt, change):
     else:
         mongo.db.devices.delete_one({'broker_username': 'p1/d1'})
     assert c.wait_disconnect(1 + 1 + MARGIN), 'not disconnected'
-    assert c.server_disconnect_reason == 0x98
+    assert c.server_disconnect_reason == RC_ADMINISTRATIVE_ACTION
     b.wait_log(r'iothub: device p1/d1 is %s: disconnecting its connections'
                % ('suspended' if change == 'suspend' else 'deleted'))
     assert other.connected

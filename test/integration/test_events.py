@@ -25,6 +25,7 @@ import bson
 import pytest
 
 import harness
+from plugin_helpers import PUBACK_OK, RC_NOT_AUTHORIZED, Admin, add_admin
 
 pytestmark = pytest.mark.needs_plugin
 
@@ -46,10 +47,6 @@ ANCHOR = {
 }
 ADDED = {'event', 'event_id', 'conn_id', 'seq', 'node', 'product_name',
          'device_name'}
-
-# PUBACK reason codes of an accepted publish (MQTT 5 says 0x10 when nobody
-# subscribed).
-ACCEPTED = (0, 0x10)
 
 # Fast failure detection for the tests that take RabbitMQ away.
 FAST_RECONNECT = {'amqp_reconnect_min': '100ms', 'amqp_reconnect_max': '1s'}
@@ -159,28 +156,6 @@ def event_broker(broker, extra_conf='', **options):
     return broker(options=opts, extra_conf=extra_conf)
 
 
-class Control:
-    """A superuser on $CONTROL/iothub/v1 (kickDevice, kickClient,
-    invalidateDevice)."""
-
-    def __init__(self, mongo, mqtt, b):
-        d = mongo.add_device('platform', 'ops', superuser=True)
-        self.client_id = 'ops-%d' % time.monotonic_ns()
-        self.c = mqtt(b, d.username, d.secret, client_id=self.client_id, proto=5)
-        assert self.c.connack == 0
-        assert self.c.subscribe('$CONTROL/iothub/v1/response', qos=1) == [1]
-        self.n = 0
-
-    def __call__(self, command, **args):
-        self.n += 1
-        cmd = dict(args, command=command, correlationData=str(self.n))
-        self.c.publish('$CONTROL/iothub/v1', json.dumps({'commands': [cmd]}), qos=1)
-        reply = json.loads(self.c.wait_for(1, timeout=10)[0].payload)
-        r = reply['responses'][0]
-        assert 'error' not in r, r
-        return r.get('data')
-
-
 def iothub_consumer_state(events):
     """What the IotHub server's consumer does with connect/disconnect events
     in the order given: the last event of a client id wins."""
@@ -205,7 +180,7 @@ def test_each_event_arrives_once_with_the_anchor_fields_in_bson(mongo, rabbit, b
     c = mqtt(b, d.username, d.secret, client_id='dev-d1', proto=proto, keepalive=42)
     assert c.connack == 0
     payload = bytes(range(256)) + b'\x00tail'         # binary, with NULs
-    assert c.publish('upload_data/p1/d1/temperature/m1', payload, qos=1) in ACCEPTED
+    assert c.publish('upload_data/p1/d1/temperature/m1', payload, qos=1) in PUBACK_OK
     c.disconnect()
     got = collect_all(rabbit, {'client.connected': 1, 'client.disconnected': 1,
                                'message.publish': 1})
@@ -295,7 +270,8 @@ def test_disconnect_reasons_and_no_events_for_refused_clients(mongo, rabbit, bro
     devs = {name: mongo.add_device('p1', name) for name in
             ('closed', 'dropped', 'kickdev', 'kickcli', 'susp', 'deleted', 'taken', 'acl')}
     b = event_broker(broker, acl_deny_action='disconnect')
-    ctl = Control(mongo, mqtt, b)
+    admin = Admin(mqtt, b, add_admin(mongo), watch=None)
+    ctl = admin.command
 
     # refused: wrong secret, unknown device, anonymous, bad username
     for user, pw in ((devs['closed'].username, 'wrong'), ('p1/nobody', 'x'),
@@ -330,7 +306,7 @@ def test_disconnect_reasons_and_no_events_for_refused_clients(mongo, rabbit, bro
     con = collect(rabbit, Q_CONN, None, timeout=10, idle=1.0)
     ids = collections.Counter(e.doc['client_id'] for e in con)
     assert not [i for i in ids if i.startswith('refused')], ids
-    assert ids == collections.Counter(list(want) + ['taken', ctl.client_id])
+    assert ids == collections.Counter(list(want) + ['taken', admin.ctl_id])
     # each disconnect names the connection it ends
     conn_ids = {e.doc['conn_id']: e.doc['client_id'] for e in con}
     for e in dis:
@@ -459,11 +435,11 @@ def test_publish_events_only_for_uplink_topics_by_default(mongo, rabbit, broker,
               'update_ota_status/p1/d1/3', 'cmd_resp/p1/d1/reboot/r1/4',
               'rpc_resp/p1/d1/ping/r2/5', 'get/p1/d1/ntp/6']
     for t in uplink:
-        assert c.publish(t, t.encode(), qos=1) in ACCEPTED
+        assert c.publish(t, t.encode(), qos=1) in PUBACK_OK
     # allowed by the ACL but not an uplink topic: no event
-    assert c.publish('m2m/p1/d2/d1/7', b'peer', qos=1) in ACCEPTED
+    assert c.publish('m2m/p1/d2/d1/7', b'peer', qos=1) in PUBACK_OK
     # refused by the ACL: no event either
-    assert c.publish('upload_data/p1/d2/t/8', b'spoof', qos=1) == 0x87
+    assert c.publish('upload_data/p1/d2/t/8', b'spoof', qos=1) == RC_NOT_AUTHORIZED
     assert c.publish('upload_data/p1/d1/t/9', b'qos0', qos=0) == 0
     time.sleep(0.3)
     pubs = collect(rabbit, Q_PUB, len(uplink) + 1)

@@ -56,14 +56,14 @@ class Commander(threading.Thread):
         assert self.admin.connect() == 0
         self.receivers = receivers      # [(device, MqttClient)]
         self.rate = rate
-        self.sent = {}                  # client_id -> [topic, ...] PUBACKed
+        self.sent = {}                  # username -> [topic, ...] PUBACKed
         self.errors = 0
         self._halt = threading.Event()
 
     def run(self):
         i = 0
         while not self._halt.is_set():
-            dev, rx = self.receivers[i % len(self.receivers)]
+            dev, _ = self.receivers[i % len(self.receivers)]
             i += 1
             topic = 'cmd/%s/%s/reboot/json/r%d' % (dev.product, dev.device, i)
             try:
@@ -71,7 +71,7 @@ class Commander(threading.Thread):
             except AssertionError:
                 rc = None
             if rc in (0, 0x10):
-                self.sent.setdefault(rx.client._client_id.decode(), []).append(topic)
+                self.sent.setdefault(dev.username, []).append(topic)
             else:
                 self.errors += 1
             self._halt.wait(1.0 / self.rate)
@@ -154,14 +154,14 @@ def test_soak(mongo, rabbit, broker, workdir):
     mem.start()
     for w in workers:
         w.start()
-    received = {c.client._client_id.decode(): [] for _, c in receivers}
+    received = {d.username: [] for d, _ in receivers}
     timeline = []
     end = t0 + MINUTES * 60
     next_line = t0
     while time.monotonic() < end:
         time.sleep(1)
-        for _, c in receivers:
-            received[c.client._client_id.decode()] += [m.topic for m in drain(c)]
+        for d, c in receivers:
+            received[d.username] += [m.topic for m in drain(c)]
         assert b.running, 'broker died during the soak:\n' + b.log_text()[-3000:]
         if time.monotonic() >= next_line:
             next_line += 60
@@ -181,8 +181,8 @@ def test_soak(mongo, rabbit, broker, workdir):
     acked = H.acked_keys(uplinks)
     missing = collector.wait_for_keys(acked, timeout=180)
     time.sleep(2)
-    for _, c in receivers:
-        received[c.client._client_id.decode()] += [m.topic for m in drain(c)]
+    for d, c in receivers:
+        received[d.username] += [m.topic for m in drain(c)]
     probe_key = H.probe(b, uplink_devs[0])
     assert not collector.wait_for_keys({probe_key}, timeout=60), 'probe event missing'
     mem.stop()
