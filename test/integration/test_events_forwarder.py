@@ -237,15 +237,21 @@ class Driver:
 
 
 def drain(node, queue, expect=None, idle=3.0, timeout=120):
-    """All messages of a queue as (properties, body), consumed with acks."""
+    """All messages of a queue as (properties, body), consumed with acks.
+
+    expect: stop once that many distinct events (message ids) arrived.
+    Redeliveries after a restart are duplicates: counting them would stop
+    the drain before the last events were read."""
     conn = node.connection()
     ch = conn.channel()
     ch.basic_qos(prefetch_count=1000)
     got = []
+    ids = set()
     last = [time.time()]
 
     def on_msg(c, method, props, body):
         got.append((props, body))
+        ids.add(props.message_id)
         c.basic_ack(method.delivery_tag)
         last[0] = time.time()
 
@@ -253,7 +259,7 @@ def drain(node, queue, expect=None, idle=3.0, timeout=120):
     deadline = time.time() + timeout
     while time.time() < deadline:
         conn.process_data_events(time_limit=0.2)
-        if expect is not None and len(got) >= expect:
+        if expect is not None and len(ids) >= expect:
             conn.process_data_events(time_limit=0.5)   # catch duplicates right behind
             break
         if time.time() - last[0] > idle:
