@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause
 # mosquitto-iothub
 #
 #   make            build/mosquitto_iothub.so and build/iothubctl
@@ -28,7 +29,9 @@ WARN      = -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wformat=2 -Wstrict-p
 CFLAGS_ALL = -std=gnu11 $(OPT) -g -fPIC $(WARN) $(SAN) -I. $(PKG_CFLAGS) -D_GNU_SOURCE $(CFLAGS)
 LDFLAGS_ALL = $(SAN) $(LDFLAGS)
 
-PLUGIN_SRC = $(wildcard plugin/*.c auth/*.c acl/*.c hooks/*.c)
+# The plugin's folders, bottom of the data flow first (docs/ARCHITECTURE.md).
+MODULES    = core registry auth acl autosub events api cluster plugin
+PLUGIN_SRC = $(wildcard $(MODULES:%=%/*.c))
 PLUGIN_OBJ = $(PLUGIN_SRC:%.c=$(BUILD)/obj/%.o)
 # Everything except the entry points: what unit tests and tools link against.
 LIB_OBJ    = $(filter-out $(BUILD)/obj/plugin/plugin.o,$(PLUGIN_OBJ))
@@ -38,7 +41,7 @@ CTL_OBJ    = $(CTL_SRC:%.c=$(BUILD)/obj/%.o)
 # iothubctl shares name validation, secret handling and the option table
 # (plugin_opt_* parsing for --config) with the plugin; tools/ctl/broker_shim.c
 # backs the broker functions config.o calls with libc.
-CTL_SHARED = $(BUILD)/obj/auth/username.o $(BUILD)/obj/auth/secret.o $(BUILD)/obj/plugin/config.o
+CTL_SHARED = $(BUILD)/obj/registry/username.o $(BUILD)/obj/auth/secret.o $(BUILD)/obj/core/config.o
 
 STUB_OBJ   = $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard test/stubs/*.c))
 UNIT_SRC   = $(wildcard test/unit/test_*.c)

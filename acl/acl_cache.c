@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /*
  * Per-connection ACL decision cache (policy and bounds in acl_cache.h).
  */
@@ -10,7 +11,7 @@
 #include <mosquitto_broker.h>
 
 #include "acl/acl_cache.h"
-#include "acl/hash.h"
+#include "core/keyhash.h"
 
 #define WAYS 4
 #define BUF_ROUND 32
@@ -61,7 +62,7 @@ int acl_cache_new(struct acl_cache **out, uint32_t max_size, uint32_t ttl_s)
 	nsets = max_size / ways;
 	c = mosquitto_calloc(1, sizeof(*c));
 	if(c == NULL) return MOSQ_ERR_NOMEM;
-	c->seed = acl_hash_seed();
+	c->seed = ih_keyhash_seed();
 	c->nsets = nsets;
 	c->ways = ways;
 	c->ttl = ttl_s;
@@ -127,7 +128,7 @@ bool acl_cache_lookup(struct acl_cache *c, int access, const char *topic, uint32
 		probe_count(c, false);
 		return false;
 	}
-	h = acl_hash_bytes(topic, len, c->seed ^ (uint64_t)(unsigned)access);
+	h = ih_keyhash_bytes(topic, len, c->seed ^ (uint64_t)(unsigned)access);
 	if(c->slot == NULL){
 		key->slot = UINT32_MAX;   /* the store allocates, then picks the slot */
 	}else{

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /*
  * Per-connection ACL decision cache, like EMQX's acl_cache_max_size /
  * acl_cache_ttl: (access, topic) -> decision.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /*
  * Topic template syntax and instantiation (see placeholder.h for the
  * rules and for why a bad value drops the whole rule).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /*
  * Topic templates: placeholders in ACL rules and auto-subscriptions.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /*
  * ACL templates and per-connection compiled rules (decision table in
  * rules.h).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /*
  * Per-connection ACL: global templates from the config, compiled once per
  * connection (at authentication) together with the device's registry rules
@@ -48,8 +49,8 @@
 #include <stddef.h>
 
 #include "acl/placeholder.h"
-#include "auth/device.h"
-#include "plugin/config.h"
+#include "registry/device.h"
+#include "core/config.h"
 
 enum acl_decision {
 	ACL_NOMATCH = 0,

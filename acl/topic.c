@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /*
  * MQTT topic matching, filter coverage and overlap (see topic.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /*
  * MQTT topic and topic filter logic for the ACL and the auto-subscription
  * index. Nothing here allocates, calls the broker or keeps state, so every

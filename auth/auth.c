@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /*
  * BASIC_AUTH flow, change reporting and module lifecycle (policies in
  * auth.h).
@@ -13,15 +14,15 @@
 #include "auth/auth.h"
 #include "auth/auth_cache.h"
 #include "auth/auth_internal.h"
-#include "auth/mongo_lib.h"
+#include "registry/mongo_lib.h"
 #include "auth/pwdigest.h"
-#include "auth/registry.h"
-#include "auth/registry_worker.h"
+#include "registry/registry.h"
+#include "registry/worker.h"
 #include "auth/secret.h"
-#include "auth/source_mongo.h"
+#include "registry/source_mongo.h"
 #include "auth/throttle.h"
-#include "auth/username.h"
-#include "plugin/clock.h"
+#include "registry/username.h"
+#include "core/clock.h"
 
 /* Worker results applied per tick: bounds the time one tick spends
  * decoding (a few microseconds per record). */
@@ -34,13 +35,13 @@
 struct auth {
 	const struct ih_config *cfg;
 	bool lib_acquired;
-	struct auth_mongo *mongo;          /* NULL when a test injects the source */
+	struct registry_mongo *mongo;          /* NULL when a test injects the source */
 	struct auth_source_factory factory;
 	int64_t (*now_ms)(void);
 	struct auth_cache *cache;
 	struct auth_throttle *throttle;
-	struct auth_registry *registry;
-	struct auth_worker *worker;
+	struct registry *registry;
+	struct registry_worker *worker;
 	uint64_t seen_err_seq;
 	uint64_t down_ticket;              /* recovery needs a successful probe after this */
 	struct auth_stats st;              /* counters kept here; the rest filled on read */
@@ -56,7 +57,7 @@ static void on_registry_down(void *ud)
 {
 	struct auth *a = ud;
 
-	if(a->worker) a->down_ticket = auth_worker_probe(a->worker);
+	if(a->worker) a->down_ticket = registry_worker_probe(a->worker);
 }
 
 int auth_init_with(struct auth **out, const struct ih_config *cfg, const struct auth_deps *deps)
@@ -71,24 +72,24 @@ int auth_init_with(struct auth **out, const struct ih_config *cfg, const struct 
 	a->cfg = cfg;
 	a->now_ms = deps && deps->now_ms ? deps->now_ms : ih_mono_ms;
 
-	if(auth_mongo_lib_acquire()) goto fail;
+	if(registry_mongo_lib_acquire()) goto fail;
 	a->lib_acquired = true;
 	if(deps && deps->factory.create){
 		a->factory = deps->factory;
 	}else{
-		if(auth_mongo_init(&a->mongo, cfg, err, sizeof(err))){
+		if(registry_mongo_init(&a->mongo, cfg, err, sizeof(err))){
 			mosquitto_log_printf(MOSQ_LOG_ERR, "iothub: %s", err);
 			rc = MOSQ_ERR_INVAL;
 			goto fail;
 		}
-		a->factory.create = auth_mongo_source_create;
+		a->factory.create = registry_mongo_source_create;
 		a->factory.ctx = a->mongo;
 	}
 	if(auth_cache_init(&a->cache, cfg->auth_cache_max)) goto fail;
 	if(auth_throttle_init(&a->throttle, cfg)) goto fail;
 	rc = MOSQ_ERR_UNKNOWN;
-	if(auth_registry_init(&a->registry, cfg, &a->factory, a->now_ms, on_registry_down, a)) goto fail;
-	if(auth_worker_start(&a->worker, cfg, &a->factory, a->now_ms)){
+	if(registry_init(&a->registry, cfg, &a->factory, a->now_ms, on_registry_down, a)) goto fail;
+	if(registry_worker_start(&a->worker, cfg, &a->factory, a->now_ms)){
 		mosquitto_log_printf(MOSQ_LOG_ERR, "iothub: cannot start the registry worker thread");
 		goto fail;
 	}
@@ -109,15 +110,15 @@ void auth_cleanup(struct auth *a)
 	bool joined;
 
 	if(a == NULL) return;
-	joined = auth_worker_stop(a->worker);
-	auth_registry_cleanup(a->registry);
+	joined = registry_worker_stop(a->worker);
+	registry_cleanup(a->registry);
 	auth_throttle_cleanup(a->throttle);
 	auth_cache_cleanup(a->cache);
 	/* A worker still stuck in the driver uses the source context and
 	 * libmongoc: leave both alive rather than pull them from under it. */
 	if(joined){
-		auth_mongo_cleanup(a->mongo);
-		if(a->lib_acquired) auth_mongo_lib_release();
+		registry_mongo_cleanup(a->mongo);
+		if(a->lib_acquired) registry_mongo_lib_release();
 	}
 	if(--instances == 0) auth_pwdigest_cleanup();
 	mosquitto_free(a);
@@ -160,7 +161,7 @@ static int refuse(struct auth *a, int level, const char *client_id, const char *
 static int admit(struct auth *a, const char *username, struct ih_device *dev, struct ih_device **out)
 {
 	auth_throttle_success(a->throttle, username);
-	auth_device_ref(dev);
+	registry_device_ref(dev);
 	*out = dev; /* the new reference belongs to the caller */
 	a->st.accepted++;
 	return MOSQ_ERR_SUCCESS;
@@ -170,15 +171,15 @@ static int admit(struct auth *a, const char *username, struct ih_device *dev, st
  * probe that ends an outage. Cheap (one mutex), so every connect does it. */
 static void poll_health(struct auth *a)
 {
-	struct auth_worker_health h;
+	struct registry_worker_health h;
 
-	auth_worker_health(a->worker, &h);
+	registry_worker_health(a->worker, &h);
 	if(h.err_seq != a->seen_err_seq){
 		a->seen_err_seq = h.err_seq;
-		auth_registry_mark_down(a->registry, h.err);
+		registry_mark_down(a->registry, h.err);
 	}
-	if(!auth_registry_is_up(a->registry) && h.last_ok_probe > a->down_ticket){
-		auth_registry_mark_up(a->registry);
+	if(!registry_is_up(a->registry) && h.last_ok_probe > a->down_ticket){
+		registry_mark_up(a->registry);
 	}
 }
 
@@ -206,7 +207,7 @@ static struct ih_device *decode_or_log(struct auth *a, const char *username, bso
 	struct ih_device *dev = NULL;
 	char err[256];
 
-	if(auth_device_decode(doc, NULL, a->cfg, &dev, err, sizeof(err))){
+	if(registry_device_decode(doc, NULL, a->cfg, &dev, err, sizeof(err))){
 		mosquitto_log_printf(MOSQ_LOG_ERR, "iothub: device %s: registry record unusable: %s", username, err);
 		return NULL;
 	}
@@ -214,7 +215,7 @@ static struct ih_device *decode_or_log(struct auth *a, const char *username, bso
 		/* The query matched on this very field, so only a collation or a
 		 * misbehaving server gets here; never let it swap identities. */
 		mosquitto_log_printf(MOSQ_LOG_ERR, "iothub: device %s: registry returned the record of %s", username, dev->username);
-		auth_device_unref(dev);
+		registry_device_unref(dev);
 		return NULL;
 	}
 	return dev;
@@ -270,7 +271,7 @@ static int outage(struct auth *a, const char *client_id, const char *address, co
 		a->st.outage_admits++;
 		return admit(a, username, e->dev, out);
 	}
-	auth_registry_count_refusal(a->registry);
+	registry_count_refusal(a->registry);
 	return refuse(a, MOSQ_LOG_NOTICE, client_id, address, username,
 			"device registry unavailable and no recently verified login cached for this device");
 }
@@ -300,7 +301,7 @@ int auth_check(struct auth *a, const char *client_id, const char *address, const
 		return refuse(a, MOSQ_LOG_NOTICE, client_id, address, NULL, "no username (allow_anonymous is false)");
 	}
 	/* Before anything else: a malformed name never reaches the registry. */
-	why = auth_username_check(username, cfg->username_max_len, &plen);
+	why = registry_username_check(username, cfg->username_max_len, &plen);
 	if(why){
 		auth_throttle_failure(a->throttle, NULL, address, now);
 		return refuse(a, MOSQ_LOG_NOTICE, client_id, address, username, "invalid username: %s", why);
@@ -321,14 +322,14 @@ int auth_check(struct auth *a, const char *client_id, const char *address, const
 		return decide(a, client_id, address, username, password, e->dev, e, out);
 	}
 	a->st.cache_misses++;
-	switch(auth_registry_lookup(a->registry, username, &doc)){
+	switch(registry_lookup(a->registry, username, &doc)){
 		case AUTH_REGISTRY_FOUND:
 			dev = decode_or_log(a, username, doc);
 			bson_destroy(doc);
 			e = remember(a, username, dev, now);
 			rc = dev ? decide(a, client_id, address, username, password, dev, e, out)
 				: refuse(a, MOSQ_LOG_ERR, client_id, address, username, "registry record unusable (see above)");
-			auth_device_unref(dev); /* the cache and *out hold their own references */
+			registry_device_unref(dev); /* the cache and *out hold their own references */
 			return rc;
 		case AUTH_REGISTRY_NOT_FOUND:
 			e = remember(a, username, NULL, now);
@@ -343,7 +344,7 @@ int auth_check(struct auth *a, const char *client_id, const char *address, const
 /* ------------------------------------------------------------------ */
 /* refetch results                                                      */
 
-static void apply_result(struct auth *a, struct auth_worker_result *r, auth_change_cb cb, void *ud)
+static void apply_result(struct auth *a, struct registry_worker_result *r, auth_change_cb cb, void *ud)
 {
 	struct auth_cache_entry *e = auth_cache_get(a->cache, r->username);
 	struct ih_device *dev = NULL;
@@ -358,24 +359,24 @@ static void apply_result(struct auth *a, struct auth_worker_result *r, auth_chan
 	if(r->doc) dev = decode_or_log(a, r->username, r->doc);
 	/* Nothing cached to compare with (evicted, or never connected here):
 	 * report, and let the glue compare fingerprints with what it holds. */
-	changed = e == NULL || !auth_device_same(e->dev, dev);
+	changed = e == NULL || !registry_device_same(e->dev, dev);
 	remember(a, r->username, dev, r->fetched_ms);
 	if((changed || r->forced) && cb) cb(ud, r->username, dev);
-	auth_device_unref(dev);
+	registry_device_unref(dev);
 }
 
 void auth_tick(struct auth *a, auth_change_cb cb, void *ud)
 {
-	struct auth_worker_result *list, *next;
+	struct registry_worker_result *list, *next;
 
 	poll_health(a);
-	auth_worker_drain_log(a->worker);
-	auth_mongo_lib_drain_log();
-	list = auth_worker_take(a->worker, TICK_RESULTS_MAX);
+	registry_worker_drain_log(a->worker);
+	registry_mongo_lib_drain_log();
+	list = registry_worker_take(a->worker, TICK_RESULTS_MAX);
 	for(; list; list = next){
 		next = list->next;
 		apply_result(a, list, cb, ud);
-		auth_worker_result_free(list);
+		registry_worker_result_free(list);
 	}
 }
 
@@ -383,7 +384,7 @@ void auth_invalidate(struct auth *a, const char *username)
 {
 	if(username == NULL) return;
 	auth_cache_remove(a->cache, username);
-	if(auth_worker_refetch(a->worker, &username, 1, true, a->cfg->username_max_len)){
+	if(registry_worker_refetch(a->worker, &username, 1, true, a->cfg->username_max_len)){
 		mosquitto_log_printf(MOSQ_LOG_WARNING,
 				"iothub: refetch queue full (auth_refetch_queue_max %u): invalidation of %s will not be reported",
 				a->cfg->auth_refetch_queue_max, username);
@@ -392,7 +393,7 @@ void auth_invalidate(struct auth *a, const char *username)
 
 int auth_revalidate(struct auth *a, const char *const *usernames, size_t n)
 {
-	size_t dropped = auth_worker_refetch(a->worker, usernames, n, false, a->cfg->username_max_len);
+	size_t dropped = registry_worker_refetch(a->worker, usernames, n, false, a->cfg->username_max_len);
 
 	if(dropped == 0) return MOSQ_ERR_SUCCESS;
 	mosquitto_log_printf(MOSQ_LOG_WARNING,
@@ -403,16 +404,16 @@ int auth_revalidate(struct auth *a, const char *const *usernames, size_t n)
 
 bool auth_registry_up(const struct auth *a)
 {
-	return auth_registry_is_up(a->registry);
+	return registry_is_up(a->registry);
 }
 
 bool auth_wait_startup_probe(struct auth *a, int timeout_ms)
 {
-	struct auth_worker_health h;
+	struct registry_worker_health h;
 	const struct timespec step = {0, 5 * 1000000};
 
 	for(int waited = 0; ; waited += 5){
-		auth_worker_health(a->worker, &h);
+		registry_worker_health(a->worker, &h);
 		if(h.last_ok_probe > 0 || h.err_seq > 0) return true;
 		if(waited >= timeout_ms) return false;
 		nanosleep(&step, NULL);
@@ -421,14 +422,14 @@ bool auth_wait_startup_probe(struct auth *a, int timeout_ms)
 
 void auth_get_stats(const struct auth *a, struct auth_stats *out)
 {
-	struct auth_worker_health h;
+	struct registry_worker_health h;
 	uint64_t q, err;
 
 	*out = a->st;
-	auth_worker_health(a->worker, &h);
-	auth_registry_counters(a->registry, &q, &err);
+	registry_worker_health(a->worker, &h);
+	registry_counters(a->registry, &q, &err);
 	out->registry_queries = q + h.queries;
 	out->registry_errors = err + h.errors;
 	out->cache_entries = (uint32_t)auth_cache_count(a->cache);
-	out->registry_up = auth_registry_is_up(a->registry);
+	out->registry_up = registry_is_up(a->registry);
 }

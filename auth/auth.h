@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /*
  * Device authentication: the module behind MOSQ_EVT_BASIC_AUTH.
  *
@@ -62,8 +63,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "auth/device.h"
-#include "plugin/config.h"
+#include "registry/device.h"
+#include "core/config.h"
 
 struct auth;
 
@@ -92,7 +93,7 @@ int auth_check(struct auth *a, const char *client_id, const char *address, const
  * differs from the cached one, or nothing was cached to compare with),
  * was deleted or became unusable (dev NULL), or was explicitly invalidated,
  * call cb(ud, username, dev). username and dev are borrowed for the call
- * (auth_device_ref to keep dev). A bounded number of results per call.
+ * (registry_device_ref to keep dev). A bounded number of results per call.
  */
 typedef void (*auth_change_cb)(void *ud, const char *username, struct ih_device *dev);
 void auth_tick(struct auth *a, auth_change_cb cb, void *ud);

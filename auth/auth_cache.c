@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /*
  * Authentication cache (see auth_cache.h).
  */
@@ -11,12 +12,12 @@
 #include "auth/auth_cache.h"
 
 struct auth_cache {
-	struct auth_strmap map;
-	struct auth_lru lru;
+	struct ih_strmap map;
+	struct ih_lru lru;
 	size_t max;
 };
 
-bool auth_device_same(const struct ih_device *a, const struct ih_device *b)
+bool registry_device_same(const struct ih_device *a, const struct ih_device *b)
 {
 	if(a == NULL || b == NULL) return a == b;
 	return memcmp(a->fingerprint, b->fingerprint, sizeof(a->fingerprint)) == 0;
@@ -24,7 +25,7 @@ bool auth_device_same(const struct ih_device *a, const struct ih_device *b)
 
 static void entry_free(struct auth_cache_entry *e)
 {
-	auth_device_unref(e->dev);
+	registry_device_unref(e->dev);
 	mosquitto_free(e->username);
 	OPENSSL_cleanse(e->digest, sizeof(e->digest));
 	mosquitto_free(e);
@@ -32,8 +33,8 @@ static void entry_free(struct auth_cache_entry *e)
 
 static void entry_drop(struct auth_cache *c, struct auth_cache_entry *e)
 {
-	auth_strmap_remove(&c->map, &e->node);
-	auth_lru_unlink(&c->lru, &e->lru);
+	ih_strmap_remove(&c->map, &e->node);
+	ih_lru_unlink(&c->lru, &e->lru);
 	entry_free(e);
 }
 
@@ -42,7 +43,7 @@ int auth_cache_init(struct auth_cache **out, size_t max)
 	struct auth_cache *c = mosquitto_calloc(1, sizeof(*c));
 
 	if(c == NULL) return -1;
-	if(auth_strmap_init(&c->map, mosquitto_calloc, mosquitto_free)){
+	if(ih_strmap_init(&c->map, mosquitto_calloc, mosquitto_free)){
 		mosquitto_free(c);
 		return -1;
 	}
@@ -57,13 +58,13 @@ void auth_cache_cleanup(struct auth_cache *c)
 	while(c->lru.tail){
 		entry_drop(c, auth_container_of(c->lru.tail, struct auth_cache_entry, lru));
 	}
-	auth_strmap_cleanup(&c->map);
+	ih_strmap_cleanup(&c->map);
 	mosquitto_free(c);
 }
 
 static struct auth_cache_entry *find(const struct auth_cache *c, const char *username)
 {
-	struct auth_strmap_node *n = auth_strmap_find(&c->map, username, strlen(username));
+	struct ih_strmap_node *n = ih_strmap_find(&c->map, username, strlen(username));
 
 	return n ? auth_container_of(n, struct auth_cache_entry, node) : NULL;
 }
@@ -72,7 +73,7 @@ struct auth_cache_entry *auth_cache_get(struct auth_cache *c, const char *userna
 {
 	struct auth_cache_entry *e = find(c, username);
 
-	if(e) auth_lru_touch(&c->lru, &e->lru);
+	if(e) ih_lru_touch(&c->lru, &e->lru);
 	return e;
 }
 
@@ -82,16 +83,16 @@ struct auth_cache_entry *auth_cache_put(struct auth_cache *c, const char *userna
 	struct auth_cache_entry *e = find(c, username);
 
 	if(e){
-		if(!(e->dev && dev && auth_device_same(e->dev, dev))){
+		if(!(e->dev && dev && registry_device_same(e->dev, dev))){
 			e->has_digest = false;
 			OPENSSL_cleanse(e->digest, sizeof(e->digest));
 		}
-		auth_device_ref(dev);
-		auth_device_unref(e->dev);
+		registry_device_ref(dev);
+		registry_device_unref(e->dev);
 		e->dev = dev; /* the entry holds the reference taken above */
 		e->fetched_ms = fetched_ms;
 		e->expires_ms = expires_ms;
-		auth_lru_touch(&c->lru, &e->lru);
+		ih_lru_touch(&c->lru, &e->lru);
 		return e;
 	}
 	if(c->max == 0) return NULL;
@@ -105,12 +106,12 @@ struct auth_cache_entry *auth_cache_put(struct auth_cache *c, const char *userna
 		mosquitto_free(e);
 		return NULL;
 	}
-	auth_device_ref(dev);
+	registry_device_ref(dev);
 	e->dev = dev; /* the entry holds the reference taken above */
 	e->fetched_ms = fetched_ms;
 	e->expires_ms = expires_ms;
-	auth_strmap_insert(&c->map, &e->node, e->username, strlen(e->username));
-	auth_lru_push_head(&c->lru, &e->lru);
+	ih_strmap_insert(&c->map, &e->node, e->username, strlen(e->username));
+	ih_lru_push_head(&c->lru, &e->lru);
 	return e;
 }
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /*
  * The authentication cache: username -> what the registry last said about
  * it (a device record, or "not found"), when it said so, until when that
@@ -17,14 +18,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "auth/device.h"
-#include "auth/lru.h"
+#include "registry/device.h"
+#include "core/lru.h"
 #include "auth/pwdigest.h"
-#include "auth/strmap.h"
+#include "core/strmap.h"
 
 struct auth_cache_entry {
-	struct auth_strmap_node node;
-	struct auth_lru_link lru;
+	struct ih_strmap_node node;
+	struct ih_lru_link lru;
 	char *username;
 	struct ih_device *dev;     /* one reference; NULL: the registry has no such device */
 	int64_t fetched_ms;        /* when the registry's answer was current (monotonic ms) */
@@ -64,6 +65,6 @@ void auth_cache_digest_set(struct auth_cache_entry *e, const char *password);
 
 /* True when the two records are the same as far as auth, ACL and
  * auto-subscription are concerned (both NULL counts as the same). */
-bool auth_device_same(const struct ih_device *a, const struct ih_device *b);
+bool registry_device_same(const struct ih_device *a, const struct ih_device *b);
 
 #endif

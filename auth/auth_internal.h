@@ -1,12 +1,13 @@
+/* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /*
  * Test seams of the auth module: a registry source other than MongoDB and
  * a clock other than CLOCK_MONOTONIC. Not for the glue.
  */
-#ifndef IH_AUTH_AUTH_INTERNAL_H
-#define IH_AUTH_AUTH_INTERNAL_H
+#ifndef IH_AUTH_INTERNAL_H
+#define IH_AUTH_INTERNAL_H
 
 #include "auth/auth.h"
-#include "auth/source.h"
+#include "registry/source.h"
 
 struct auth_deps {
 	struct auth_source_factory factory;   /* create == NULL: MongoDB from cfg */

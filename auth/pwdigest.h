@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /*
  * Keyed digests of verified passwords, so the auth cache can recognise a
  * password it has already verified without storing it: HMAC-SHA256 under

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /*
  * Device secrets: constant-time comparison of clear secrets, verification
  * of hashed secrets, and creation of new secrets and hashes (for iothubctl).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /*
  * Failed-login throttling (see throttle.h). One table holds both kinds of
  * key, told apart by a one-letter prefix ("u:" username, "a:" address).
@@ -8,8 +9,8 @@
 #include <mosquitto.h>
 #include <mosquitto_broker.h>
 
-#include "auth/lru.h"
-#include "auth/strmap.h"
+#include "core/lru.h"
+#include "core/strmap.h"
 #include "auth/throttle.h"
 
 /* Longest key tracked; longer usernames were refused before reaching us,
@@ -17,8 +18,8 @@
 #define THROTTLE_KEY_MAX 600
 
 struct throttle_entry {
-	struct auth_strmap_node node;
-	struct auth_lru_link lru;
+	struct ih_strmap_node node;
+	struct ih_lru_link lru;
 	uint32_t failures;
 	int64_t window_start_ms;
 	int64_t blocked_until_ms;   /* 0: not blocked */
@@ -26,8 +27,8 @@ struct throttle_entry {
 };
 
 struct auth_throttle {
-	struct auth_strmap map;
-	struct auth_lru lru;
+	struct ih_strmap map;
+	struct ih_lru lru;
 	uint32_t fail_max;
 	int64_t window_ms;
 	int64_t block_ms;
@@ -39,7 +40,7 @@ int auth_throttle_init(struct auth_throttle **out, const struct ih_config *cfg)
 	struct auth_throttle *t = mosquitto_calloc(1, sizeof(*t));
 
 	if(t == NULL) return -1;
-	if(auth_strmap_init(&t->map, mosquitto_calloc, mosquitto_free)){
+	if(ih_strmap_init(&t->map, mosquitto_calloc, mosquitto_free)){
 		mosquitto_free(t);
 		return -1;
 	}
@@ -53,8 +54,8 @@ int auth_throttle_init(struct auth_throttle **out, const struct ih_config *cfg)
 
 static void entry_drop(struct auth_throttle *t, struct throttle_entry *e)
 {
-	auth_strmap_remove(&t->map, &e->node);
-	auth_lru_unlink(&t->lru, &e->lru);
+	ih_strmap_remove(&t->map, &e->node);
+	ih_lru_unlink(&t->lru, &e->lru);
 	mosquitto_free(e);
 }
 
@@ -64,7 +65,7 @@ void auth_throttle_cleanup(struct auth_throttle *t)
 	while(t->lru.tail){
 		entry_drop(t, auth_container_of(t->lru.tail, struct throttle_entry, lru));
 	}
-	auth_strmap_cleanup(&t->map);
+	ih_strmap_cleanup(&t->map);
 	mosquitto_free(t);
 }
 
@@ -85,7 +86,7 @@ static struct throttle_entry *find(struct auth_throttle *t, char kind, const cha
 {
 	char key[THROTTLE_KEY_MAX];
 	size_t len = make_key(key, kind, name);
-	struct auth_strmap_node *n = auth_strmap_find(&t->map, key, len);
+	struct ih_strmap_node *n = ih_strmap_find(&t->map, key, len);
 
 	return n ? auth_container_of(n, struct throttle_entry, node) : NULL;
 }
@@ -111,12 +112,12 @@ static struct throttle_entry *get_or_add(struct auth_throttle *t, char kind, con
 {
 	char key[THROTTLE_KEY_MAX];
 	size_t len = make_key(key, kind, name);
-	struct auth_strmap_node *n = auth_strmap_find(&t->map, key, len);
+	struct ih_strmap_node *n = ih_strmap_find(&t->map, key, len);
 	struct throttle_entry *e;
 
 	if(n){
 		e = auth_container_of(n, struct throttle_entry, node);
-		auth_lru_touch(&t->lru, &e->lru);
+		ih_lru_touch(&t->lru, &e->lru);
 		return e;
 	}
 	while(t->map.count >= t->track_max && t->lru.tail){
@@ -127,8 +128,8 @@ static struct throttle_entry *get_or_add(struct auth_throttle *t, char kind, con
 	memcpy(e->key, key, len);
 	e->key[len] = '\0';
 	e->window_start_ms = now_ms;
-	auth_strmap_insert(&t->map, &e->node, e->key, len);
-	auth_lru_push_head(&t->lru, &e->lru);
+	ih_strmap_insert(&t->map, &e->node, e->key, len);
+	ih_lru_push_head(&t->lru, &e->lru);
 	return e;
 }
 

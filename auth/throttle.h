@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /*
  * Brute-force protection for BASIC_AUTH.
  *
@@ -26,7 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "plugin/config.h"
+#include "core/config.h"
 
 struct auth_throttle;
 

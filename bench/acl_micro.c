@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /*
  * Callgrind micro-benchmark of the ACL hot path and the auto-subscription
  * index. Run by bench/acl_micro.sh under
@@ -22,8 +23,8 @@
 
 #include "acl/acl_cache.h"
 #include "acl/rules.h"
-#include "hooks/autosub_index.h"
-#include "hooks/autosub_template.h"
+#include "autosub/autosub_index.h"
+#include "autosub/autosub_template.h"
 
 #define ITER 10000
 #define TOPIC_LEN 64

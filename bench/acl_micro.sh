@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause
 # Callgrind micro-benchmark of the ACL hot path and the auto-subscription
 # index: builds bench/acl_micro.c at -O2 against the module sources and the
 # broker stubs, runs it under callgrind, and prints instructions per
@@ -20,8 +21,8 @@ command -v valgrind >/dev/null || { echo "acl_micro: valgrind not installed (apt
 # shellcheck disable=SC2046
 $CC -std=gnu11 -O2 -g -D_GNU_SOURCE -I. $(pkg-config --cflags libmongoc-1.0) \
 	-Wall -Wextra -Werror \
-	-o "$OUT" bench/acl_micro.c acl/*.c hooks/autosub_template.c hooks/autosub_index.c \
-	plugin/config.c test/stubs/broker_stubs.c -lmosquitto
+	-o "$OUT" bench/acl_micro.c acl/*.c core/keyhash.c autosub/autosub_template.c autosub/autosub_index.c \
+	core/config.c test/stubs/broker_stubs.c -lmosquitto
 
 valgrind --tool=callgrind --collect-atstart=no \
 	--callgrind-out-file="$DUMPS/callgrind.out.%p" \

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /*
  * Baseline for the forwarder benchmark: a plain rabbitmq-c publisher in
  * confirm mode, same exchange, routing key, properties, window and body as
@@ -16,7 +17,7 @@
 #include <amqp_framing.h>
 #include <amqp_tcp_socket.h>
 
-#include "hooks/event_encode.h"
+#include "events/event_encode.h"
 
 static double now_s(void)
 {
@@ -39,8 +40,8 @@ int main(int argc, char **argv)
 	long count, window, payload_size;
 	amqp_connection_state_t conn;
 	amqp_socket_t *sock;
-	struct hooks_event e;
-	struct hooks_event_client c = {"drv", "p1/d1", 2, "drv-conn-1", "127.0.0.1", 60, 4, true};
+	struct events_event e;
+	struct events_client c = {"drv", "p1/d1", 2, "drv-conn-1", "127.0.0.1", 60, 4, true};
 	uint8_t *body;
 	char *payload;
 	size_t len;
@@ -61,7 +62,7 @@ int main(int argc, char **argv)
 	payload = calloc(1, (size_t)payload_size + 1);
 	memset(payload, ' ', (size_t)payload_size);
 	memset(&e, 0, sizeof(e));
-	e.type = HOOKS_EVENT_PUBLISH;
+	e.type = EVENTS_PUBLISH;
 	e.client = &c;
 	e.seq = 1;
 	e.at_ms = 1700000000000LL;
@@ -70,10 +71,10 @@ int main(int argc, char **argv)
 	e.payload = payload;
 	e.payloadlen = (uint32_t)payload_size;
 	e.qos = 1;
-	hooks_event_id_format(e.event_id, 1, 1);
-	len = hooks_event_encode_bson(&e, NULL, 0);
+	events_id_format(e.event_id, 1, 1);
+	len = events_encode_bson(&e, NULL, 0);
 	body = malloc(len);
-	hooks_event_encode_bson(&e, body, len);
+	events_encode_bson(&e, body, len);
 
 	conn = amqp_new_connection();
 	sock = amqp_tcp_socket_new(conn);
@@ -99,15 +100,15 @@ int main(int argc, char **argv)
 	while(acked < count){
 		while(sent < count && sent - acked < window){
 			amqp_basic_properties_t p;
-			char id[HOOKS_EVENT_ID_LEN + 1];
-			hooks_event_id_format(id, 2, (uint64_t)sent);
+			char id[EVENTS_ID_LEN + 1];
+			events_id_format(id, 2, (uint64_t)sent);
 			memset(&p, 0, sizeof(p));
 			p._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG | AMQP_BASIC_MESSAGE_ID_FLAG
 				| AMQP_BASIC_TIMESTAMP_FLAG | AMQP_BASIC_TYPE_FLAG | AMQP_BASIC_APP_ID_FLAG;
 			p.content_type = amqp_cstring_bytes("application/bson");
 			p.delivery_mode = 2;
 			p.message_id.bytes = id;
-			p.message_id.len = HOOKS_EVENT_ID_LEN;
+			p.message_id.len = EVENTS_ID_LEN;
 			p.timestamp = 1700000000;
 			p.type = amqp_cstring_bytes("message.publish");
 			p.app_id = amqp_cstring_bytes("mosquitto-iothub");

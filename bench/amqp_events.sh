@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause
 # Event forwarding benchmark, in one run against one private RabbitMQ node:
 #   1. confirmed events/s: the forwarder (spool -> RabbitMQ, via the test
 #      driver) vs a plain rabbitmq-c confirm-mode publisher (bench/amqp_baseline.c),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /*
  * auth_micro: what a connect costs in BASIC_AUTH.
  *
@@ -27,7 +28,7 @@
 #include "auth/auth_internal.h"
 #include "auth/pwdigest.h"
 #include "auth/secret.h"
-#include "plugin/config.h"
+#include "core/config.h"
 #include "test/stubs/stub_registry.h"
 
 /* mosquitto_passwd -b file p1/d1 'Secr3t!' */
@@ -42,7 +43,7 @@ __attribute__((noinline)) void bench_warm(void)
 	struct ih_device *dev = NULL;
 
 	sink += auth_check(A, "client", "127.0.0.1", "p1/d1", "Secr3t!", &dev);
-	auth_device_unref(dev);
+	registry_device_unref(dev);
 }
 
 __attribute__((noinline)) void bench_digest(void)
@@ -70,7 +71,7 @@ __attribute__((noinline)) static void cold_connect(void)
 	struct ih_device *dev = NULL;
 
 	sink += auth_check(A, "cold-client", "127.0.0.1", "p1/d1", "Secr3t!", &dev);
-	auth_device_unref(dev);
+	registry_device_unref(dev);
 }
 
 static double now_ns(void)

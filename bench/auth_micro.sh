@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause
 # Build bench/auth_micro.c against the plugin objects and print ns/call and,
 # when valgrind is installed, instructions/call (callgrind, collecting only
 # inside each bench_* function). Run from the repository root after `make`.
@@ -10,7 +11,7 @@ make -s "$BUILD/obj/test/stubs/broker_stubs.o" "$BUILD/obj/test/stubs/stub_regis
 PKGS="libmongoc-1.0 librabbitmq openssl"
 # shellcheck disable=SC2046
 cc -std=gnu11 -O2 -g -I. -D_GNU_SOURCE $(pkg-config --cflags $PKGS) -o "$OUT/auth_micro" bench/auth_micro.c \
-	$(ls "$BUILD"/obj/auth/*.o "$BUILD"/obj/plugin/*.o "$BUILD"/obj/acl/*.o "$BUILD"/obj/hooks/*.o | grep -v '/plugin/plugin.o$') \
+	$(ls "$BUILD"/obj/*/*.o 2>/dev/null | grep -v "/obj/tools/" | grep -v '/plugin/plugin.o$') \
 	"$BUILD/obj/test/stubs/broker_stubs.o" "$BUILD/obj/test/stubs/stub_registry.o" $(pkg-config --libs $PKGS) -lmosquitto -lpthread
 
 "$OUT/auth_micro" 20000

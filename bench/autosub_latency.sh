@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause
 # bench/autosub_latency.sh - issue 4's figures, in one run:
 #
 #   * the latency of a command to ONE device while 10 devices are connected

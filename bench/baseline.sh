@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause
 # bench/baseline.sh - run the reference scenarios of bench/README.md against a
 # broker this script starts (plain mosquitto, or one with extra config lines).
 #

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /* engine.c - the event loop of the load generator.
  *
  * Each worker thread owns a disjoint set of clients and one epoll instance.

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause
 """Issue 5 benchmark: event forwarding through the real broker, every figure
 from one run, against one private RabbitMQ node and one MongoDB stand-in.
 

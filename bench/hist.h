@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /* hist.h - fixed-memory HDR-style log-linear latency histogram.
  *
  * Values (nanoseconds) below 2*HIST_SUB are counted exactly; above, every

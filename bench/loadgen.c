@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /* loadgen.c - MQTT load generator for mosquitto-iothub (command line, phases,
  * results).  The event loop lives in engine.c; see README.md. */
 #define _GNU_SOURCE

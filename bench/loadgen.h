@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /* loadgen.h - shared types of the MQTT load generator (bench/). */
 #ifndef LOADGEN_H
 #define LOADGEN_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /* report.h - results of a run and their human / JSON rendering. */
 #ifndef LOADGEN_REPORT_H
 #define LOADGEN_REPORT_H

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause
 # bench/run.sh - the benchmark suite behind `make bench`.
 #
 # Every scenario (bench/scenarios/*.sh) runs against every broker

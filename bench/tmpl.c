@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /* tmpl.c - topic / credential templates with %-placeholders.
  *
  *   %u username (the client id when anonymous)

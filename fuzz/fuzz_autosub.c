@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /*
- * The auto-subscription delivery index (hooks/autosub_index.c), driven by
+ * The auto-subscription delivery index (autosub/autosub_index.c), driven by
  * a sequence of operations and compared with a brute-force model.
  *
  * Input: a sequence of  op byte | NUL-separated strings the op needs.
@@ -18,7 +19,7 @@
 
 #include "acl/topic.h"
 #include "fuzz/fuzz_common.h"
-#include "hooks/autosub_index.h"
+#include "autosub/autosub_index.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

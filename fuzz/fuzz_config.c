@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /*
- * Option parsing (plugin/config.c, ih_config_parse) with arbitrary
+ * Option parsing (core/config.c, ih_config_parse) with arbitrary
  * key/value sets, followed by what the plugin does next with a parsed
  * configuration: ACL template compilation, auto-subscription template
  * validation and the amqp_uri parse.
@@ -17,9 +18,9 @@
 
 #include "acl/rules.h"
 #include "fuzz/fuzz_common.h"
-#include "hooks/amqp_conn.h"
-#include "hooks/autosub_template.h"
-#include "plugin/config.h"
+#include "events/amqp_conn.h"
+#include "autosub/autosub_template.h"
+#include "core/config.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -69,7 +70,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if(ih_config_parse(&cfg, opts, n) == MOSQ_ERR_SUCCESS){
 		struct acl_templates *tpl = NULL;
-		struct hooks_amqp_target target;
+		struct events_amqp_target target;
 		char err[512];
 
 		FZ_CHECK(cfg.username_max_len >= 3 && cfg.username_max_len <= 65535, "username_max_len");
@@ -84,14 +85,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if(acl_templates_init(&tpl, &cfg) == MOSQ_ERR_SUCCESS) acl_templates_cleanup(tpl);
 		autosub_templates_validate(&cfg);
 		if(cfg.amqp_uri){
-			/* Cleanup after success and failure alike, as hooks_fwd_init does. */
+			/* Cleanup after success and failure alike, as events_fwd_init does. */
 			err[0] = '\0';
-			if(hooks_amqp_target_init(&target, &cfg, err, sizeof(err)) == 0){
+			if(events_amqp_target_init(&target, &cfg, err, sizeof(err)) == 0){
 				FZ_CHECK(target.ci.host != NULL && target.ci.port > 0, "parsed amqp target");
 			}else{
 				FZ_CHECK(memchr(err, 0, sizeof(err)) != NULL && err[0], "amqp_uri refusal without a reason");
 			}
-			hooks_amqp_target_cleanup(&target);
+			events_amqp_target_cleanup(&target);
 		}
 	}
 	ih_config_cleanup(&cfg);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /*
  * $CONTROL/iothub/v1 command handling (plugin/control.c, control_handle)
  * with arbitrary payloads, on a minimal plugin instance: default
@@ -25,8 +26,8 @@
 #include "auth/auth.h"
 #include "fuzz/fuzz_common.h"
 #include "fuzz/fuzz_registry.h"
-#include "hooks/autosub_index.h"
-#include "plugin/clock.h"
+#include "autosub/autosub_index.h"
+#include "core/clock.h"
 #include "plugin/conn.h"
 #include "plugin/iothub.h"
 #include "test/stubs/broker_stubs.h"

@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /*
- * Registry document decoding (auth/device.c, device_lists.c,
+ * Registry document decoding (registry/device.c, device_lists.c,
  * device_fingerprint.c): arbitrary BSON where a device is expected.
  *
  * Input: flags byte, then the device document; with flag 1 a 2-byte length
@@ -19,10 +20,10 @@
 #include <mosquitto_broker.h>
 #include <mosquitto_plugin.h>
 
-#include "auth/device.h"
-#include "auth/username.h"
+#include "registry/device.h"
+#include "registry/username.h"
 #include "fuzz/fuzz_common.h"
-#include "plugin/config.h"
+#include "core/config.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -75,13 +76,13 @@ static void check_device(const struct ih_device *d, const struct ih_config *cfg)
 {
 	size_t plen = 0;
 
-	FZ_CHECK(auth_username_check(d->username, cfg->username_max_len, &plen) == NULL && plen == d->product_len,
+	FZ_CHECK(registry_username_check(d->username, cfg->username_max_len, &plen) == NULL && plen == d->product_len,
 			"username \"%s\"", d->username);
 	FZ_CHECK((d->secret && d->secret[0]) || (d->password_hash && d->password_hash[0]), "no secret");
 	FZ_CHECK(d->refcount == 1, "refcount");
 	check_list(&d->tags);
 	for(size_t i = 0; i < d->tags.count; i++){
-		FZ_CHECK(auth_name_check(d->tags.items[i], strlen(d->tags.items[i]), IH_NAME_MAX) == NULL, "tag");
+		FZ_CHECK(registry_name_check(d->tags.items[i], strlen(d->tags.items[i]), IH_NAME_MAX) == NULL, "tag");
 	}
 	check_list(&d->acl.publish);
 	check_list(&d->acl.subscribe);
@@ -111,18 +112,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	dev_buf = doc_copy(f.p, dlen, &dev_doc, &dev_ok);
 	if(flags & 1) acl_buf = doc_copy(f.p + dlen, f.n - dlen, &acl_doc, &acl_ok);
 	if(dev_ok){
-		rc = auth_device_decode(&dev_doc, acl_ok ? &acl_doc : NULL, cfg, &d1, err, sizeof(err));
+		rc = registry_device_decode(&dev_doc, acl_ok ? &acl_doc : NULL, cfg, &d1, err, sizeof(err));
 		if(rc == 0){
 			check_device(d1, cfg);
-			FZ_CHECK(auth_device_decode(&dev_doc, acl_ok ? &acl_doc : NULL, cfg, &d2, err, sizeof(err)) == 0,
+			FZ_CHECK(registry_device_decode(&dev_doc, acl_ok ? &acl_doc : NULL, cfg, &d2, err, sizeof(err)) == 0,
 					"second decode failed");
 			FZ_CHECK(!memcmp(d1->fingerprint, d2->fingerprint, sizeof(d1->fingerprint)), "fingerprint not deterministic");
 		}else{
 			FZ_CHECK(d1 == NULL && err[0] != '\0', "refusal without a reason");
 		}
 	}
-	auth_device_unref(d1);
-	auth_device_unref(d2);
+	registry_device_unref(d1);
+	registry_device_unref(d2);
 	free(dev_buf);
 	free(acl_buf);
 	return 0;

@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /*
- * Event encoding (hooks/event_encode.c), BSON and JSON.
+ * Event encoding (events/event_encode.c), BSON and JSON.
  *
  * Input: type, qos/flags and 8+8 bytes of seq/at_ms, then NUL-separated
  *   client id | username | address | conn id | reason | topic | payload (rest)
@@ -13,15 +14,15 @@
  */
 #include <bson/bson.h>
 
-#include "auth/username.h"
+#include "registry/username.h"
 #include "fuzz/fuzz_common.h"
-#include "hooks/event_encode.h"
+#include "events/event_encode.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-typedef size_t (*encoder)(const struct hooks_event *e, uint8_t *buf, size_t cap);
+typedef size_t (*encoder)(const struct events_event *e, uint8_t *buf, size_t cap);
 
-static uint8_t *encode_exact(encoder enc, const struct hooks_event *e, size_t *len)
+static uint8_t *encode_exact(encoder enc, const struct events_event *e, size_t *len)
 {
 	size_t need = enc(e, NULL, 0), again;
 	uint8_t *buf = malloc(need ? need : 1);
@@ -57,8 +58,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fz f = {data, size};
 	uint8_t type = fz_u8(&f), bits = fz_u8(&f);
-	struct hooks_event_client c;
-	struct hooks_event e;
+	struct events_client c;
+	struct events_event e;
 	char *id, *user, *addr, *conn, *reason, *topic;
 	size_t plen = 0, blen, jlen;
 	uint8_t *b, *j;
@@ -67,7 +68,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	memset(&c, 0, sizeof(c));
 	memset(&e, 0, sizeof(e));
-	e.type = (enum hooks_event_type)(type % 4);   /* 0 is not a type: "unknown" */
+	e.type = (enum events_type)(type % 4);   /* 0 is not a type: "unknown" */
 	e.seq = (int64_t)(((uint64_t)fz_u32(&f) << 32) | fz_u32(&f));
 	e.at_ms = (int64_t)(((uint64_t)fz_u32(&f) << 32) | fz_u32(&f));
 	id = fz_str(&f);
@@ -77,7 +78,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	reason = fz_str(&f);
 	topic = fz_str(&f);
 	/* What the glue passes: product_len from the username check, or 0. */
-	if(auth_username_check(user, 65535, &plen) != NULL) plen = (bits & 8) && strlen(user) ? strlen(user) / 2 : 0;
+	if(registry_username_check(user, 65535, &plen) != NULL) plen = (bits & 8) && strlen(user) ? strlen(user) / 2 : 0;
 	c.client_id = id;
 	c.username = (bits & 1) ? NULL : user;
 	c.product_len = c.username ? plen : 0;
@@ -94,11 +95,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	e.payloadlen = (uint32_t)f.n;
 	e.qos = bits % 3;
 	e.retain = bits & 32;
-	hooks_event_id_format(e.event_id, (uint64_t)e.seq, (uint64_t)e.at_ms);
+	events_id_format(e.event_id, (uint64_t)e.seq, (uint64_t)e.at_ms);
 
 	all_utf8 = utf8_ok(id) && utf8_ok(c.username) && utf8_ok(addr) && utf8_ok(conn) && utf8_ok(e.reason) && utf8_ok(topic);
 
-	b = encode_exact(hooks_event_encode_bson, &e, &blen);
+	b = encode_exact(events_encode_bson, &e, &blen);
 	FZ_CHECK(bson_init_static(&doc, b, blen), "BSON length header");
 	FZ_CHECK(bson_validate(&doc, all_utf8 ? BSON_VALIDATE_UTF8 : BSON_VALIDATE_NONE, NULL), "invalid BSON");
 	{
@@ -106,8 +107,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		bson_iter_t it;
 		FZ_CHECK(s && !strcmp(s, id), "client_id");
 		s = doc_str(&doc, "event_id");
-		FZ_CHECK(s && strlen(s) == HOOKS_EVENT_ID_LEN, "event_id");
-		if(e.type == HOOKS_EVENT_PUBLISH){
+		FZ_CHECK(s && strlen(s) == EVENTS_ID_LEN, "event_id");
+		if(e.type == EVENTS_PUBLISH){
 			const uint8_t *bin;
 			uint32_t binlen;
 			bson_subtype_t st;
@@ -122,13 +123,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			FZ_CHECK(s && strlen(s) == c.product_len, "product_name");
 		}
 	}
-	j = encode_exact(hooks_event_encode_json, &e, &jlen);
+	j = encode_exact(events_encode_json, &e, &jlen);
 	if(all_utf8){
 		bson_error_t err;
 		bson_t *parsed = bson_new_from_json(j, (ssize_t)jlen, &err);
 		FZ_CHECK(parsed != NULL, "JSON does not parse: %s: %.*s", err.message, (int)(jlen > 300 ? 300 : jlen), j);
 		FZ_CHECK(doc_str(parsed, "client_id") && !strcmp(doc_str(parsed, "client_id"), id), "JSON client_id");
-		if(e.type == HOOKS_EVENT_PUBLISH){
+		if(e.type == EVENTS_PUBLISH){
 			FZ_CHECK(doc_str(parsed, "topic") && !strcmp(doc_str(parsed, "topic"), topic), "JSON topic");
 		}
 		bson_destroy(parsed);

@@ -1,12 +1,13 @@
+/* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /*
- * Username and client-id validation: auth/username.c directly, then the
+ * Username and client-id validation: registry/username.c directly, then the
  * whole BASIC_AUTH decision (auth_check, with its throttle and log-line
  * sanitising) against an in-memory registry.
  *
  * Input: max_len byte, then NUL-separated fields
- *   name (for auth_name_check) | username | client id | address | password
+ *   name (for registry_name_check) | username | client id | address | password
  * Properties:
- *  - a name accepted by auth_name_check is valid UTF-8 for the broker too
+ *  - a name accepted by registry_name_check is valid UTF-8 for the broker too
  *    and holds none of '/', '+', '#', NUL or a control character;
  *  - an accepted username is exactly two accepted names around one '/';
  *  - auth_check admits nobody but a registered, active device presenting
@@ -15,10 +16,10 @@
 #include <mosquitto.h>
 
 #include "auth/auth.h"
-#include "auth/username.h"
+#include "registry/username.h"
 #include "fuzz/fuzz_common.h"
 #include "fuzz/fuzz_registry.h"
-#include "plugin/config.h"
+#include "core/config.h"
 
 static struct ih_config cfg;
 static struct auth *auth;
@@ -36,7 +37,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 static void check_name(const char *s, size_t len, size_t max)
 {
-	const char *why = auth_name_check(s, len, max);
+	const char *why = registry_name_check(s, len, max);
 
 	if(why) return;
 	FZ_CHECK(len > 0 && len <= max, "len %zu max %zu", len, max);
@@ -72,11 +73,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* Raw bytes, NUL included: the length is what the caller says. */
 	check_name((const char *)data, size, 256);
 
-	if(auth_username_check(user, max, &plen) == NULL){
+	if(registry_username_check(user, max, &plen) == NULL){
 		size_t len = strlen(user);
 		FZ_CHECK(len <= max && plen > 0 && plen < len - 1 && user[plen] == '/', "plen %zu len %zu", plen, len);
-		FZ_CHECK(auth_name_check(user, plen, max) == NULL, "product half");
-		FZ_CHECK(auth_name_check(user + plen + 1, len - plen - 1, max) == NULL, "device half");
+		FZ_CHECK(registry_name_check(user, plen, max) == NULL, "product half");
+		FZ_CHECK(registry_name_check(user + plen + 1, len - plen - 1, max) == NULL, "device half");
 		check_name(user, plen, max);
 		check_name(user + plen + 1, len - plen - 1, max);
 	}
@@ -90,7 +91,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}else{
 		FZ_CHECK(dev == NULL, "refused but a record was returned");
 	}
-	auth_device_unref(dev);
+	registry_device_unref(dev);
 	/* Worker results and log lines must not pile up between inputs. */
 	auth_tick(auth, NULL, NULL);
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /*
  * Placeholder substitution (acl/placeholder.c) and what the ACL compiles
  * from it (acl/rules.c).
@@ -22,7 +23,7 @@
 #include "acl/placeholder.h"
 #include "acl/rules.h"
 #include "acl/topic.h"
-#include "auth/username.h"
+#include "registry/username.h"
 #include "fuzz/fuzz_common.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -109,7 +110,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if(!(flags & 1)){
 		who.username = user;
 		/* Mostly what auth validated; sometimes an arbitrary split. */
-		if(flags & 2 || auth_username_check(user, 65535, &who.product_len) != NULL){
+		if(flags & 2 || registry_username_check(user, 65535, &who.product_len) != NULL){
 			who.product_len = strlen(user) ? (size_t)(flags >> 3) % (strlen(user) + 1) : 0;
 		}
 	}

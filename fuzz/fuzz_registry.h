@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /*
  * The registry the auth-running targets use (test/stubs/stub_registry.h).
  * It knows:

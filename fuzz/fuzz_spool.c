@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /*
- * Spool recovery (hooks/spool_open.c, spool_seg.c, spool_ckpt.c, spool.c):
+ * Spool recovery (events/spool_open.c, spool_seg.c, spool_ckpt.c, spool.c):
  * arbitrary bytes on disk where segments and a checkpoint are expected.
  * Recovery must never crash, hand the reader a record that is not wholly
  * inside its segment, or lose what this process wrote afterwards.
@@ -23,10 +24,10 @@
 #include <unistd.h>
 
 #include "fuzz/fuzz_common.h"
-#include "plugin/logq.h"
-#include "hooks/spool.h"
-#include "hooks/spool_crc.h"
-#include "hooks/spool_priv.h"
+#include "core/logq.h"
+#include "events/spool.h"
+#include "events/spool_crc.h"
+#include "events/spool_priv.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -45,7 +46,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 	(void)argc; (void)argv;
 	snprintf(dir, sizeof(dir), "%s/iothub-fuzz-spool-%d", base, (int)getpid());
-	hooks_spool_crc_init();
+	events_spool_crc_init();
 	if(ih_logq_init(&elog, "the spool")) abort();
 	atexit(wipe);
 	return 0;
@@ -80,23 +81,23 @@ static void put_file(const char *name, const void *p, size_t n)
 /* Give every record the bytes describe its correct CRC. */
 static void fix_crcs(uint8_t *map, size_t size)
 {
-	uint64_t off = HOOKS_SPOOL_SEG_HDR;
+	uint64_t off = EVENTS_SPOOL_SEG_HDR;
 
-	while(off + HOOKS_SPOOL_REC_HDR <= size){
-		struct hooks_spool_rec_hdr *h = (struct hooks_spool_rec_hdr *)(map + off);
+	while(off + EVENTS_SPOOL_REC_HDR <= size){
+		struct events_spool_rec_hdr *h = (struct events_spool_rec_hdr *)(map + off);
 		uint64_t need;
 
-		if(h->commit != HOOKS_SPOOL_REC_COMMIT || h->len > size - off - HOOKS_SPOOL_REC_HDR) break;
-		need = hooks_spool_align8(HOOKS_SPOOL_REC_HDR + (uint64_t)h->len);
+		if(h->commit != EVENTS_SPOOL_REC_COMMIT || h->len > size - off - EVENTS_SPOOL_REC_HDR) break;
+		need = events_spool_align8(EVENTS_SPOOL_REC_HDR + (uint64_t)h->len);
 		if(need > size - off) break;
-		h->crc = hooks_spool_rec_crc(h);
+		h->crc = events_spool_rec_crc(h);
 		off += need;
 	}
 }
 
 static void put_segment(uint8_t seq, const uint8_t *p, size_t n, uint8_t flags)
 {
-	size_t size = (flags & 2) ? n : hooks_spool_align8(HOOKS_SPOOL_SEG_HDR + n);
+	size_t size = (flags & 2) ? n : events_spool_align8(EVENTS_SPOOL_SEG_HDR + n);
 	uint8_t *buf = calloc(1, size ? size : 1);
 	char name[32];
 
@@ -104,13 +105,13 @@ static void put_segment(uint8_t seq, const uint8_t *p, size_t n, uint8_t flags)
 	if(flags & 2){
 		memcpy(buf, p, n);
 	}else{
-		struct hooks_spool_seg_hdr *h = (struct hooks_spool_seg_hdr *)buf;
-		memcpy(h->magic, HOOKS_SPOOL_SEG_MAGIC, 8);
-		h->version = HOOKS_SPOOL_SEG_VERSION;
-		h->hdr_size = HOOKS_SPOOL_SEG_HDR;
+		struct events_spool_seg_hdr *h = (struct events_spool_seg_hdr *)buf;
+		memcpy(h->magic, EVENTS_SPOOL_SEG_MAGIC, 8);
+		h->version = EVENTS_SPOOL_SEG_VERSION;
+		h->hdr_size = EVENTS_SPOOL_SEG_HDR;
 		h->seq = seq;
 		h->size = size;
-		memcpy(buf + HOOKS_SPOOL_SEG_HDR, p, n);
+		memcpy(buf + EVENTS_SPOOL_SEG_HDR, p, n);
 		if(flags & 1) fix_crcs(buf, size);
 	}
 	snprintf(name, sizeof(name), "%016x.seg", (unsigned)seq);
@@ -120,42 +121,42 @@ static void put_segment(uint8_t seq, const uint8_t *p, size_t n, uint8_t flags)
 
 static void put_checkpoint(const uint8_t *p, size_t n, uint8_t flags)
 {
-	struct hooks_spool_ckpt c;
+	struct events_spool_ckpt c;
 
 	if(!(flags & 4) || n < 16){
 		put_file("checkpoint", p, n);
 		return;
 	}
 	memset(&c, 0, sizeof(c));
-	memcpy(c.magic, HOOKS_SPOOL_CKPT_MAGIC, 8);
+	memcpy(c.magic, EVENTS_SPOOL_CKPT_MAGIC, 8);
 	memcpy(&c.seq, p, 8);
 	memcpy(&c.off, p + 8, 8);
-	c.crc = hooks_spool_ckpt_crc(&c);
+	c.crc = events_spool_ckpt_crc(&c);
 	put_file("checkpoint", &c, sizeof(c));
 }
 
-static bool inside(const struct hooks_spool_rec *r, const struct hooks_spool_pos *before)
+static bool inside(const struct events_spool_rec *r, const struct events_spool_pos *before)
 {
-	const struct hooks_spool_seg *seg = r->end.seg;
+	const struct events_spool_seg *seg = r->end.seg;
 	const uint8_t *start = (const uint8_t *)r->hdr;
 
-	return seg && start >= seg->map + HOOKS_SPOOL_SEG_HDR && ((uintptr_t)start & 7) == 0
+	return seg && start >= seg->map + EVENTS_SPOOL_SEG_HDR && ((uintptr_t)start & 7) == 0
 		&& r->body + r->hdr->len <= seg->map + seg->size && r->end.off <= seg->size
 		&& (before->seg != seg || r->end.off > before->off);
 }
 
 /* Read everything; returns the number of records. `tail`: bodies expected last. */
-static size_t read_all(struct hooks_spool *sp, uint8_t *const *tail, const size_t *tail_len, size_t ntail)
+static size_t read_all(struct events_spool *sp, uint8_t *const *tail, const size_t *tail_len, size_t ntail)
 {
-	struct hooks_spool_pos rd, before;
-	struct hooks_spool_rec r;
+	struct events_spool_pos rd, before;
+	struct events_spool_rec r;
 	size_t n = 0, cap = 0;
 	const uint8_t **bodies = NULL;
 	size_t *lens = NULL;
 
-	hooks_spool_read_start(sp, &rd);
+	events_spool_read_start(sp, &rd);
 	before = rd;
-	while(n < 100000 && hooks_spool_next(sp, &rd, &r)){
+	while(n < 100000 && events_spool_next(sp, &rd, &r)){
 		FZ_CHECK(inside(&r, &before), "record outside its segment (off %llu)", (unsigned long long)r.end.off);
 		FZ_CHECK(r.hdr->type != 0, "type 0 record");
 		if(n == cap){
@@ -168,9 +169,9 @@ static size_t read_all(struct hooks_spool *sp, uint8_t *const *tail, const size_
 		lens[n] = r.hdr->len;
 		n++;
 		before = rd;
-		hooks_spool_confirm(sp, &rd);
+		events_spool_confirm(sp, &rd);
 		/* Releasing unmaps what is confirmed: only while no body is kept. */
-		if(ntail == 0 && n % 8 == 0) hooks_spool_release(sp);
+		if(ntail == 0 && n % 8 == 0) events_spool_release(sp);
 	}
 	FZ_CHECK(n >= ntail, "%zu records read, %zu written after recovery", n, ntail);
 	for(size_t i = 0; i < ntail; i++){
@@ -188,8 +189,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint8_t flags = fz_u8(&f);
 	uint8_t *app[MAX_APPEND];
 	size_t app_len[MAX_APPEND], napp = 0, written = 0;
-	struct hooks_spool_opts o;
-	struct hooks_spool *sp = NULL;
+	struct events_spool_opts o;
+	struct events_spool *sp = NULL;
 	int stray = 0;
 
 	wipe();
@@ -232,24 +233,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	o.segment_bytes = SEG_BYTES;
 	o.boot_id = 42;
 	o.log = &elog;
-	if(hooks_spool_open(&sp, &o) == 0){
+	if(events_spool_open(&sp, &o) == 0){
 		read_all(sp, NULL, NULL, 0);
 		for(size_t i = 0; i < napp; i++){
-			struct hooks_spool_meta meta = {3, 0, 1000, 42, i + 1};
-			void *dst = hooks_spool_reserve(sp, (uint32_t)app_len[i]);
+			struct events_spool_meta meta = {3, 0, 1000, 42, i + 1};
+			void *dst = events_spool_reserve(sp, (uint32_t)app_len[i]);
 			if(dst == NULL) break; /* the cap: fine, but then nothing after it either */
 			memcpy(dst, app[i], app_len[i]);
-			hooks_spool_commit(sp, &meta);
+			events_spool_commit(sp, &meta);
 			written++;
 		}
-		hooks_spool_checkpoint(sp);
-		hooks_spool_close(sp);
+		events_spool_checkpoint(sp);
+		events_spool_close(sp);
 		sp = NULL;
 		/* What this process wrote after recovery must all come back. */
-		FZ_CHECK(hooks_spool_open(&sp, &o) == 0, "reopening our own spool failed");
+		FZ_CHECK(events_spool_open(&sp, &o) == 0, "reopening our own spool failed");
 		read_all(sp, app, app_len, written);
-		hooks_spool_release(sp);
-		hooks_spool_close(sp);
+		events_spool_release(sp);
+		events_spool_close(sp);
 	}
 	ih_logq_drain(&elog);
 	for(size_t i = 0; i < napp; i++) free(app[i]);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /*
  * Topic matching, filter coverage and overlap (acl/topic.c), against
  * libmosquitto's own matcher as the reference.

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause
 """Write the seed corpora under fuzz/corpus/<target>/ (committed; rerun
 after changing an input format). Each seed is a small, meaningful input in
 the format documented at the top of fuzz/fuzz_<target>.c.

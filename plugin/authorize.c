@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /*
  * MOSQ_EVT_ACL_CHECK: the hot path. The broker calls it for every publish,
  * every subscribe and once per subscriber for every delivered message, so a
@@ -11,8 +12,8 @@
 #include "acl/acl_cache.h"
 #include "acl/rules.h"
 #include "acl/topic.h"
-#include "hooks/autosub_index.h"
-#include "plugin/clock.h"
+#include "autosub/autosub_index.h"
+#include "core/clock.h"
 #include "plugin/conn.h"
 #include "plugin/iothub.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /*
  * The callbacks the broker calls. Each one only unpacks its event and
  * dispatches: the work lives in the module named in the call.

@@ -1,6 +1,7 @@
+/* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /* Registration of the broker callbacks (plugin/callbacks.c). */
-#ifndef IH_CALLBACKS_H
-#define IH_CALLBACKS_H
+#ifndef IH_PLUGIN_CALLBACKS_H
+#define IH_PLUGIN_CALLBACKS_H
 
 struct iothub;
 

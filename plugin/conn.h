@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /*
  * Connections this plugin accepted, keyed by the broker's `struct mosquitto *`.
  *
@@ -22,8 +23,8 @@
  * subscriptions it still owns: session.c) or the next connect with its
  * client id retires it.
  */
-#ifndef IH_CONN_H
-#define IH_CONN_H
+#ifndef IH_PLUGIN_CONN_H
+#define IH_PLUGIN_CONN_H
 
 #include <stdbool.h>
 #include <stddef.h>

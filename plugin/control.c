@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /*
  * $CONTROL/iothub/v1: administrative commands from superusers, in the
  * dynamic-security plugin's request/response shape:
@@ -24,8 +25,8 @@
 #include <mosquitto_broker.h>
 
 #include "auth/auth.h"
-#include "auth/username.h"
-#include "plugin/clock.h"
+#include "registry/username.h"
+#include "core/clock.h"
 #include "plugin/conn.h"
 #include "plugin/iothub.h"
 
@@ -86,7 +87,7 @@ static const char *get_username(struct iothub *ih, const bson_t *cmd, const char
 	size_t plen;
 
 	if(u == NULL) return "missing username";
-	if(auth_username_check(u, ih->cfg.username_max_len, &plen)) return "invalid username";
+	if(registry_username_check(u, ih->cfg.username_max_len, &plen)) return "invalid username";
 	*out = u;
 	return NULL;
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /*
  * Connection events for the forwarder. The glue knows connections; the
  * forwarder knows only the flat description built here.
@@ -7,12 +8,12 @@
 #include <mosquitto.h>
 #include <mosquitto_broker.h>
 
-#include "hooks/events.h"
-#include "plugin/clock.h"
+#include "events/events.h"
+#include "core/clock.h"
 #include "plugin/conn.h"
 #include "plugin/iothub.h"
 
-static void describe(const struct ih_conn *c, struct hooks_event_client *out)
+static void describe(const struct ih_conn *c, struct events_client *out)
 {
 	out->client_id = c->client_id;
 	out->username = c->username;
@@ -26,7 +27,7 @@ static void describe(const struct ih_conn *c, struct hooks_event_client *out)
 
 void emit_connected(struct iothub *ih, struct ih_conn *c)
 {
-	struct hooks_event_client ec;
+	struct events_client ec;
 
 	if(ih->events == NULL || !ih->cfg.event_connected) return;
 	describe(c, &ec);
@@ -35,7 +36,7 @@ void emit_connected(struct iothub *ih, struct ih_conn *c)
 
 void emit_disconnected(struct iothub *ih, struct ih_conn *c, const char *reason)
 {
-	struct hooks_event_client ec;
+	struct events_client ec;
 
 	if(ih->events == NULL || !ih->cfg.event_disconnected) return;
 	describe(c, &ec);
@@ -45,7 +46,7 @@ void emit_disconnected(struct iothub *ih, struct ih_conn *c, const char *reason)
 int emit_publish(struct iothub *ih, struct mosquitto *client, const char *topic,
 		const void *payload, uint32_t payloadlen, int qos, bool retain)
 {
-	struct hooks_event_client ec;
+	struct events_client ec;
 	struct ih_conn *c;
 
 	if(ih->events == NULL || !events_publish_wanted(ih->events, topic)) return 0;

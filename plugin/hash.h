@@ -1,10 +1,11 @@
+/* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /*
  * uthash configured for the broker: the broker's allocator, and an
  * out-of-memory condition reported to the caller instead of exit().
  * Include this instead of <uthash.h>; after HASH_ADD*, test IH_HASH_OOM().
  */
-#ifndef IH_HASH_H
-#define IH_HASH_H
+#ifndef IH_PLUGIN_HASH_H
+#define IH_PLUGIN_HASH_H
 
 #include <mosquitto_broker.h>
 

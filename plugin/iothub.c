@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /*
  * Module lifecycle: init and cleanup mirror each other step by step, and
  * cleanup accepts a partially initialised instance, so init has a single
@@ -8,11 +9,11 @@
 
 #include "acl/rules.h"
 #include "auth/auth.h"
-#include "hooks/autosub_index.h"
-#include "hooks/autosub_template.h"
-#include "hooks/events.h"
+#include "autosub/autosub_index.h"
+#include "autosub/autosub_template.h"
+#include "events/events.h"
 #include "plugin/callbacks.h"
-#include "plugin/clock.h"
+#include "core/clock.h"
 #include "plugin/conn.h"
 #include "plugin/iothub.h"
 

@@ -1,9 +1,10 @@
+/* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /*
  * The plugin instance: configuration plus every module's state. One exists
  * per loaded plugin; the broker passes it back as callback userdata.
  */
-#ifndef IH_IOTHUB_H
-#define IH_IOTHUB_H
+#ifndef IH_PLUGIN_IOTHUB_H
+#define IH_PLUGIN_IOTHUB_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -13,7 +14,7 @@
 #include <mosquitto_broker.h>
 #include <mosquitto_plugin.h>
 
-#include "plugin/config.h"
+#include "core/config.h"
 
 struct conn_table;
 struct ih_conn;
@@ -92,7 +93,7 @@ void emit_disconnected(struct iothub *ih, struct ih_conn *c, const char *reason)
 int emit_publish(struct iothub *ih, struct mosquitto *client, const char *topic,
 		const void *payload, uint32_t payloadlen, int qos, bool retain);
 
-/* hooks/autosub_deliver.c: MOSQ_EVT_MESSAGE delivery to auto-subscribers. */
+/* plugin/autosub_deliver.c: MOSQ_EVT_MESSAGE delivery to auto-subscribers. */
 void autosub_deliver(struct iothub *ih, const char *topic, const void *payload, uint32_t payloadlen, int qos);
 
 /* plugin/tick.c */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /*
  * Plugin entry points. Everything else is reached from here through thin
  * callbacks that dispatch to the modules (see plugin/dispatch.c).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /*
  * The life of an accepted connection: BASIC_AUTH creates it, registry
  * changes refresh it, DISCONNECT retires it (see conn.h for the states).
@@ -16,11 +17,11 @@
 #include "acl/placeholder.h"
 #include "acl/rules.h"
 #include "auth/auth.h"
-#include "auth/device.h"
-#include "auth/username.h"
-#include "hooks/autosub_index.h"
-#include "hooks/autosub_template.h"
-#include "plugin/clock.h"
+#include "registry/device.h"
+#include "registry/username.h"
+#include "autosub/autosub_index.h"
+#include "autosub/autosub_template.h"
+#include "core/clock.h"
 #include "plugin/conn.h"
 #include "plugin/iothub.h"
 
@@ -44,7 +45,7 @@ void session_free_conn(struct ih_conn *c, void *ud)
 	if(c == NULL) return;
 	acl_cache_free(c->acl_cache);
 	acl_rules_free(c->rules);
-	auth_device_unref(c->dev);
+	registry_device_unref(c->dev);
 	mosquitto_free(c->address);
 	mosquitto_free(c->username);
 	mosquitto_free(c->client_id);
@@ -91,7 +92,7 @@ static int conn_new(struct iothub *ih, struct mosquitto *client, const char *use
 		session_free_conn(c, ih);
 		return MOSQ_ERR_NOMEM;
 	}
-	if(username && auth_username_check(username, ih->cfg.username_max_len, &c->product_len) != NULL){
+	if(username && registry_username_check(username, ih->cfg.username_max_len, &c->product_len) != NULL){
 		c->product_len = 0;
 	}
 	c->dev = dev; /* the caller's reference passes to the connection */
@@ -214,7 +215,7 @@ int session_accept(struct iothub *ih, struct mosquitto *client, const char *user
 
 	rc = conn_new(ih, client, username, dev, &c);
 	if(rc){
-		auth_device_unref(dev);
+		registry_device_unref(dev);
 		goto refuse;
 	}
 	rc = conn_compile(ih, c, dev, &c->rules, &subs);
@@ -323,8 +324,8 @@ static void conn_refresh(struct iothub *ih, struct ih_conn *c, struct ih_device 
 	}
 	acl_rules_free(c->rules);
 	c->rules = rules;
-	auth_device_ref(dev);
-	auth_device_unref(c->dev);
+	registry_device_ref(dev);
+	registry_device_unref(c->dev);
 	c->dev = dev;
 	c->superuser = dev->superuser;
 	acl_cache_clear(c->acl_cache);

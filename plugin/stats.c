@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /*
  * Every counter in one JSON document: answered on the control channel and
  * written to stats_file, so operators and tests read the same numbers.
@@ -12,8 +13,8 @@
 #include <mosquitto_broker.h>
 
 #include "auth/auth.h"
-#include "hooks/autosub_index.h"
-#include "hooks/events.h"
+#include "autosub/autosub_index.h"
+#include "events/events.h"
 #include "plugin/conn.h"
 #include "plugin/iothub.h"
 

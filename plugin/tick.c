@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /*
  * MOSQ_EVT_TICK: work that must run on the broker thread but outside any
  * client's callback. Kicks re-enter our DISCONNECT callback, so they are
@@ -9,8 +10,8 @@
 #include <mosquitto_broker.h>
 
 #include "auth/auth.h"
-#include "hooks/events.h"
-#include "plugin/clock.h"
+#include "events/events.h"
+#include "core/clock.h"
 #include "plugin/conn.h"
 #include "plugin/iothub.h"
 

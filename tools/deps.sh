@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause
 # Install the Debian 12 packages needed to build, test and benchmark
 # mosquitto-iothub.  Idempotent: when everything is present it only runs
 # dpkg-query and exits.
@@ -19,6 +20,7 @@ PACKAGES=(
     build-essential pkg-config
     mosquitto mosquitto-dev libmosquitto-dev mosquitto-clients
     librabbitmq-dev libmongoc-dev libbson-dev libssl-dev uthash-dev
+    libmicrohttpd-dev libjwt-dev haproxy curl
     check valgrind clang libclang-rt-14-dev gnuplot-nox
     rabbitmq-server
     python3-mockupdb python3-mongomock python3-pymongo

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause
 # libFuzzer targets of fuzz/ (see fuzz/README.md).
 #
 #   tools/fuzz.sh [TARGET...]            build, fuzz each target for FUZZ_SECONDS

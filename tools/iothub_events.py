@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause
 """Print the events mosquitto-iothub forwards to RabbitMQ, decoded.
 
     tools/iothub_events.py --amqp amqp://guest:guest@127.0.0.1:15673/ [--queue Q ...] [--follow]

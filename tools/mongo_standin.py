@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause
 """MongoDB wire-compatible stand-in for development and tests.
 
 Debian ships no mongod, so tests and the demo talk to this process instead.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause
 # Private RabbitMQ node for development and tests (no systemd, no root
 # switch, nothing shared with a system RabbitMQ).
 #

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause
 # `make run`: Mosquitto with the plugin, its registry and RabbitMQ, and demo
 # devices, all on loopback. Prints the commands that show each capability,
 # then runs the broker in the foreground; Ctrl-C stops everything it started.

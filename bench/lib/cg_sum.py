@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause
 """cg_sum.py CALLGRIND_OUT... : per file, "total plugin dynsec" instruction
 counts: the whole broker process, the inclusive cost of mosquitto-iothub's
 entry points (broker callbacks and its own threads), and of dynamic
@@ -7,8 +8,8 @@ import re
 import subprocess
 import sys
 
-PLUGIN = re.compile(r'/plugin/callbacks\.c:cb_\w+ |/hooks/forwarder\.c:run |'
-                    r'/auth/registry_worker\.c:worker_main |/hooks/amqp_watchdog\.c:watch ')
+PLUGIN = re.compile(r'/plugin/callbacks\.c:cb_\w+ |/events/forwarder\.c:run |'
+                    r'/registry/worker\.c:worker_main |/events/amqp_watchdog\.c:watch ')
 DYNSEC = re.compile(r':dynsec_\w*callback |:dynsec__acl_check_callback |'
                     r':dynsec_auth__basic_auth_callback |:dynsec_control_callback ')
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause
 # bench/lib/common.sh - helpers for bench/run.sh and the scenario files.
 # Sourced, not executed. Everything a scenario may use is documented in
 # bench/README.md ("Writing a scenario").

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause
 # bench/lib/configs.sh - the broker configurations compared by bench/run.sh.
 # Sourced. Each one is started fresh, on its own free port, for every
 # scenario run (start_broker), and stopped right after it (stop_broker).

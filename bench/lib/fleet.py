@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause
 """The benchmark fleet, written once for every configuration.
 
     fleet.py registry MONGO_URI DB [--devices N]   bulk-load the plugin's registry

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause
 # machine.sh RESULTS_DIR : Markdown description of the machine and the
 # software the benchmark ran on (bench/results/machine.md).
 set -u

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause
 # perf_summary.sh PERF_DATA : where the broker's CPU went, as text.
 # Lines "share PCT DSO" (self time per shared object, % of the broker's
 # samples, all threads) are read by report.py; the rest is for people:

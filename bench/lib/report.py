@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause
 """Turn a bench/run.sh results directory into report.md, report.png,
 ratios.json and SUMMARY.md.
 

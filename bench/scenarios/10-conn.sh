@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause
 # Connect storm: 5,000 devices connect (cold: the plugin asks the registry
 # for every device; dynamic security hashes every password with PBKDF2),
 # disconnect, and connect again (warm: the plugin checks an HMAC of the

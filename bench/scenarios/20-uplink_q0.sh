@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause
 # Uplink throughput, QoS 0: 100 devices publish telemetry
 # (upload_data/bench/d<i>/temp/<n>) for 3 s; 100 service clients each
 # subscribe to one device's uplink. Closed loop through the broker: a device

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause
 # Uplink throughput, QoS 1: as uplink_q0, but acknowledged: every device
 # keeps up to 20 unacknowledged messages in flight. With event forwarding
 # each of these messages is also spooled before the PUBACK and sent to

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause
 # Fan-out: the service client publishes group commands
 # (tags/bench/floor1/cmd/reboot/plain/<n>, QoS 1, 20 in flight) to 100
 # devices subscribed to tags/bench/+/cmd/+/+/+/# (the subscription every

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause
 # Commands: 10,000 devices connected; the service client sends 2,000
 # commands (cmd/bench/d<i>/reboot/plain/<n>, QoS 1) at 1,000/s, round robin.
 # With auto-subscription the broker delivers them itself (the devices

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause
 # Instruction counts (callgrind), repeatable on a noisy machine: the ACL
 # check on the broker thread (cached, and on a miss: rules + cache store),
 # the auto-subscription index lookup with 10 and 10,000 bound clients

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause
 # Instructions per message in the broker process (callgrind), per
 # configuration: the repeatable counterpart of the timed scenarios. Each
 # configuration's broker runs under callgrind for a few short lives, with a

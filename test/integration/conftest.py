@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause
 """pytest fixtures for the mosquitto-iothub integration tests.
 
 Run from the repository root::

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause
 """Helpers for the adversarial suites (test_faults.py, test_attacks.py) and
 the soak (test/soak): load that records what the broker acknowledged, an
 event collector that survives RabbitMQ restarts, broker memory sampling and

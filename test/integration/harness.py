@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause
 """Process harness for the mosquitto-iothub integration tests.
 
 Starts the real services on private loopback ports -- ``/usr/sbin/mosquitto``

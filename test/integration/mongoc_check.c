@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /*
  * mongoc_check: drive a MongoDB server (normally tools/mongo_standin.py)
  * through libmongoc the way the plugin and the CLI do, so that the stand-in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /*
  * Test helper for test_acl.py: another authentication plugin, loaded after
  * mosquitto_iothub.so, so that a client can be admitted without our

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause
 """Helpers shared by the plugin's end-to-end tests (test_auth.py,
 test_acl.py, test_attacks.py, test_events.py): the platform's own superuser
 client (watching topics, sending control commands), MQTT reason codes and

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause
 """Per-device ACL end to end (issue 3, "Done when").
 
 Two devices of one product (p1/d1, p1/d2) and one of another (p2/d1), with

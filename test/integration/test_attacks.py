@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause
 """The attack matrix: a hostile device against the real broker and plugin.
 
 Every attempt must be refused AND logged (the operator has to see an

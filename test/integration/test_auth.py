@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause
 """Device authentication end to end (issue 2, "Done when").
 
 The real broker with the plugin and the MongoDB stand-in, driven with

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause
 """Server-side auto-subscription (issue 4), end to end with the real plugin.
 
 Run from the repository root:

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause
 """iothubctl against the MongoDB stand-in and a fake control channel.
 
 Run from the repository root: /usr/bin/python3 -m pytest test/integration/test_ctl.py -q

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /*
  * A stand-in for the iothub plugin's control channel, for test_ctl.py.
  *

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause
 """iothubctl end to end: the real plugin, a live broker, live devices.
 
 Run from the repository root:

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause
 """Events end to end: devices talk to the real broker with the plugin, the
 plugin forwards to the private RabbitMQ node, and pika consumes what a
 consumer of the IotHub server would see (REFERENCE sections 5 and 6).

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause
 """
 Event forwarding end to end, before the plugin glue exists: the C test
 driver (test/tools/events_driver.c) calls events_init / events_* /

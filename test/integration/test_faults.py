@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause
 """Fault injection through the real broker, plugin, MongoDB stand-in and a
 private RabbitMQ node, under load.
 

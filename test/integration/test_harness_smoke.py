@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause
 """Smoke tests for the integration harness itself (no plugin needed).
 
 They prove that the services and helpers the plugin tests rely on behave:

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause
 """`make run` as a new user tries it: tools/run.sh (what `make run` runs
 after installing packages and building), then every command it prints,
 copied from its output and run through bash exactly as printed, each

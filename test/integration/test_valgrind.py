@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause
 """The plugin under valgrind memcheck: a short session through every
 module (auth, ACL, auto-subscription, control channel, events to RabbitMQ),
 then SIGTERM, so plugin cleanup runs and the leak check sees its result.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause
 """The soak reuses the integration suite's fixtures and hooks (services,
 brokers, timeouts, process hygiene): they are loaded from
 test/integration/conftest.py under another module name and re-exported."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause
 """Soak: a mixed workload through the real broker, plugin, MongoDB stand-in
 and a private RabbitMQ node for SOAK_MINUTES (default 5):
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /*
  * Broker function stand-ins for unit tests (see broker_stubs.h).
  */

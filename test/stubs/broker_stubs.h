@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /*
  * Stand-ins for the broker functions the plugin calls, so unit tests can run
  * plugin code outside mosquitto. Tests build fake clients with

@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /* The fixed registry of stub_registry.h. Sources allocate with libc only
- * (auth/source.h): the worker's lives on the worker thread. */
+ * (registry/source.h): the worker's lives on the worker thread. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,7 +8,7 @@
 #include <bson/bson.h>
 
 #include "auth/auth_internal.h"
-#include "auth/source.h"
+#include "registry/source.h"
 #include "test/stubs/stub_registry.h"
 
 struct stub_registry {

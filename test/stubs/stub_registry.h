@@ -1,6 +1,7 @@
+/* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /*
  * A fixed in-memory device registry behind the auth source interface
- * (auth/source.h), so fuzz targets and benchmarks run the real auth module
+ * (registry/source.h), so fuzz targets and benchmarks run the real auth module
  * (cache, throttle, worker thread) without MongoDB. fetch hands back the
  * document of each username asked for; probe and reset always succeed.
  * The documents are read-only once parsed, so the worker thread shares
@@ -13,7 +14,7 @@
 #include <stddef.h>
 
 #include "auth/auth.h"
-#include "plugin/config.h"
+#include "core/config.h"
 
 struct stub_registry;
 

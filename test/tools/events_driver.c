@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /*
  * Drives the events boundary the way the plugin glue will, without a
  * broker: events_init, N x events_*, events_tick every 100 ms, wait for
@@ -23,9 +24,9 @@
 #include <mosquitto_broker.h>
 #include <mosquitto_plugin.h>
 
-#include "hooks/events.h"
-#include "plugin/config.h"
-#include "plugin/clock.h"
+#include "events/events.h"
+#include "core/config.h"
+#include "core/clock.h"
 #include "test/stubs/broker_stubs.h"
 
 #define MAX_SECONDS 600
@@ -82,7 +83,7 @@ int main(int argc, char **argv)
 	struct ih_config cfg;
 	struct events *ev = NULL;
 	struct events_stats st;
-	struct hooks_event_client c;
+	struct events_client c;
 	char *payload;
 	long accepted = 0, rejected = 0;
 	int64_t t0, t_end, t_confirmed = 0;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /*
  * acl/acl_cache: hit, miss, TTL, eviction, clear, bounds, and no
  * allocation on a hit.

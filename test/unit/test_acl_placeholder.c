@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /*
  * acl/placeholder: syntax, every placeholder, %%, and values that would
  * widen a rule.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /*
  * acl/rules: decisions of the IotHub default rule set for p1/d1, p1/d2 and
  * p2/d1, deny precedence, read grants, registry rules, placeholders that
@@ -13,8 +14,8 @@
 #include <mosquitto_plugin.h>
 
 #include "acl/rules.h"
-#include "hooks/autosub_template.h"
-#include "plugin/config.h"
+#include "autosub/autosub_template.h"
+#include "core/config.h"
 #include "test/stubs/broker_stubs.h"
 #include "test/unit/unit_run.h"
 

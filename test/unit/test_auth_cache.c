@@ -1,4 +1,5 @@
-/* Auth cache (auth/auth_cache.c), its hash map (auth/strmap.c) and the password digest (auth/pwdigest.c). */
+/* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
+/* Auth cache (auth/auth_cache.c), its hash map (core/strmap.c) and the password digest (auth/pwdigest.c). */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,10 +8,10 @@
 #include <bson/bson.h>
 
 #include "auth/auth_cache.h"
-#include "auth/device.h"
+#include "registry/device.h"
 #include "auth/pwdigest.h"
-#include "auth/strmap.h"
-#include "plugin/config.h"
+#include "core/strmap.h"
+#include "core/config.h"
 #include "test/stubs/broker_stubs.h"
 #include "test/unit/unit_run.h"
 
@@ -37,7 +38,7 @@ static struct ih_device *mkdev(const char *user, const char *secret, const char 
 	BSON_APPEND_UTF8(doc, "broker_username", user);
 	BSON_APPEND_UTF8(doc, "secret", secret);
 	if(status) BSON_APPEND_UTF8(doc, "status", status);
-	ck_assert_int_eq(auth_device_decode(doc, NULL, &cfg, &dev, err, sizeof(err)), 0);
+	ck_assert_int_eq(registry_device_decode(doc, NULL, &cfg, &dev, err, sizeof(err)), 0);
 	bson_destroy(doc);
 	return dev;
 }
@@ -58,33 +59,33 @@ START_TEST(siphash_vectors)
 END_TEST
 
 struct item {
-	struct auth_strmap_node node;
+	struct ih_strmap_node node;
 	char key[16];
 };
 
 START_TEST(strmap_grows_and_finds)
 {
-	struct auth_strmap m;
+	struct ih_strmap m;
 	enum { N = 5000 };
 	struct item *items = calloc(N, sizeof(*items));
 
-	ck_assert_int_eq(auth_strmap_init(&m, calloc, free), 0);
+	ck_assert_int_eq(ih_strmap_init(&m, calloc, free), 0);
 	for(int i = 0; i < N; i++){
 		snprintf(items[i].key, sizeof(items[i].key), "k%d", i);
-		auth_strmap_insert(&m, &items[i].node, items[i].key, strlen(items[i].key));
+		ih_strmap_insert(&m, &items[i].node, items[i].key, strlen(items[i].key));
 	}
 	ck_assert_uint_eq(m.count, N);
 	ck_assert_uint_ge(m.mask + 1, N);
 	for(int i = 0; i < N; i++){
-		ck_assert_ptr_eq(auth_strmap_find(&m, items[i].key, strlen(items[i].key)), &items[i].node);
+		ck_assert_ptr_eq(ih_strmap_find(&m, items[i].key, strlen(items[i].key)), &items[i].node);
 	}
-	ck_assert_ptr_null(auth_strmap_find(&m, "nope", 4));
-	ck_assert_ptr_null(auth_strmap_find(&m, "k1", 1));
-	for(int i = 0; i < N; i += 2) auth_strmap_remove(&m, &items[i].node);
+	ck_assert_ptr_null(ih_strmap_find(&m, "nope", 4));
+	ck_assert_ptr_null(ih_strmap_find(&m, "k1", 1));
+	for(int i = 0; i < N; i += 2) ih_strmap_remove(&m, &items[i].node);
 	ck_assert_uint_eq(m.count, N / 2);
-	ck_assert_ptr_null(auth_strmap_find(&m, "k0", 2));
-	ck_assert_ptr_nonnull(auth_strmap_find(&m, "k1", 2));
-	auth_strmap_cleanup(&m);
+	ck_assert_ptr_null(ih_strmap_find(&m, "k0", 2));
+	ck_assert_ptr_nonnull(ih_strmap_find(&m, "k1", 2));
+	ih_strmap_cleanup(&m);
 	free(items);
 }
 END_TEST
@@ -118,7 +119,7 @@ START_TEST(positive_and_negative)
 	auth_cache_remove(c, "p/x");
 	ck_assert_uint_eq(auth_cache_count(c), 1);
 	auth_cache_cleanup(c);
-	auth_device_unref(dev);
+	registry_device_unref(dev);
 	ck_assert_int_eq(stub_mem_live_blocks(), blocks_at_start);
 }
 END_TEST
@@ -153,7 +154,7 @@ START_TEST(lru_eviction)
 	ck_assert_int_eq(dev->refcount, 3);   /* p/n997 and p/n999 hold one each */
 	auth_cache_cleanup(c);
 	ck_assert_int_eq(dev->refcount, 1);
-	auth_device_unref(dev);
+	registry_device_unref(dev);
 	ck_assert_int_eq(stub_mem_live_blocks(), blocks_at_start);
 }
 END_TEST
@@ -168,7 +169,7 @@ START_TEST(disabled_cache)
 	ck_assert_uint_eq(auth_cache_count(c), 0);
 	ck_assert_int_eq(dev->refcount, 1);
 	auth_cache_cleanup(c);
-	auth_device_unref(dev);
+	registry_device_unref(dev);
 }
 END_TEST
 
@@ -216,10 +217,10 @@ START_TEST(digest_semantics)
 	ck_assert(!auth_cache_digest_matches(e, "s1"));
 
 	auth_cache_cleanup(c);
-	auth_device_unref(v1);
-	auth_device_unref(v1_again);
-	auth_device_unref(v2);
-	auth_device_unref(suspended);
+	registry_device_unref(v1);
+	registry_device_unref(v1_again);
+	registry_device_unref(v2);
+	registry_device_unref(suspended);
 	ck_assert_int_eq(stub_mem_live_blocks(), blocks_at_start);
 }
 END_TEST

@@ -1,4 +1,5 @@
-/* Device document decoding (auth/device.c, device_lists.c, device_fingerprint.c). */
+/* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
+/* Device document decoding (registry/device.c, device_lists.c, device_fingerprint.c). */
 #include <check.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -10,8 +11,8 @@
 #include <mosquitto_broker.h>
 #include <mosquitto_plugin.h>
 
-#include "auth/device.h"
-#include "plugin/config.h"
+#include "registry/device.h"
+#include "core/config.h"
 #include "test/stubs/broker_stubs.h"
 #include "test/unit/unit_run.h"
 
@@ -44,7 +45,7 @@ static struct ih_device *dec2(const char *json, const char *acl_json, char *err,
 	bson_t *doc = J(json);
 	bson_t *acl = acl_json ? J(acl_json) : NULL;
 	struct ih_device *dev = NULL;
-	int rc = auth_device_decode(doc, acl, &cfg, &dev, err, errlen);
+	int rc = registry_device_decode(doc, acl, &cfg, &dev, err, errlen);
 
 	bson_destroy(doc);
 	if(acl) bson_destroy(acl);
@@ -95,7 +96,7 @@ START_TEST(iothub_document)
 	ck_assert_str_eq(dev->tags.items[1], "east");
 	ck_assert_int_eq(dev->tags_version, 3);
 	ck_assert_int_eq(dev->refcount, 1);
-	auth_device_unref(dev);
+	registry_device_unref(dev);
 	ck_assert_int_eq(stub_mem_live_blocks(), blocks_at_start);
 }
 END_TEST
@@ -108,24 +109,24 @@ START_TEST(status_rules)
 	dev = dec("{" BASE "}");
 	ck_assert(dev->active);
 	ck_assert_ptr_null(dev->status);
-	auth_device_unref(dev);
+	registry_device_unref(dev);
 	dev = dec("{" BASE ", \"status\": null}");
 	ck_assert(dev->active);
-	auth_device_unref(dev);
+	registry_device_unref(dev);
 	dev = dec("{" BASE ", \"status\": \"suspended\"}");
 	ck_assert(!dev->active);
 	ck_assert_str_eq(dev->status, "suspended");
-	auth_device_unref(dev);
+	registry_device_unref(dev);
 	dev = dec("{" BASE ", \"status\": \"Active\"}");
 	ck_assert(!dev->active);
-	auth_device_unref(dev);
+	registry_device_unref(dev);
 	dev = dec("{" BASE ", \"status\": 1}");
 	ck_assert(!dev->active);
 	ck_assert_str_eq(dev->status, "int32");
-	auth_device_unref(dev);
+	registry_device_unref(dev);
 	dev = dec("{" BASE ", \"status\": true}");
 	ck_assert(!dev->active);
-	auth_device_unref(dev);
+	registry_device_unref(dev);
 	ck_assert_int_eq(stub_mem_live_blocks(), blocks_at_start);
 }
 END_TEST
@@ -138,10 +139,10 @@ START_TEST(custom_status_active)
 	cfg.status_active = mosquitto_strdup("enabled");
 	dev = dec("{" BASE ", \"status\": \"enabled\"}");
 	ck_assert(dev->active);
-	auth_device_unref(dev);
+	registry_device_unref(dev);
 	dev = dec("{" BASE ", \"status\": \"active\"}");
 	ck_assert(!dev->active);
-	auth_device_unref(dev);
+	registry_device_unref(dev);
 }
 END_TEST
 
@@ -152,18 +153,18 @@ START_TEST(secrets)
 	dev = dec("{" BASE ", \"password_hash\": \"$7$101$abc$def\"}");
 	ck_assert_str_eq(dev->password_hash, "$7$101$abc$def");
 	ck_assert_ptr_null(dev->secret);
-	auth_device_unref(dev);
+	registry_device_unref(dev);
 	dev = dec("{\"broker_username\": \"p1/d1\", \"password_hash\": \"$6$x$y\"}");
 	ck_assert_str_eq(dev->password_hash, "$6$x$y");
-	auth_device_unref(dev);
+	registry_device_unref(dev);
 	/* An empty hash is absent: the clear secret is used. */
 	dev = dec("{" BASE ", \"password_hash\": \"\"}");
 	ck_assert_ptr_null(dev->password_hash);
 	ck_assert_str_eq(dev->secret, "s3cret");
-	auth_device_unref(dev);
+	registry_device_unref(dev);
 	dev = dec("{" BASE ", \"password_hash\": null}");
 	ck_assert_str_eq(dev->secret, "s3cret");
-	auth_device_unref(dev);
+	registry_device_unref(dev);
 
 	refused("{\"broker_username\": \"p1/d1\"}", "no usable secret");
 	refused("{\"broker_username\": \"p1/d1\", \"secret\": \"\"}", "no usable secret");
@@ -183,7 +184,7 @@ START_TEST(secret_with_nul_refused)
 
 	BSON_APPEND_UTF8(doc, "broker_username", "p1/d1");
 	bson_append_utf8(doc, "secret", -1, "ab\0cd", 5);
-	ck_assert_int_eq(auth_device_decode(doc, NULL, &cfg, &dev, err, sizeof(err)), -1);
+	ck_assert_int_eq(registry_device_decode(doc, NULL, &cfg, &dev, err, sizeof(err)), -1);
 	ck_assert_ptr_null(dev);
 	ck_assert_ptr_nonnull(strstr(err, "secret"));
 	bson_destroy(doc);
@@ -205,12 +206,12 @@ START_TEST(identity)
 	refused("{" BASE ", \"product_name\": [\"p1\"]}", "product_name is not a valid string");
 
 	struct ih_device *dev = dec("{" BASE ", \"product_name\": \"p1\"}");
-	auth_device_unref(dev);
+	registry_device_unref(dev);
 	dev = dec("{" BASE ", \"device_name\": \"d1\", \"product_name\": null}");
-	auth_device_unref(dev);
+	registry_device_unref(dev);
 	dev = dec("{\"broker_username\": \"产品/设备\", \"product_name\": \"产品\", \"device_name\": \"设备\", \"secret\": \"x\"}");
 	ck_assert_uint_eq(dev->product_len, strlen("产品"));
-	auth_device_unref(dev);
+	registry_device_unref(dev);
 	ck_assert_int_eq(stub_mem_live_blocks(), blocks_at_start);
 }
 END_TEST
@@ -234,21 +235,21 @@ START_TEST(superuser_flag)
 
 	dev = dec("{" BASE ", \"superuser\": true}");
 	ck_assert(dev->superuser);
-	auth_device_unref(dev);
+	registry_device_unref(dev);
 	dev = dec("{" BASE ", \"superuser\": false}");
 	ck_assert(!dev->superuser);
-	auth_device_unref(dev);
+	registry_device_unref(dev);
 	dev = dec("{" BASE ", \"superuser\": null}");
 	ck_assert(!dev->superuser);
 	ck_assert_int_eq(stub_log_count("superuser"), 0);
-	auth_device_unref(dev);
+	registry_device_unref(dev);
 	dev = dec("{" BASE ", \"superuser\": 1}");
 	ck_assert(!dev->superuser);
 	ck_assert(stub_log_contains("device p1/d1: superuser is a int32, not a boolean; treated as false"));
-	auth_device_unref(dev);
+	registry_device_unref(dev);
 	dev = dec("{" BASE ", \"superuser\": \"true\"}");
 	ck_assert(!dev->superuser);
-	auth_device_unref(dev);
+	registry_device_unref(dev);
 }
 END_TEST
 
@@ -262,22 +263,22 @@ START_TEST(tags)
 	ck_assert_str_eq(dev->tags.items[1], "fine-2");
 	ck_assert(stub_log_contains("tags entry is a int32, not a string; skipped"));
 	ck_assert(stub_log_contains("tags entry skipped: name contains '/'"));
-	auth_device_unref(dev);
+	registry_device_unref(dev);
 
 	dev = dec("{" BASE ", \"tags\": \"solo\"}");
 	ck_assert_uint_eq(dev->tags.count, 1);
-	auth_device_unref(dev);
+	registry_device_unref(dev);
 	stub_log_clear();
 	dev = dec("{" BASE ", \"tags\": 5}");
 	ck_assert_uint_eq(dev->tags.count, 0);
 	ck_assert(stub_log_contains("tags is a int32, not an array; the device has no tags"));
-	auth_device_unref(dev);
+	registry_device_unref(dev);
 	dev = dec("{" BASE ", \"tags\": {\"0\": \"a\"}}");
 	ck_assert_uint_eq(dev->tags.count, 0);
-	auth_device_unref(dev);
+	registry_device_unref(dev);
 	dev = dec("{" BASE ", \"tags\": []}");
 	ck_assert_uint_eq(dev->tags.count, 0);
-	auth_device_unref(dev);
+	registry_device_unref(dev);
 	ck_assert_int_eq(stub_mem_live_blocks(), blocks_at_start);
 }
 END_TEST
@@ -288,24 +289,24 @@ START_TEST(tags_version_types)
 
 	dev = dec("{" BASE ", \"tags_version\": {\"$numberLong\": \"9000000000\"}}");
 	ck_assert_int_eq(dev->tags_version, 9000000000LL);
-	auth_device_unref(dev);
+	registry_device_unref(dev);
 	dev = dec("{" BASE ", \"tags_version\": 4.0}");
 	ck_assert_int_eq(dev->tags_version, 4);
-	auth_device_unref(dev);
+	registry_device_unref(dev);
 	dev = dec("{" BASE ", \"tags_version\": {\"$numberDouble\": \"NaN\"}}");
 	ck_assert_int_eq(dev->tags_version, 0);
 	ck_assert(stub_log_contains("tags_version is not a finite integer"));
-	auth_device_unref(dev);
+	registry_device_unref(dev);
 	dev = dec("{" BASE ", \"tags_version\": 1e300}");
 	ck_assert_int_eq(dev->tags_version, 0);
-	auth_device_unref(dev);
+	registry_device_unref(dev);
 	dev = dec("{" BASE ", \"tags_version\": \"7\"}");
 	ck_assert_int_eq(dev->tags_version, 0);
 	ck_assert(stub_log_contains("tags_version is a string, not a number"));
-	auth_device_unref(dev);
+	registry_device_unref(dev);
 	dev = dec("{" BASE "}");
 	ck_assert_int_eq(dev->tags_version, 0);
-	auth_device_unref(dev);
+	registry_device_unref(dev);
 }
 END_TEST
 
@@ -330,7 +331,7 @@ START_TEST(acl_from_acl_document)
 	ck_assert(has(&dev->acl.deny, "inline/deny"));
 	ck_assert_str_eq(dev->acl.deny_publish.items[0], "dp");
 	ck_assert_str_eq(dev->acl.deny_subscribe.items[0], "ds");
-	auth_device_unref(dev);
+	registry_device_unref(dev);
 	ck_assert_int_eq(stub_mem_live_blocks(), blocks_at_start);
 }
 END_TEST
@@ -349,11 +350,11 @@ START_TEST(acl_from_lookup_array)
 	ck_assert_str_eq(dev->acl.subscribe.items[0], "single");
 	ck_assert_uint_eq(dev->acl.pubsub.count, 1);
 	ck_assert_uint_eq(dev->acl.deny_subscribe.count, 1);
-	auth_device_unref(dev);
+	registry_device_unref(dev);
 
 	dev = dec("{" BASE ", \"_acl\": []}");
 	ck_assert_uint_eq(dev->acl.publish.count, 0);
-	auth_device_unref(dev);
+	registry_device_unref(dev);
 	ck_assert_int_eq(stub_mem_live_blocks(), blocks_at_start);
 }
 END_TEST
@@ -370,7 +371,7 @@ START_TEST(acl_bad_allow_entries_skipped)
 	ck_assert(stub_log_contains("device_acl.publish entry skipped (int32)"));
 	ck_assert(stub_log_contains("device_acl.publish entry skipped (empty string)"));
 	ck_assert(stub_log_contains("device_acl.subscribe is a int32, not an array; ignored"));
-	auth_device_unref(dev);
+	registry_device_unref(dev);
 }
 END_TEST
 
@@ -392,7 +393,7 @@ START_TEST(acl_null_means_absent)
 {
 	struct ih_device *dev = dec("{" BASE ", \"acl\": null, \"_acl\": [{\"deny\": null, \"publish\": null}]}");
 	ck_assert_uint_eq(dev->acl.deny.count, 0);
-	auth_device_unref(dev);
+	registry_device_unref(dev);
 }
 END_TEST
 
@@ -418,7 +419,7 @@ START_TEST(renamed_fields)
 	ck_assert_uint_eq(dev->acl.publish.count, 1);
 	ck_assert_uint_eq(dev->tags.count, 1);
 	ck_assert(dev->superuser);
-	auth_device_unref(dev);
+	registry_device_unref(dev);
 	refused("{\"broker_username\": \"p/d\", \"secret\": \"x\"}", "no user field");
 }
 END_TEST
@@ -431,9 +432,9 @@ START_TEST(corrupt_bson)
 	char err[256];
 
 	ck_assert(bson_init_static(&doc, bad, sizeof(bad)));
-	ck_assert_int_eq(auth_device_decode(&doc, NULL, &cfg, &dev, err, sizeof(err)), -1);
+	ck_assert_int_eq(registry_device_decode(&doc, NULL, &cfg, &dev, err, sizeof(err)), -1);
 	ck_assert_ptr_nonnull(strstr(err, "corrupt BSON"));
-	ck_assert_int_eq(auth_device_decode(NULL, NULL, &cfg, &dev, err, sizeof(err)), -1);
+	ck_assert_int_eq(registry_device_decode(NULL, NULL, &cfg, &dev, err, sizeof(err)), -1);
 }
 END_TEST
 
@@ -441,7 +442,7 @@ static void fp_of(const char *json, uint8_t out[32])
 {
 	struct ih_device *dev = dec(json);
 	memcpy(out, dev->fingerprint, 32);
-	auth_device_unref(dev);
+	registry_device_unref(dev);
 }
 
 START_TEST(fingerprints)
@@ -478,12 +479,12 @@ START_TEST(refcounting)
 {
 	struct ih_device *dev = dec("{" BASE "}");
 
-	auth_device_ref(dev);
+	registry_device_ref(dev);
 	ck_assert_int_eq(dev->refcount, 2);
-	auth_device_unref(dev);
+	registry_device_unref(dev);
 	ck_assert_int_eq(dev->refcount, 1);
-	auth_device_unref(dev);
-	auth_device_unref(NULL);
+	registry_device_unref(dev);
+	registry_device_unref(NULL);
 	ck_assert_int_eq(stub_mem_live_blocks(), blocks_at_start);
 }
 END_TEST
@@ -514,9 +515,9 @@ START_TEST(mutation_fuzz)
 			bad++;
 			continue;
 		}
-		if(auth_device_decode(&doc, NULL, &cfg, &dev, err, sizeof(err)) == 0){
+		if(registry_device_decode(&doc, NULL, &cfg, &dev, err, sizeof(err)) == 0){
 			ok++;
-			auth_device_unref(dev);
+			registry_device_unref(dev);
 		}else{
 			bad++;
 		}
@@ -531,7 +532,7 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("auth_device");
+	Suite *s = suite_create("registry_device");
 	TCase *tc = tcase_create("decode");
 
 	tcase_add_checked_fixture(tc, setup, teardown);

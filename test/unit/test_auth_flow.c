@@ -1,6 +1,7 @@
+/* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /*
  * The BASIC_AUTH flow (auth/auth.c) with the circuit breaker
- * (auth/registry.c) and the worker (auth/registry_worker.c), against a
+ * (registry/registry.c) and the worker (registry/worker.c), against a
  * scripted in-memory registry behind the source interface, with a clock
  * the test moves.
  */
@@ -22,8 +23,8 @@
 #include "auth/auth.h"
 #include "auth/auth_internal.h"
 #include "auth/secret.h"
-#include "auth/source.h"
-#include "plugin/config.h"
+#include "registry/source.h"
+#include "core/config.h"
 #include "test/stubs/broker_stubs.h"
 #include "test/unit/unit_run.h"
 
@@ -278,7 +279,7 @@ static void expect_ok(const char *user, const char *pw)
 	ck_assert_msg(check(user, pw, &dev) == MOSQ_ERR_SUCCESS, "refused %s", user);
 	ck_assert_ptr_nonnull(dev);
 	ck_assert_str_eq(dev->username, user);
-	auth_device_unref(dev);
+	registry_device_unref(dev);
 }
 
 static void expect_refused(const char *user, const char *pw, const char *log_part)
@@ -350,7 +351,7 @@ START_TEST(clear_secret_and_cache)
 	ck_assert_int_eq(check("p1/d1", "s1", &dev), MOSQ_ERR_SUCCESS);
 	ck_assert_int_eq(dev->refcount, 2);   /* the caller's and the cache's */
 	ck_assert(!dev->superuser);
-	auth_device_unref(dev);
+	registry_device_unref(dev);
 	ck_assert_int_eq(broker_fetches(), 1);
 	expect_ok("p1/d1", "s1");
 	expect_refused("p1/d1", "s2", "(username \"p1/d1\") from 198.51.100.1: wrong password");
@@ -390,7 +391,7 @@ START_TEST(suspended_and_superuser)
 	expect_refused("p1/off", "s3", "device suspended (status \"suspended\")");
 	ck_assert_int_eq(check("p1/su", "s4", &dev), MOSQ_ERR_SUCCESS);
 	ck_assert(dev->superuser);
-	auth_device_unref(dev);
+	registry_device_unref(dev);
 }
 END_TEST
 

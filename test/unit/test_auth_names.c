@@ -1,16 +1,17 @@
-/* Username and name validation (auth/username.c). */
+/* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
+/* Username and name validation (registry/username.c). */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <mosquitto.h>
 
-#include "auth/username.h"
+#include "registry/username.h"
 #include "test/unit/unit_run.h"
 
 static const char *check_user(const char *u, size_t *plen)
 {
-	return auth_username_check(u, 256, plen);
+	return registry_username_check(u, 256, plen);
 }
 
 START_TEST(valid_usernames)
@@ -37,7 +38,7 @@ START_TEST(malformed_usernames)
 	for(size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++){
 		ck_assert_msg(check_user(bad[i], &plen) != NULL, "accepted \"%s\"", bad[i]);
 	}
-	ck_assert_ptr_nonnull(auth_username_check(NULL, 256, &plen));
+	ck_assert_ptr_nonnull(registry_username_check(NULL, 256, &plen));
 	ck_assert_uint_eq(plen, 99);
 }
 END_TEST
@@ -57,11 +58,11 @@ END_TEST
 
 START_TEST(names)
 {
-	ck_assert_ptr_null(auth_name_check("d1", 2, IH_NAME_MAX));
-	ck_assert_ptr_nonnull(auth_name_check("", 0, IH_NAME_MAX));
-	ck_assert_ptr_nonnull(auth_name_check("a/b", 3, IH_NAME_MAX));
-	ck_assert_ptr_nonnull(auth_name_check("a\0b", 3, IH_NAME_MAX));
-	ck_assert_ptr_nonnull(auth_name_check("abc", 3, 2));
+	ck_assert_ptr_null(registry_name_check("d1", 2, IH_NAME_MAX));
+	ck_assert_ptr_nonnull(registry_name_check("", 0, IH_NAME_MAX));
+	ck_assert_ptr_nonnull(registry_name_check("a/b", 3, IH_NAME_MAX));
+	ck_assert_ptr_nonnull(registry_name_check("a\0b", 3, IH_NAME_MAX));
+	ck_assert_ptr_nonnull(registry_name_check("abc", 3, 2));
 }
 END_TEST
 
@@ -81,14 +82,14 @@ START_TEST(noncharacters)
 	size_t plen = 0;
 
 	for(size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++){
-		ck_assert_ptr_nonnull(auth_name_check(bad[i], strlen(bad[i]), IH_NAME_MAX));
+		ck_assert_ptr_nonnull(registry_name_check(bad[i], strlen(bad[i]), IH_NAME_MAX));
 		ck_assert_int_ne(mosquitto_validate_utf8(bad[i], (int)strlen(bad[i])), MOSQ_ERR_SUCCESS);
 	}
 	ck_assert_ptr_nonnull(check_user("p1/\xef\xbf\xbf", &plen));
 	/* Neighbours stay valid. */
-	ck_assert_ptr_null(auth_name_check("\xef\xb7\x8f", 3, IH_NAME_MAX));       /* U+FDCF */
-	ck_assert_ptr_null(auth_name_check("\xef\xbf\xbd", 3, IH_NAME_MAX));       /* U+FFFD */
-	ck_assert_ptr_null(auth_name_check("\xf0\x9f\x98\x80", 4, IH_NAME_MAX));  /* U+1F600 */
+	ck_assert_ptr_null(registry_name_check("\xef\xb7\x8f", 3, IH_NAME_MAX));       /* U+FDCF */
+	ck_assert_ptr_null(registry_name_check("\xef\xbf\xbd", 3, IH_NAME_MAX));       /* U+FFFD */
+	ck_assert_ptr_null(registry_name_check("\xf0\x9f\x98\x80", 4, IH_NAME_MAX));  /* U+1F600 */
 }
 END_TEST
 

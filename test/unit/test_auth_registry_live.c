@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /*
  * registry.c, source_mongo.c and the worker against a real wire server:
  * tools/mongo_standin.py (mockupdb + mongomock) spoken to by libmongoc.
@@ -26,7 +27,7 @@
 
 #include "auth/auth.h"
 #include "auth/auth_internal.h"
-#include "plugin/config.h"
+#include "core/config.h"
 #include "test/stubs/broker_stubs.h"
 #include "test/unit/unit_run.h"
 
@@ -263,7 +264,7 @@ static void expect_ok(const char *u, const char *pw)
 {
 	struct ih_device *dev = NULL;
 	ck_assert_msg(check(u, pw, &dev) == MOSQ_ERR_SUCCESS, "refused %s", u);
-	auth_device_unref(dev);
+	registry_device_unref(dev);
 }
 
 static bool has(const struct ih_strlist *l, const char *s)
@@ -303,7 +304,7 @@ START_TEST(lookup_found_and_not_found)
 	ck_assert(has(&dev->acl.subscribe, "s/%u/#"));
 	ck_assert(has(&dev->acl.deny, "secret/#"));
 	ck_assert(has(&dev->tags, "t1"));
-	auth_device_unref(dev);
+	registry_device_unref(dev);
 	ck_assert_int_eq(check("p1/d1", "wrong", &dev), MOSQ_ERR_AUTH);
 	ck_assert_int_eq(check("p1/nobody", "x", &dev), MOSQ_ERR_AUTH);
 	ck_assert(stub_log_contains("unknown device"));
@@ -324,7 +325,7 @@ START_TEST(no_acl_collection)
 	ck_assert_uint_eq(dev->acl.publish.count, 1);
 	ck_assert_str_eq(dev->acl.publish.items[0], "inline/%u");
 	ck_assert_uint_eq(dev->acl.deny.count, 0);
-	auth_device_unref(dev);
+	registry_device_unref(dev);
 }
 END_TEST
 
@@ -474,7 +475,7 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("auth_registry_live");
+	Suite *s = suite_create("registry_live");
 	TCase *tc = tcase_create("standin");
 
 	tcase_add_checked_fixture(tc, setup, teardown);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /* Secret comparison and hashes (auth/secret.c). Vectors made with mosquitto_passwd. */
 #include <check.h>
 #include <stdlib.h>

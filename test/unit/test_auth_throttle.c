@@ -1,10 +1,11 @@
+/* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /* Failed-login throttling (auth/throttle.c). */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "auth/throttle.h"
-#include "plugin/config.h"
+#include "core/config.h"
 #include "test/stubs/broker_stubs.h"
 #include "test/unit/unit_run.h"
 

@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /*
- * hooks/autosub_index: bind/rebind/unbind, match, one row per client at the
+ * autosub/autosub_index: bind/rebind/unbind, match, one row per client at the
  * highest QoS, exclusion by the client's own subscriptions, and a match
  * cost that does not grow with the number of clients.
  */
@@ -11,7 +12,7 @@
 #include <mosquitto.h>
 #include <mosquitto_broker.h>
 
-#include "hooks/autosub_index.h"
+#include "autosub/autosub_index.h"
 #include "test/stubs/broker_stubs.h"
 #include "test/unit/unit_run.h"
 

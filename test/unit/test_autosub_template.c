@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /*
- * hooks/autosub_template: startup validation tables and per-connection
+ * autosub/autosub_template: startup validation tables and per-connection
  * instantiation (placeholders, tags, merging, unsafe values).
  */
 #include <check.h>
@@ -10,7 +11,7 @@
 #include <mosquitto_broker.h>
 #include <mosquitto_plugin.h>
 
-#include "hooks/autosub_template.h"
+#include "autosub/autosub_template.h"
 #include "test/stubs/broker_stubs.h"
 #include "test/unit/unit_run.h"
 

@@ -1,4 +1,5 @@
-/* Option parsing (plugin/config.c). */
+/* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
+/* Option parsing (core/config.c). */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,7 +8,7 @@
 #include <mosquitto_broker.h>
 #include <mosquitto_plugin.h>
 
-#include "plugin/config.h"
+#include "core/config.h"
 #include "test/stubs/broker_stubs.h"
 #include "test/unit/unit_run.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /* The connection table (plugin/conn.c). */
 #include <check.h>
 #include <stdio.h>

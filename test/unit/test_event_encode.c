@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /*
  * Event encoding: BSON parsed back with libbson, JSON parsed back with
  * libbson's JSON reader, for each event type.
@@ -8,15 +9,15 @@
 
 #include <bson/bson.h>
 
-#include "hooks/event_encode.h"
+#include "events/event_encode.h"
 #include "test/unit/unit_run.h"
 
-static const struct hooks_event_client dev = {
+static const struct events_client dev = {
 	.client_id = "c-1", .username = "p1/d1", .product_len = 2, .conn_id = "conn-42",
 	.address = "10.0.0.7", .keepalive = 60, .proto_ver = 5, .clean_session = true,
 };
 
-static void base(struct hooks_event *e, enum hooks_event_type t, const struct hooks_event_client *c)
+static void base(struct events_event *e, enum events_type t, const struct events_client *c)
 {
 	memset(e, 0, sizeof(*e));
 	e->type = t;
@@ -24,31 +25,31 @@ static void base(struct hooks_event *e, enum hooks_event_type t, const struct ho
 	e->seq = 7;
 	e->at_ms = 1700000000123LL;
 	e->node = "node-a";
-	hooks_event_id_format(e->event_id, 0x0123456789abcdefULL, 42);
+	events_id_format(e->event_id, 0x0123456789abcdefULL, 42);
 }
 
-static bson_t *encode_bson(const struct hooks_event *e, uint8_t **buf)
+static bson_t *encode_bson(const struct events_event *e, uint8_t **buf)
 {
-	size_t n = hooks_event_encode_bson(e, NULL, 0);
+	size_t n = events_encode_bson(e, NULL, 0);
 	bson_t *b;
 	size_t off = 0;
 
 	*buf = malloc(n);
-	ck_assert_uint_eq(hooks_event_encode_bson(e, *buf, n), n);
+	ck_assert_uint_eq(events_encode_bson(e, *buf, n), n);
 	b = bson_new_from_data(*buf, n);
 	ck_assert_ptr_nonnull(b);
 	ck_assert(bson_validate(b, BSON_VALIDATE_UTF8 | BSON_VALIDATE_EMPTY_KEYS, &off));
 	return b;
 }
 
-static bson_t *encode_json(const struct hooks_event *e, char **buf)
+static bson_t *encode_json(const struct events_event *e, char **buf)
 {
-	size_t n = hooks_event_encode_json(e, NULL, 0);
+	size_t n = events_encode_json(e, NULL, 0);
 	bson_error_t err;
 	bson_t *b;
 
 	*buf = malloc(n + 1);
-	ck_assert_uint_eq(hooks_event_encode_json(e, (uint8_t *)*buf, n), n);
+	ck_assert_uint_eq(events_encode_json(e, (uint8_t *)*buf, n), n);
 	(*buf)[n] = '\0';
 	b = bson_new_from_json((const uint8_t *)*buf, (ssize_t)n, &err);
 	ck_assert_msg(b != NULL, "json parse: %s in %s", err.message, *buf);
@@ -111,12 +112,12 @@ static void check_connected(const bson_t *b)
 
 START_TEST(bson_connected)
 {
-	struct hooks_event e;
+	struct events_event e;
 	uint8_t *buf;
 	bson_t *b;
 	bson_iter_t it;
 
-	base(&e, HOOKS_EVENT_CONNECTED, &dev);
+	base(&e, EVENTS_CONNECTED, &dev);
 	b = encode_bson(&e, &buf);
 	check_connected(b);
 	/* connected_at is a 64-bit integer, as the anchor sends it */
@@ -128,11 +129,11 @@ END_TEST
 
 START_TEST(bson_disconnected)
 {
-	struct hooks_event e;
+	struct events_event e;
 	uint8_t *buf;
 	bson_t *b;
 
-	base(&e, HOOKS_EVENT_DISCONNECTED, &dev);
+	base(&e, EVENTS_DISCONNECTED, &dev);
 	e.reason = "keepalive timeout";
 	b = encode_bson(&e, &buf);
 	check_common(b, "client.disconnected");
@@ -145,7 +146,7 @@ END_TEST
 
 START_TEST(bson_publish)
 {
-	struct hooks_event e;
+	struct events_event e;
 	static const uint8_t payload[] = {0, 1, 2, 0xff, 'x', 0};
 	uint8_t *buf;
 	bson_t *b;
@@ -154,7 +155,7 @@ START_TEST(bson_publish)
 	uint32_t len;
 	const uint8_t *data;
 
-	base(&e, HOOKS_EVENT_PUBLISH, &dev);
+	base(&e, EVENTS_PUBLISH, &dev);
 	e.topic = "upload_data/p1/d1/temp/m1";
 	e.payload = payload;
 	e.payloadlen = sizeof(payload);
@@ -179,15 +180,15 @@ END_TEST
 
 START_TEST(bson_anonymous)
 {
-	struct hooks_event_client anon = dev;
-	struct hooks_event e;
+	struct events_client anon = dev;
+	struct events_event e;
 	uint8_t *buf;
 	bson_t *b;
 
 	anon.username = NULL;
 	anon.product_len = 0;
 	anon.address = NULL;
-	base(&e, HOOKS_EVENT_CONNECTED, &anon);
+	base(&e, EVENTS_CONNECTED, &anon);
 	b = encode_bson(&e, &buf);
 	ck_assert(is_null(b, "username"));
 	ck_assert(is_null(b, "product_name"));
@@ -200,13 +201,13 @@ END_TEST
 
 START_TEST(bson_too_small_buffer_writes_nothing_past_cap)
 {
-	struct hooks_event e;
+	struct events_event e;
 	uint8_t buf[16];
 	size_t n;
 
-	base(&e, HOOKS_EVENT_CONNECTED, &dev);
+	base(&e, EVENTS_CONNECTED, &dev);
 	memset(buf, 0xAA, sizeof(buf));
-	n = hooks_event_encode_bson(&e, buf, 8);
+	n = events_encode_bson(&e, buf, 8);
 	ck_assert_uint_gt(n, 8);
 	for(size_t i = 8; i < sizeof(buf); i++) ck_assert_uint_eq(buf[i], 0xAA);
 }
@@ -214,11 +215,11 @@ END_TEST
 
 START_TEST(json_connected)
 {
-	struct hooks_event e;
+	struct events_event e;
 	char *buf;
 	bson_t *b;
 
-	base(&e, HOOKS_EVENT_CONNECTED, &dev);
+	base(&e, EVENTS_CONNECTED, &dev);
 	b = encode_json(&e, &buf);
 	check_connected(b);
 	bson_destroy(b);
@@ -228,13 +229,13 @@ END_TEST
 
 START_TEST(json_disconnected_escapes)
 {
-	struct hooks_event_client c = dev;
-	struct hooks_event e;
+	struct events_client c = dev;
+	struct events_event e;
 	char *buf;
 	bson_t *b;
 
 	c.client_id = "we\"ird\\id\n";
-	base(&e, HOOKS_EVENT_DISCONNECTED, &c);
+	base(&e, EVENTS_DISCONNECTED, &c);
 	e.reason = "tab\there";
 	b = encode_json(&e, &buf);
 	ck_assert_str_eq(get_str(b, "client_id"), "we\"ird\\id\n");
@@ -251,11 +252,11 @@ START_TEST(json_publish_base64)
 		{"", ""}, {"f", "Zg=="}, {"fo", "Zm8="}, {"foo", "Zm9v"}, {"foob", "Zm9vYg=="}, {"hello world!", "aGVsbG8gd29ybGQh"},
 	};
 	for(size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++){
-		struct hooks_event e;
+		struct events_event e;
 		char *buf;
 		bson_t *b;
 
-		base(&e, HOOKS_EVENT_PUBLISH, &dev);
+		base(&e, EVENTS_PUBLISH, &dev);
 		e.topic = "update_status/p1/d1/m";
 		e.payload = v[i].in;
 		e.payloadlen = (uint32_t)strlen(v[i].in);
@@ -275,21 +276,21 @@ END_TEST
 
 START_TEST(id_format)
 {
-	char id[HOOKS_EVENT_ID_LEN + 1];
+	char id[EVENTS_ID_LEN + 1];
 
-	hooks_event_id_format(id, 0xffffffffffffffffULL, 1);
+	events_id_format(id, 0xffffffffffffffffULL, 1);
 	ck_assert_str_eq(id, "ffffffffffffffff0000000000000001");
-	hooks_event_id_format(id, 0x0123456789abcdefULL, 0xfedcba9876543210ULL);
+	events_id_format(id, 0x0123456789abcdefULL, 0xfedcba9876543210ULL);
 	ck_assert_str_eq(id, "0123456789abcdeffedcba9876543210");
 	for(uint64_t v = 1, i = 0; i < 64; i++, v = v * 6364136223846793005ULL + 1442695040888963407ULL){
 		char want[33];
 		snprintf(want, sizeof(want), "%016llx%016llx", (unsigned long long)v, (unsigned long long)~v);
-		hooks_event_id_format(id, v, ~v);
+		events_id_format(id, v, ~v);
 		ck_assert_str_eq(id, want);
 	}
-	ck_assert_str_eq(hooks_event_routing_key(HOOKS_EVENT_CONNECTED), "client.connected");
-	ck_assert_str_eq(hooks_event_routing_key(HOOKS_EVENT_DISCONNECTED), "client.disconnected");
-	ck_assert_str_eq(hooks_event_routing_key(HOOKS_EVENT_PUBLISH), "message.publish");
+	ck_assert_str_eq(events_routing_key(EVENTS_CONNECTED), "client.connected");
+	ck_assert_str_eq(events_routing_key(EVENTS_DISCONNECTED), "client.disconnected");
+	ck_assert_str_eq(events_routing_key(EVENTS_PUBLISH), "message.publish");
 }
 END_TEST
 

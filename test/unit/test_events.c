@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /*
  * The events boundary without RabbitMQ: configuration failures, the
  * degraded-mode fallback (spool cap -> memory queue -> drop) and counters.
@@ -14,9 +15,9 @@
 #include <mosquitto_broker.h>
 #include <mosquitto_plugin.h>
 
-#include "hooks/events.h"
-#include "plugin/config.h"
-#include "plugin/clock.h"
+#include "events/events.h"
+#include "core/config.h"
+#include "core/clock.h"
 #include "test/stubs/broker_stubs.h"
 #include "test/unit/unit_run.h"
 
@@ -55,7 +56,7 @@ static int parse(struct ih_config *cfg, const char *const *kv)
 	return rc;
 }
 
-static const struct hooks_event_client dev = {
+static const struct events_client dev = {
 	.client_id = "c1", .username = "p1/d1", .product_len = 2, .conn_id = "k1",
 	.address = "127.0.0.1", .keepalive = 30, .proto_ver = 4, .clean_session = true,
 };

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /*
  * The spool on its own: append, read, confirm, checkpoint, segment roll and
  * unlink, oversize records, recovery after SIGKILL, torn and corrupt
@@ -16,9 +17,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "plugin/logq.h"
-#include "hooks/spool.h"
-#include "hooks/spool_crc.h"
+#include "core/logq.h"
+#include "events/spool.h"
+#include "events/spool_crc.h"
 #include "test/stubs/broker_stubs.h"
 #include "test/unit/unit_run.h"
 
@@ -45,30 +46,30 @@ static void teardown(void)
 	ck_assert_int_eq(system(cmd), 0);
 }
 
-static struct hooks_spool *open_spool(uint64_t max)
+static struct events_spool *open_spool(uint64_t max)
 {
-	struct hooks_spool_opts o = {dir, max, SEG, 0x1234, &lq};
-	struct hooks_spool *sp = NULL;
+	struct events_spool_opts o = {dir, max, SEG, 0x1234, &lq};
+	struct events_spool *sp = NULL;
 
-	ck_assert_int_eq(hooks_spool_open(&sp, &o), 0);
+	ck_assert_int_eq(events_spool_open(&sp, &o), 0);
 	ih_logq_drain(&lq);
 	return sp;
 }
 
 /* Body = "rec-<n>" padded with n%97 bytes of 'x'. */
-static int append(struct hooks_spool *sp, uint64_t n, uint32_t extra)
+static int append(struct events_spool *sp, uint64_t n, uint32_t extra)
 {
 	char body[80000];
 	int len = snprintf(body, sizeof(body), "rec-%llu:", (unsigned long long)n);
-	struct hooks_spool_meta m = {3, 0, 1000 + (int64_t)n, 0x1234, n};
+	struct events_spool_meta m = {3, 0, 1000 + (int64_t)n, 0x1234, n};
 	void *dst;
 
 	memset(body + len, 'x', extra);
 	len += (int)extra;
-	dst = hooks_spool_reserve(sp, (uint32_t)len);
+	dst = events_spool_reserve(sp, (uint32_t)len);
 	if(dst == NULL) return -1;
 	memcpy(dst, body, (size_t)len);
-	hooks_spool_commit(sp, &m);
+	events_spool_commit(sp, &m);
 	return 0;
 }
 
@@ -87,13 +88,13 @@ static int count_files(const char *suffix)
 }
 
 /* Read everything available; returns the count, ids into ids[]. */
-static size_t read_all(struct hooks_spool *sp, struct hooks_spool_pos *rd, uint64_t *ids, size_t max,
-		struct hooks_spool_pos *last_end)
+static size_t read_all(struct events_spool *sp, struct events_spool_pos *rd, uint64_t *ids, size_t max,
+		struct events_spool_pos *last_end)
 {
-	struct hooks_spool_rec rec;
+	struct events_spool_rec rec;
 	size_t n = 0;
 
-	while(hooks_spool_next(sp, rd, &rec)){
+	while(events_spool_next(sp, rd, &rec)){
 		char expect[32];
 		int l = snprintf(expect, sizeof(expect), "rec-%llu:", (unsigned long long)rec.hdr->id_lo);
 		ck_assert_uint_ge(rec.hdr->len, (unsigned)l);
@@ -107,97 +108,97 @@ static size_t read_all(struct hooks_spool *sp, struct hooks_spool_pos *rd, uint6
 
 START_TEST(append_read_roll_confirm_unlink)
 {
-	struct hooks_spool *sp = open_spool(16 * SEG);
-	struct hooks_spool_pos rd, end;
+	struct events_spool *sp = open_spool(16 * SEG);
+	struct events_spool_pos rd, end;
 	uint64_t ids[2000];
 	size_t n;
 
 	for(uint64_t i = 1; i <= 1000; i++) ck_assert_int_eq(append(sp, i, (uint32_t)(i % 97) + 100), 0);
 	ck_assert_int_ge(count_files(".seg"), 3); /* rolled over several segments */
 
-	hooks_spool_read_start(sp, &rd);
+	events_spool_read_start(sp, &rd);
 	n = read_all(sp, &rd, ids, 2000, &end);
 	ck_assert_uint_eq(n, 1000);
 	for(size_t i = 0; i < n; i++) ck_assert_uint_eq(ids[i], i + 1);
-	ck_assert(!hooks_spool_has_data(sp, &rd));
+	ck_assert(!events_spool_has_data(sp, &rd));
 
 	/* New records become visible to the same cursor. */
 	ck_assert_int_eq(append(sp, 1001, 5), 0);
-	ck_assert(hooks_spool_has_data(sp, &rd));
+	ck_assert(events_spool_has_data(sp, &rd));
 	ck_assert_uint_eq(read_all(sp, &rd, ids, 1, &end), 1);
 	ck_assert_uint_eq(ids[0], 1001);
 
 	/* Confirm all: old segments are unlinked after a checkpoint. */
-	hooks_spool_confirm(sp, &end);
-	hooks_spool_release(sp);
-	ck_assert_int_eq(hooks_spool_checkpoint(sp), 0);
+	events_spool_confirm(sp, &end);
+	events_spool_release(sp);
+	ck_assert_int_eq(events_spool_checkpoint(sp), 0);
 	ck_assert_int_eq(count_files(".seg"), 1);
 	{
 		char ck[400];
 		snprintf(ck, sizeof(ck), "%s/checkpoint", dir);
 		ck_assert_int_eq(access(ck, F_OK), 0);
 	}
-	hooks_spool_close(sp);
+	events_spool_close(sp);
 
 	/* Reopen: nothing to replay. */
 	sp = open_spool(16 * SEG);
-	hooks_spool_read_start(sp, &rd);
+	events_spool_read_start(sp, &rd);
 	ck_assert_uint_eq(read_all(sp, &rd, ids, 1, NULL), 0);
-	hooks_spool_close(sp);
+	events_spool_close(sp);
 }
 END_TEST
 
 START_TEST(checkpoint_replays_only_unconfirmed)
 {
-	struct hooks_spool *sp = open_spool(16 * SEG);
-	struct hooks_spool_pos rd, end;
-	struct hooks_spool_rec rec;
+	struct events_spool *sp = open_spool(16 * SEG);
+	struct events_spool_pos rd, end;
+	struct events_spool_rec rec;
 	uint64_t ids[1000];
 	size_t n;
 
 	for(uint64_t i = 1; i <= 600; i++) ck_assert_int_eq(append(sp, i, 150), 0);
-	hooks_spool_read_start(sp, &rd);
-	for(int i = 0; i < 400; i++) ck_assert(hooks_spool_next(sp, &rd, &rec));
+	events_spool_read_start(sp, &rd);
+	for(int i = 0; i < 400; i++) ck_assert(events_spool_next(sp, &rd, &rec));
 	end = rec.end;
-	hooks_spool_confirm(sp, &end);
-	hooks_spool_release(sp);
-	ck_assert_int_eq(hooks_spool_checkpoint(sp), 0);
-	hooks_spool_close(sp);
+	events_spool_confirm(sp, &end);
+	events_spool_release(sp);
+	ck_assert_int_eq(events_spool_checkpoint(sp), 0);
+	events_spool_close(sp);
 
 	sp = open_spool(16 * SEG);
-	hooks_spool_read_start(sp, &rd);
+	events_spool_read_start(sp, &rd);
 	n = read_all(sp, &rd, ids, 1000, NULL);
 	ck_assert_uint_eq(n, 200);
 	for(size_t i = 0; i < n; i++) ck_assert_uint_eq(ids[i], 401 + i);
-	hooks_spool_close(sp);
+	events_spool_close(sp);
 }
 END_TEST
 
 START_TEST(oversize_record_gets_its_own_segment)
 {
-	struct hooks_spool *sp = open_spool(16 * SEG);
-	struct hooks_spool_pos rd;
+	struct events_spool *sp = open_spool(16 * SEG);
+	struct events_spool_pos rd;
 	uint64_t ids[8];
 
 	ck_assert_int_eq(append(sp, 1, 10), 0);
 	ck_assert_int_eq(append(sp, 2, 70000), 0); /* larger than a 64 KiB segment */
 	ck_assert_int_eq(append(sp, 3, 10), 0);
-	hooks_spool_read_start(sp, &rd);
+	events_spool_read_start(sp, &rd);
 	ck_assert_uint_eq(read_all(sp, &rd, ids, 8, NULL), 3);
 	ck_assert_uint_eq(ids[1], 2);
 	ck_assert_uint_eq(ids[2], 3);
-	hooks_spool_close(sp);
+	events_spool_close(sp);
 	/* and it survives a restart */
 	sp = open_spool(16 * SEG);
-	hooks_spool_read_start(sp, &rd);
+	events_spool_read_start(sp, &rd);
 	ck_assert_uint_eq(read_all(sp, &rd, ids, 8, NULL), 3);
-	hooks_spool_close(sp);
+	events_spool_close(sp);
 }
 END_TEST
 
 START_TEST(cap_reached_fails_reserve)
 {
-	struct hooks_spool *sp = open_spool(4 * SEG);
+	struct events_spool *sp = open_spool(4 * SEG);
 	int ok = 0;
 
 	for(uint64_t i = 1; i <= 10000; i++){
@@ -206,9 +207,9 @@ START_TEST(cap_reached_fails_reserve)
 	}
 	ck_assert_int_gt(ok, 100);
 	ck_assert_int_lt(ok, 10000);
-	ck_assert_int_eq(hooks_spool_last_error(sp), EFBIG);
-	ck_assert_uint_le(hooks_spool_bytes(sp), 4 * SEG);
-	hooks_spool_close(sp);
+	ck_assert_int_eq(events_spool_last_error(sp), EFBIG);
+	ck_assert_uint_le(events_spool_bytes(sp), 4 * SEG);
+	events_spool_close(sp);
 }
 END_TEST
 
@@ -219,8 +220,8 @@ START_TEST(recovery_after_sigkill)
 	int p[2];
 	pid_t pid;
 	uint64_t reported = 0, v, ids[20000];
-	struct hooks_spool *sp;
-	struct hooks_spool_pos rd;
+	struct events_spool *sp;
+	struct events_spool_pos rd;
 	size_t n;
 	int st;
 
@@ -228,10 +229,10 @@ START_TEST(recovery_after_sigkill)
 	pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if(pid == 0){
-		struct hooks_spool_opts o = {dir, 64 * SEG, SEG, 0x99, &lq};
-		struct hooks_spool *csp = NULL;
+		struct events_spool_opts o = {dir, 64 * SEG, SEG, 0x99, &lq};
+		struct events_spool *csp = NULL;
 		close(p[0]);
-		if(hooks_spool_open(&csp, &o)) _exit(2);
+		if(events_spool_open(&csp, &o)) _exit(2);
 		for(uint64_t i = 1; i < 20000; i++){
 			if(append(csp, i, (uint32_t)(i % 300))) _exit(3);
 			if(write(p[1], &i, sizeof(i)) != sizeof(i)) _exit(4);
@@ -247,11 +248,11 @@ START_TEST(recovery_after_sigkill)
 	ck_assert_uint_eq(reported, 7777);
 
 	sp = open_spool(64 * SEG);
-	hooks_spool_read_start(sp, &rd);
+	events_spool_read_start(sp, &rd);
 	n = read_all(sp, &rd, ids, 20000, NULL);
 	ck_assert_uint_ge(n, reported);
 	for(size_t i = 0; i < reported; i++) ck_assert_uint_eq(ids[i], i + 1);
-	hooks_spool_close(sp);
+	events_spool_close(sp);
 }
 END_TEST
 
@@ -285,20 +286,20 @@ static uint8_t *map_first_segment(size_t *size, char *name, size_t namelen)
  * the first segment), that segment mapped writable for the test to damage. */
 static uint8_t *fifty_records_mapped(size_t *size, char *name, size_t namelen)
 {
-	struct hooks_spool *sp = open_spool(16 * SEG);
+	struct events_spool *sp = open_spool(16 * SEG);
 
 	for(uint64_t i = 1; i <= 50; i++) ck_assert_int_eq(append(sp, i, 20), 0);
-	hooks_spool_close(sp);
+	events_spool_close(sp);
 	return map_first_segment(size, name, namelen);
 }
 
 /* Byte offset of the record with id `want` in a mapped segment. */
 static uint64_t find_rec(const uint8_t *m, size_t size, uint64_t want)
 {
-	uint64_t off = HOOKS_SPOOL_SEG_HDR, n;
+	uint64_t off = EVENTS_SPOOL_SEG_HDR, n;
 
-	while((n = hooks_spool_rec_check(m, off, size)) != 0){
-		if(((const struct hooks_spool_rec_hdr *)(m + off))->id_lo == want) return off;
+	while((n = events_spool_rec_check(m, off, size)) != 0){
+		if(((const struct events_spool_rec_hdr *)(m + off))->id_lo == want) return off;
 		off += n;
 	}
 	return off; /* end of valid data */
@@ -306,8 +307,8 @@ static uint64_t find_rec(const uint8_t *m, size_t size, uint64_t want)
 
 START_TEST(torn_tail_is_recovered_up_to_the_damage)
 {
-	struct hooks_spool *sp;
-	struct hooks_spool_pos rd;
+	struct events_spool *sp;
+	struct events_spool_pos rd;
 	uint64_t ids[100];
 	char name[300] = "";
 	size_t size;
@@ -323,14 +324,14 @@ START_TEST(torn_tail_is_recovered_up_to_the_damage)
 	stub_log_clear();
 	sp = open_spool(16 * SEG);
 	ck_assert(stub_log_contains("torn tail"));
-	hooks_spool_read_start(sp, &rd);
+	events_spool_read_start(sp, &rd);
 	ck_assert_uint_eq(read_all(sp, &rd, ids, 100, NULL), 50);
 	ck_assert_uint_eq(ids[49], 50);
 	/* New writes go to a fresh segment and are read after the old ones. */
 	ck_assert_int_eq(append(sp, 51, 1), 0);
 	ck_assert_uint_eq(read_all(sp, &rd, ids, 100, NULL), 1);
 	ck_assert_uint_eq(ids[0], 51);
-	hooks_spool_close(sp);
+	events_spool_close(sp);
 }
 END_TEST
 
@@ -339,8 +340,8 @@ END_TEST
  * the cut are recovered, and the damage is logged, not passed over. */
 START_TEST(truncated_segment_is_recovered_and_logged)
 {
-	struct hooks_spool *sp;
-	struct hooks_spool_pos rd;
+	struct events_spool *sp;
+	struct events_spool_pos rd;
 	uint64_t ids[100];
 	char name[300] = "", path[600];
 	size_t size;
@@ -357,17 +358,17 @@ START_TEST(truncated_segment_is_recovered_and_logged)
 	sp = open_spool(16 * SEG);
 	ck_assert(stub_log_contains("is truncated"));
 	ck_assert(stub_log_contains("torn tail"));
-	hooks_spool_read_start(sp, &rd);
+	events_spool_read_start(sp, &rd);
 	ck_assert_uint_eq(read_all(sp, &rd, ids, 100, NULL), 30);
 	ck_assert_uint_eq(ids[29], 30);
-	hooks_spool_close(sp);
+	events_spool_close(sp);
 }
 END_TEST
 
 START_TEST(corrupt_middle_record_is_skipped)
 {
-	struct hooks_spool *sp;
-	struct hooks_spool_pos rd;
+	struct events_spool *sp;
+	struct events_spool_pos rd;
 	uint64_t ids[100];
 	char name[300] = "";
 	size_t size, n;
@@ -376,24 +377,24 @@ START_TEST(corrupt_middle_record_is_skipped)
 
 	m = fifty_records_mapped(&size, name, sizeof(name));
 	off = find_rec(m, size, 20);
-	m[off + HOOKS_SPOOL_REC_HDR + 3] ^= 0xff; /* flip a body byte: CRC mismatch */
+	m[off + EVENTS_SPOOL_REC_HDR + 3] ^= 0xff; /* flip a body byte: CRC mismatch */
 	munmap(m, size);
 
 	stub_log_clear();
 	sp = open_spool(16 * SEG);
 	ck_assert(stub_log_contains("corrupt record"));
-	hooks_spool_read_start(sp, &rd);
+	events_spool_read_start(sp, &rd);
 	n = read_all(sp, &rd, ids, 100, NULL);
 	ck_assert_uint_eq(n, 49);
 	for(size_t i = 0; i < n; i++) ck_assert_uint_eq(ids[i], i < 19 ? i + 1 : i + 2);
-	hooks_spool_close(sp);
+	events_spool_close(sp);
 }
 END_TEST
 
 START_TEST(unwritable_dir_fails_open)
 {
-	struct hooks_spool_opts o = {NULL, 16 * SEG, SEG, 1, &lq};
-	struct hooks_spool *sp = NULL;
+	struct events_spool_opts o = {NULL, 16 * SEG, SEG, 1, &lq};
+	struct events_spool *sp = NULL;
 	char file[300], sub[400];
 	int fd;
 
@@ -404,7 +405,7 @@ START_TEST(unwritable_dir_fails_open)
 	snprintf(sub, sizeof(sub), "%s/spool", file);
 	o.dir = sub;
 	stub_log_clear();
-	ck_assert_int_ne(hooks_spool_open(&sp, &o), 0);
+	ck_assert_int_ne(events_spool_open(&sp, &o), 0);
 	ih_logq_drain(&lq);
 	ck_assert(stub_log_contains("spool_dir"));
 }
@@ -412,7 +413,7 @@ END_TEST
 
 START_TEST(stale_spare_and_tmp_files_are_removed)
 {
-	struct hooks_spool *sp;
+	struct events_spool *sp;
 	char path[400];
 	int fd;
 
@@ -421,36 +422,36 @@ START_TEST(stale_spare_and_tmp_files_are_removed)
 	close(fd);
 	sp = open_spool(16 * SEG);
 	ck_assert_int_eq(count_files(".tmp"), 0);
-	hooks_spool_prepare(sp);
+	events_spool_prepare(sp);
 	ck_assert_int_eq(count_files(".tmp"), 1);
-	hooks_spool_close(sp);
+	events_spool_close(sp);
 	ck_assert_int_eq(count_files(".tmp"), 0);
 }
 END_TEST
 
 START_TEST(sync_writes_back_committed_records)
 {
-	struct hooks_spool *sp = open_spool(16 * SEG);
+	struct events_spool *sp = open_spool(16 * SEG);
 
 	for(uint64_t i = 1; i <= 300; i++) ck_assert_int_eq(append(sp, i, 300), 0);
-	ck_assert_int_eq(hooks_spool_sync(sp), 0);
-	ck_assert_int_eq(hooks_spool_sync(sp), 0); /* nothing new: no-op */
-	hooks_spool_close(sp);
+	ck_assert_int_eq(events_spool_sync(sp), 0);
+	ck_assert_int_eq(events_spool_sync(sp), 0); /* nothing new: no-op */
+	events_spool_close(sp);
 }
 END_TEST
 
 START_TEST(second_opener_is_refused)
 {
-	struct hooks_spool_opts o = {dir, 16 * SEG, SEG, 2, &lq};
-	struct hooks_spool *sp = open_spool(16 * SEG), *sp2 = NULL;
+	struct events_spool_opts o = {dir, 16 * SEG, SEG, 2, &lq};
+	struct events_spool *sp = open_spool(16 * SEG), *sp2 = NULL;
 
 	stub_log_clear();
-	ck_assert_int_ne(hooks_spool_open(&sp2, &o), 0);
+	ck_assert_int_ne(events_spool_open(&sp2, &o), 0);
 	ih_logq_drain(&lq);
 	ck_assert(stub_log_contains("another broker"));
-	hooks_spool_close(sp);
-	ck_assert_int_eq(hooks_spool_open(&sp2, &o), 0);
-	hooks_spool_close(sp2);
+	events_spool_close(sp);
+	ck_assert_int_eq(events_spool_open(&sp2, &o), 0);
+	events_spool_close(sp2);
 }
 END_TEST
 
@@ -460,20 +461,20 @@ END_TEST
  * as unreadable and everything is replayed (at least once, never lost). */
 START_TEST(misaligned_checkpoint_replays_everything)
 {
-	struct hooks_spool *sp = open_spool(16 * SEG);
-	struct hooks_spool_pos rd;
-	struct hooks_spool_ckpt c;
+	struct events_spool *sp = open_spool(16 * SEG);
+	struct events_spool_pos rd;
+	struct events_spool_ckpt c;
 	uint64_t ids[16];
 	char path[400];
 	FILE *f;
 
 	for(uint64_t i = 1; i <= 10; i++) ck_assert_int_eq(append(sp, i, 3), 0);
-	hooks_spool_close(sp);
+	events_spool_close(sp);
 	memset(&c, 0, sizeof(c));
-	memcpy(c.magic, HOOKS_SPOOL_CKPT_MAGIC, 8);
+	memcpy(c.magic, EVENTS_SPOOL_CKPT_MAGIC, 8);
 	c.seq = 1;
-	c.off = HOOKS_SPOOL_SEG_HDR + 1;
-	c.crc = hooks_spool_ckpt_crc(&c);
+	c.off = EVENTS_SPOOL_SEG_HDR + 1;
+	c.crc = events_spool_ckpt_crc(&c);
 	snprintf(path, sizeof(path), "%s/checkpoint", dir);
 	f = fopen(path, "wb");
 	ck_assert_ptr_nonnull(f);
@@ -483,10 +484,10 @@ START_TEST(misaligned_checkpoint_replays_everything)
 	stub_log_clear();
 	sp = open_spool(16 * SEG);
 	ck_assert(stub_log_contains("checkpoint unreadable"));
-	hooks_spool_read_start(sp, &rd);
+	events_spool_read_start(sp, &rd);
 	ck_assert_uint_eq(read_all(sp, &rd, ids, 16, NULL), 10);
 	for(size_t i = 0; i < 10; i++) ck_assert_uint_eq(ids[i], i + 1);
-	hooks_spool_close(sp);
+	events_spool_close(sp);
 }
 END_TEST
 
@@ -496,30 +497,30 @@ END_TEST
  * after a RabbitMQ outage in test_faults.py). */
 START_TEST(release_keeps_the_segment_the_reader_is_in)
 {
-	struct hooks_spool *sp = open_spool(16 * SEG);
-	struct hooks_spool_pos rd;
-	struct hooks_spool_rec rec;
+	struct events_spool *sp = open_spool(16 * SEG);
+	struct events_spool_pos rd;
+	struct events_spool_rec rec;
 	uint64_t n = 0;
 
 	/* Fill the first segment exactly up to where the next record rolls. */
-	hooks_spool_read_start(sp, &rd);
+	events_spool_read_start(sp, &rd);
 	while(count_files(".seg") == 1){
 		ck_assert_int_eq(append(sp, ++n, 6000), 0);
 		if(count_files(".seg") > 1) break;
-		ck_assert(hooks_spool_next(sp, &rd, &rec));
+		ck_assert(events_spool_next(sp, &rd, &rec));
 		ck_assert_uint_eq(rec.hdr->id_lo, n);
 	}
 	/* Record n went to segment 2; the reader sits at the end of segment 1,
 	 * everything it read is confirmed. */
-	hooks_spool_confirm(sp, &rd);
-	hooks_spool_release(sp);
+	events_spool_confirm(sp, &rd);
+	events_spool_release(sp);
 	ck_assert_int_eq(count_files(".seg"), 2);
-	ck_assert(hooks_spool_next(sp, &rd, &rec));
+	ck_assert(events_spool_next(sp, &rd, &rec));
 	ck_assert_uint_eq(rec.hdr->id_lo, n);
-	hooks_spool_confirm(sp, &rec.end);
-	hooks_spool_release(sp);
+	events_spool_confirm(sp, &rec.end);
+	events_spool_release(sp);
 	ck_assert_int_eq(count_files(".seg"), 1);
-	hooks_spool_close(sp);
+	events_spool_close(sp);
 }
 END_TEST
 
@@ -530,24 +531,24 @@ END_TEST
  * test). */
 START_TEST(release_before_first_read_after_recovery)
 {
-	struct hooks_spool *sp = open_spool(16 * SEG);
-	struct hooks_spool_pos rd, end;
-	struct hooks_spool_rec rec;
+	struct events_spool *sp = open_spool(16 * SEG);
+	struct events_spool_pos rd, end;
+	struct events_spool_rec rec;
 
 	for(uint64_t i = 1; i <= 3; i++) ck_assert_int_eq(append(sp, i, 10), 0);
-	hooks_spool_read_start(sp, &rd);
-	while(hooks_spool_next(sp, &rd, &rec)) end = rec.end;
-	hooks_spool_confirm(sp, &end);
-	ck_assert_int_eq(hooks_spool_checkpoint(sp), 0);
-	hooks_spool_close(sp);
+	events_spool_read_start(sp, &rd);
+	while(events_spool_next(sp, &rd, &rec)) end = rec.end;
+	events_spool_confirm(sp, &end);
+	ck_assert_int_eq(events_spool_checkpoint(sp), 0);
+	events_spool_close(sp);
 
 	sp = open_spool(16 * SEG);
-	hooks_spool_read_start(sp, &rd);
-	hooks_spool_release(sp);        /* housekeeping first, as the forwarder does */
+	events_spool_read_start(sp, &rd);
+	events_spool_release(sp);        /* housekeeping first, as the forwarder does */
 	ck_assert_int_eq(append(sp, 4, 10), 0);
-	ck_assert(hooks_spool_next(sp, &rd, &rec));
+	ck_assert(events_spool_next(sp, &rd, &rec));
 	ck_assert_uint_eq(rec.hdr->id_lo, 4);
-	hooks_spool_close(sp);
+	events_spool_close(sp);
 }
 END_TEST
 

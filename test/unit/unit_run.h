@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /* The tail every unit test's main() shares. */
 #ifndef IH_TEST_UNIT_RUN_H
 #define IH_TEST_UNIT_RUN_H

@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /*
- * The broker functions that plugin/config.o calls, backed by libc, so
+ * The broker functions that core/config.o calls, backed by libc, so
  * iothubctl parses plugin_opt_* lines with the plugin's own option table
  * instead of a copy that could drift from it.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /*
  * iothubctl: the command-line tool that manages devices in the registry the
  * plugin reads. This header holds what every part of the tool shares: exit
@@ -14,7 +15,7 @@
 
 #include <bson/bson.h>
 
-#include "plugin/config.h"
+#include "core/config.h"
 
 /* Exit codes: part of the CLI contract (README, REFERENCE section 9). */
 enum ctl_exit {

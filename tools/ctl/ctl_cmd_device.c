@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /*
  * Device subcommands that neither create secrets nor edit lists:
  * list, show, suspend, resume, delete. None of them prints a secret or a

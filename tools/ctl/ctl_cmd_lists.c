@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /*
  * Subcommands that edit a device's lists: tags and ACL filters.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /*
  * The two subcommands that create secrets: register and rotate-secret.
  * A secret exists in clear only in this process and on stdout, once.
@@ -9,7 +10,7 @@
 #include <openssl/crypto.h>
 
 #include "auth/secret.h"
-#include "auth/username.h"
+#include "registry/username.h"
 #include "tools/ctl/ctl.h"
 #include "tools/ctl/ctl_output.h"
 #include "tools/ctl/ctl_registry.h"

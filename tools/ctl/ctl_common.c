@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /*
  * Glue shared by the subcommands: opening the registry, turning registry
  * errors into exit codes and messages, and telling the broker.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /*
  * --config FILE: read the plugin's options from the broker's own
  * mosquitto.conf, so the tool and the plugin agree on the database,

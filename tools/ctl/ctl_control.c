@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /*
  * Control channel client (see ctl_control.h). libmosquitto, MQTT v5, clean
  * session, one unique client id per run, driven by mosquitto_loop() from

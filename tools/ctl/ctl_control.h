@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /*
  * The broker control channel: iothubctl's side of the plugin's
  * `$CONTROL/iothub/v1` protocol, in the style of mosquitto's dynamic

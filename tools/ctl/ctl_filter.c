@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /*
  * ACL filter validation for `acl add|remove`. A filter the plugin cannot
  * use would be stored silently and never match, so it is refused here with
@@ -5,7 +6,7 @@
  */
 #include <string.h>
 
-#include "auth/username.h"
+#include "registry/username.h"
 #include "tools/ctl/ctl.h"
 
 /* MQTT's limit on a topic filter (a two-byte length). */
@@ -43,8 +44,8 @@ const char *ctl_filter_check(const char *filter)
 		}else if(len > 0){
 			/* Empty levels are legal MQTT ("a//b"); anything else must be a
 			 * clean level: no wildcard inside it, valid UTF-8, no control
-			 * characters. auth_name_check says exactly that. */
-			const char *why = auth_name_check(level, len, FILTER_MAX);
+			 * characters. registry_name_check says exactly that. */
+			const char *why = registry_name_check(level, len, FILTER_MAX);
 			if(why){
 				if(memchr(level, '+', len) || memchr(level, '#', len)){
 					return "wildcards '+' and '#' must fill a whole level";

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /*
  * BSON to compact JSON. libbson's own JSON writers add spaces and wrap
  * numbers and dates in extended-JSON objects; the CLI contract wants plain
@@ -11,7 +12,7 @@
 
 #include <bson/bson.h>
 
-#include "auth/username.h"
+#include "registry/username.h"
 #include "tools/ctl/ctl_output.h"
 
 void ctl_json_append_string(bson_string_t *out, const char *s, size_t len)
@@ -41,7 +42,7 @@ void ctl_json_append_string(bson_string_t *out, const char *s, size_t len)
 			i++;
 			continue;
 		}
-		n = auth_utf8_decode(p + i, len - i, &cp);
+		n = registry_utf8_decode(p + i, len - i, &cp);
 		if(n == 0){
 			bson_string_append(out, "\\ufffd");
 			i++;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /*
  * iothubctl entry point: options, configuration, dispatch.
  */
@@ -9,7 +10,7 @@
 #include <mongoc/mongoc.h>
 #include <mosquitto.h>
 
-#include "plugin/config.h"
+#include "core/config.h"
 #include "tools/ctl/ctl.h"
 #include "tools/ctl/ctl_output.h"
 #include "tools/ctl/ctl_registry.h"

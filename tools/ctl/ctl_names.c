@@ -1,12 +1,13 @@
+/* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /*
  * Device names and tags from the command line. Every check goes through
- * auth/username.h, the code the plugin runs at CONNECT, so the tool can
+ * registry/username.h, the code the plugin runs at CONNECT, so the tool can
  * never write a device the plugin would refuse (or the reverse).
  */
 #include <stdio.h>
 #include <string.h>
 
-#include "auth/username.h"
+#include "registry/username.h"
 #include "tools/ctl/ctl.h"
 #include "tools/ctl/ctl_output.h"
 
@@ -44,7 +45,7 @@ static int name_fail(const char *what, const char *name, const char *why)
 
 int ctl_product_check(const char *product)
 {
-	const char *why = auth_name_check(product, strlen(product), IH_NAME_MAX);
+	const char *why = registry_name_check(product, strlen(product), IH_NAME_MAX);
 
 	return why ? name_fail("ProductName", product, why) : CTL_OK;
 }
@@ -54,13 +55,13 @@ int ctl_device_from_parts(const struct ctl *c, const char *product, const char *
 	const char *why;
 	size_t plen = 0;
 
-	why = auth_name_check(product, strlen(product), IH_NAME_MAX);
+	why = registry_name_check(product, strlen(product), IH_NAME_MAX);
 	if(why) return name_fail("ProductName", product, why);
-	why = auth_name_check(device, strlen(device), IH_NAME_MAX);
+	why = registry_name_check(device, strlen(device), IH_NAME_MAX);
 	if(why) return name_fail("DeviceName", device, why);
 	snprintf(out->username, sizeof(out->username), "%s/%s", product, device);
 	/* The plugin also bounds the whole username (plugin_opt_username_max_len). */
-	why = auth_username_check(out->username, c->cfg.username_max_len, &plen);
+	why = registry_username_check(out->username, c->cfg.username_max_len, &plen);
 	if(why) return name_fail("device name", out->username, why);
 	snprintf(out->product, sizeof(out->product), "%s", product);
 	snprintf(out->device, sizeof(out->device), "%s", device);
@@ -71,10 +72,10 @@ int ctl_device_parse(const struct ctl *c, const char *arg, struct ctl_device *ou
 {
 	char product[IH_NAME_MAX + 1];
 	size_t plen = 0;
-	const char *why = auth_username_check(arg, c->cfg.username_max_len, &plen);
+	const char *why = registry_username_check(arg, c->cfg.username_max_len, &plen);
 
 	if(why) return name_fail("device name", arg, why);
-	/* auth_username_check bounds each half by the username limit only. */
+	/* registry_username_check bounds each half by the username limit only. */
 	if(plen > IH_NAME_MAX) return name_fail("ProductName", arg, "name too long");
 	memcpy(product, arg, plen);
 	product[plen] = '\0';
@@ -85,7 +86,7 @@ static int tag_append(bson_t *arr, uint32_t *n, const char *tag, size_t len)
 {
 	char key[16];
 	const char *k;
-	const char *why = auth_name_check(tag, len, IH_NAME_MAX);
+	const char *why = registry_name_check(tag, len, IH_NAME_MAX);
 
 	if(why){
 		char copy[IH_NAME_MAX + 8];

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /*
  * What iothubctl prints. Every command builds its result as a BSON document;
  * with --json that document is written as one compact JSON object on one

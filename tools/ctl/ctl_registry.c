@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /*
  * MongoDB operations of iothubctl (see ctl_registry.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /*
  * The registry as iothubctl sees it: the devices collection and the ACL
  * collection (or, with plugin_opt_acl_collection "", the ACL kept inline in
@@ -15,7 +16,7 @@
 
 #include <bson/bson.h>
 
-#include "plugin/config.h"
+#include "core/config.h"
 
 enum reg_rc {
 	REG_OK = 0,

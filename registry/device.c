@@ -1,0 +1,327 @@
+/* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
+/*
+ * Device records: decoding one registry document into a struct ih_device,
+ * and the record's reference counting.
+ *
+ * The decoder is the boundary between registry data and the broker: it
+ * takes arbitrary BSON (operators edit these documents by hand, and the
+ * decoder is fuzzed), so every field is type-checked and a document that
+ * could describe the device wrongly is refused as a whole rather than
+ * half-trusted.
+ *
+ * Field rules (names from the config):
+ *  - broker_username: required, a valid ProductName/DeviceName. When
+ *    product_name / device_name are present they must equal its halves.
+ *  - password_hash: preferred when present and non-empty; otherwise the
+ *    clear `secret`. No usable secret refuses the document. Only the one
+ *    that is used is kept in memory.
+ *  - status: a missing (or null) status means active. IotHub server
+ *    versions before suspend/resume never wrote the field, and their
+ *    devices must keep connecting. A value equal to status_active means
+ *    active; anything else, including a non-string, means not active.
+ *  - superuser: a boolean. Anything else is logged and read as false.
+ *  - tags / tags_version: see device_lists.c; tags_version may be stored
+ *    as int32, int64 or double (JavaScript clients write doubles).
+ *  - ACL lists: see device_lists.c.
+ * A null value counts as absent for every optional field.
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include <mosquitto.h>
+#include <mosquitto_broker.h>
+
+#include "registry/device.h"
+#include "registry/device_internal.h"
+#include "registry/username.h"
+
+int device_fail(struct device_decode *d, const char *fmt, ...)
+{
+	va_list ap;
+
+	if(d->err && d->errlen){
+		va_start(ap, fmt);
+		vsnprintf(d->err, d->errlen, fmt, ap);
+		va_end(ap);
+	}
+	return -1;
+}
+
+void device_skip(struct device_decode *d, const char *fmt, ...)
+{
+	char buf[256];
+	va_list ap;
+
+	d->skipped++;
+	if(d->skipped > DEVICE_DECODE_LOG_MAX) return;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	mosquitto_log_printf(MOSQ_LOG_WARNING, "iothub: device %s: %s%s", d->who, buf,
+			d->skipped == DEVICE_DECODE_LOG_MAX ? " (further problems in this document are not logged)" : "");
+}
+
+bool device_utf8_ok(const char *s, uint32_t len)
+{
+	return bson_utf8_validate(s, len, false);
+}
+
+const char *device_bson_type_name(bson_type_t t)
+{
+	switch(t){
+		case BSON_TYPE_DOUBLE: return "double";
+		case BSON_TYPE_UTF8: return "string";
+		case BSON_TYPE_DOCUMENT: return "document";
+		case BSON_TYPE_ARRAY: return "array";
+		case BSON_TYPE_BINARY: return "binary";
+		case BSON_TYPE_OID: return "objectId";
+		case BSON_TYPE_BOOL: return "bool";
+		case BSON_TYPE_DATE_TIME: return "date";
+		case BSON_TYPE_NULL: return "null";
+		case BSON_TYPE_INT32: return "int32";
+		case BSON_TYPE_INT64: return "int64";
+		case BSON_TYPE_DECIMAL128: return "decimal128";
+		default: return "other";
+	}
+}
+
+static char *dup_bson_string(const char *s, uint32_t len)
+{
+	char *copy = mosquitto_malloc((size_t)len + 1);
+
+	if(copy == NULL) return NULL;
+	memcpy(copy, s, len);
+	copy[len] = '\0';
+	return copy;
+}
+
+/* Optional string field: 0 absent or null, 1 present (s/len set), -1 wrong
+ * type, or not UTF-8, or a NUL inside (so strlen(s) == len when 1). */
+static int find_string(const bson_t *doc, const char *field, const char **s, uint32_t *len, bson_type_t *type)
+{
+	bson_iter_t it;
+
+	*s = NULL;
+	*len = 0;
+	if(!bson_iter_init_find(&it, doc, field)) return 0;
+	*type = bson_iter_type(&it);
+	if(*type == BSON_TYPE_NULL) return 0;
+	if(*type != BSON_TYPE_UTF8) return -1;
+	*s = bson_iter_utf8(&it, len);
+	return device_utf8_ok(*s, *len) ? 1 : -1;
+}
+
+static int decode_identity(struct device_decode *d, const bson_t *doc)
+{
+	const struct ih_config *cfg = d->cfg;
+	const char *s, *why;
+	uint32_t len;
+	bson_type_t type = BSON_TYPE_EOD;
+	size_t plen = 0;
+	int rc;
+
+	rc = find_string(doc, cfg->field.username, &s, &len, &type);
+	if(rc == 0) return device_fail(d, "no %s field", cfg->field.username);
+	if(rc < 0) return device_fail(d, "%s is not a valid string (%s)", cfg->field.username, device_bson_type_name(type));
+	why = registry_username_check(s, cfg->username_max_len, &plen);
+	if(why) return device_fail(d, "%s is not a valid username: %s", cfg->field.username, why);
+	d->dev->username = dup_bson_string(s, len);
+	if(d->dev->username == NULL) return device_fail(d, "out of memory");
+	d->dev->product_len = plen;
+	d->who = d->dev->username;
+
+	/* The halves, when stored separately, must name the same device: a
+	 * mismatch means the document was edited inconsistently, and the ACL
+	 * templates would otherwise see a different device than auth did. */
+	rc = find_string(doc, cfg->field.product, &s, &len, &type);
+	if(rc < 0) return device_fail(d, "%s is not a valid string (%s)", cfg->field.product, device_bson_type_name(type));
+	if(rc > 0 && (len != plen || memcmp(s, d->dev->username, plen) != 0)){
+		return device_fail(d, "%s does not match %s", cfg->field.product, cfg->field.username);
+	}
+	rc = find_string(doc, cfg->field.device, &s, &len, &type);
+	if(rc < 0) return device_fail(d, "%s is not a valid string (%s)", cfg->field.device, device_bson_type_name(type));
+	if(rc > 0 && (len != strlen(d->dev->username) - plen - 1 || memcmp(s, d->dev->username + plen + 1, len) != 0)){
+		return device_fail(d, "%s does not match %s", cfg->field.device, cfg->field.username);
+	}
+	return 0;
+}
+
+static int decode_secret(struct device_decode *d, const bson_t *doc)
+{
+	const struct ih_config *cfg = d->cfg;
+	const char *s;
+	uint32_t len;
+	bson_type_t type = BSON_TYPE_EOD;
+	int rc;
+
+	/* An empty hash or secret counts as absent: an empty password is never
+	 * accepted anyway, and "" is what a cleared form field stores. */
+	rc = find_string(doc, cfg->field.password_hash, &s, &len, &type);
+	if(rc < 0) return device_fail(d, "%s is not a valid string (%s)", cfg->field.password_hash, device_bson_type_name(type));
+	if(rc > 0 && len > 0){
+		d->dev->password_hash = dup_bson_string(s, len);
+		return d->dev->password_hash ? 0 : device_fail(d, "out of memory");
+	}
+	rc = find_string(doc, cfg->field.secret, &s, &len, &type);
+	if(rc < 0) return device_fail(d, "%s is not a valid string (%s)", cfg->field.secret, device_bson_type_name(type));
+	if(rc == 0 || len == 0){
+		return device_fail(d, "no usable secret (neither %s nor %s)", cfg->field.password_hash, cfg->field.secret);
+	}
+	d->dev->secret = dup_bson_string(s, len);
+	return d->dev->secret ? 0 : device_fail(d, "out of memory");
+}
+
+static int decode_status(struct device_decode *d, const bson_t *doc)
+{
+	const struct ih_config *cfg = d->cfg;
+	const char *s;
+	uint32_t len;
+	bson_type_t type = BSON_TYPE_EOD;
+	int rc;
+
+	rc = find_string(doc, cfg->field.status, &s, &len, &type);
+	if(rc == 0){
+		d->dev->active = true;
+		return 0;
+	}
+	if(rc < 0){
+		/* Not a string we can compare: fail closed, but keep the record so
+		 * the refusal says why instead of "unknown device". */
+		d->dev->active = false;
+		d->dev->status = mosquitto_strdup(device_bson_type_name(type));
+		return d->dev->status ? 0 : device_fail(d, "out of memory");
+	}
+	d->dev->active = strcmp(s, cfg->status_active) == 0;
+	d->dev->status = dup_bson_string(s, len);
+	return d->dev->status ? 0 : device_fail(d, "out of memory");
+}
+
+static void decode_superuser(struct device_decode *d, const bson_t *doc)
+{
+	bson_iter_t it;
+
+	d->dev->superuser = false;
+	if(!bson_iter_init_find(&it, doc, d->cfg->field.superuser)) return;
+	if(BSON_ITER_HOLDS_BOOL(&it)){
+		d->dev->superuser = bson_iter_bool(&it);
+	}else if(!BSON_ITER_HOLDS_NULL(&it)){
+		mosquitto_log_printf(MOSQ_LOG_ERR, "iothub: device %s: %s is a %s, not a boolean; treated as false",
+				d->who, d->cfg->field.superuser, device_bson_type_name(bson_iter_type(&it)));
+	}
+}
+
+static void decode_tags_version(struct device_decode *d, const bson_t *doc)
+{
+	static const char *const field = "tags_version";   /* IotHub's name; not configurable */
+	bson_iter_t it;
+	double v;
+
+	d->dev->tags_version = 0;
+	if(!bson_iter_init_find(&it, doc, field)) return;
+	switch(bson_iter_type(&it)){
+		case BSON_TYPE_INT32:
+			d->dev->tags_version = bson_iter_int32(&it);
+			return;
+		case BSON_TYPE_INT64:
+			d->dev->tags_version = bson_iter_int64(&it);
+			return;
+		case BSON_TYPE_DOUBLE:
+			v = bson_iter_double(&it);
+			/* 2^63 is exactly representable; anything at or beyond it is not an int64. */
+			if(isfinite(v) && v >= -9223372036854775808.0 && v < 9223372036854775808.0){
+				d->dev->tags_version = (int64_t)v;
+			}else{
+				device_skip(d, "%s is not a finite integer; read as 0", field);
+			}
+			return;
+		case BSON_TYPE_NULL:
+			return;
+		default:
+			device_skip(d, "%s is a %s, not a number; read as 0", field, device_bson_type_name(bson_iter_type(&it)));
+			return;
+	}
+}
+
+int registry_device_decode(const bson_t *device_doc, const bson_t *acl_doc,
+		const struct ih_config *cfg, struct ih_device **out, char *err, size_t errlen)
+{
+	struct device_decode d;
+	size_t off = 0;
+	int rc = -1;
+
+	memset(&d, 0, sizeof(d));
+	d.cfg = cfg;
+	d.err = err;
+	d.errlen = errlen;
+	d.who = "(unnamed)";
+	if(err && errlen) err[0] = '\0';
+	*out = NULL;
+
+	/* Walk the whole document once up front: every later lookup can then
+	 * rely on well-formed lengths, and a corrupt document gets one clear
+	 * reason instead of fields that silently look absent. */
+	if(device_doc == NULL || !bson_validate(device_doc, BSON_VALIDATE_NONE, &off)){
+		device_fail(&d, "corrupt BSON document (at byte %zu)", off);
+		goto done;
+	}
+	if(acl_doc && !bson_validate(acl_doc, BSON_VALIDATE_NONE, &off)){
+		device_fail(&d, "corrupt ACL BSON document (at byte %zu)", off);
+		goto done;
+	}
+	d.dev = mosquitto_calloc(1, sizeof(*d.dev));
+	if(d.dev == NULL){
+		device_fail(&d, "out of memory");
+		goto done;
+	}
+	d.dev->refcount = 1;
+
+	if(decode_identity(&d, device_doc)) goto done;
+	if(decode_secret(&d, device_doc)) goto done;
+	if(decode_status(&d, device_doc)) goto done;
+	decode_superuser(&d, device_doc);
+	if(device_decode_tags(&d, device_doc)) goto done;
+	decode_tags_version(&d, device_doc);
+	if(device_decode_acl(&d, device_doc, acl_doc)) goto done;
+	device_fingerprint(d.dev);
+
+	*out = d.dev; /* ownership of the first reference passes to the caller */
+	d.dev = NULL;
+	rc = 0;
+done:
+	registry_device_unref(d.dev);
+	return rc;
+}
+
+void registry_device_ref(struct ih_device *dev)
+{
+	if(dev) dev->refcount++;
+}
+
+static void free_secret_string(char *s)
+{
+	if(s == NULL) return;
+	OPENSSL_cleanse(s, strlen(s));
+	mosquitto_free(s);
+}
+
+void registry_device_unref(struct ih_device *dev)
+{
+	if(dev == NULL) return;
+	if(--dev->refcount > 0) return;
+	mosquitto_free(dev->username);
+	free_secret_string(dev->secret);
+	free_secret_string(dev->password_hash);
+	mosquitto_free(dev->status);
+	device_strlist_free(&dev->tags);
+	device_strlist_free(&dev->acl.publish);
+	device_strlist_free(&dev->acl.subscribe);
+	device_strlist_free(&dev->acl.pubsub);
+	device_strlist_free(&dev->acl.deny);
+	device_strlist_free(&dev->acl.deny_publish);
+	device_strlist_free(&dev->acl.deny_subscribe);
+	mosquitto_free(dev);
+}

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
+/*
+ * A device as the registry describes it: one decoded `devices` document plus
+ * its `device_acl` document. Records are immutable once decoded and shared
+ * by reference between the auth cache and live connections.
+ *
+ * Records live on the broker thread only (mosquitto_malloc). Worker threads
+ * hand over raw BSON and the broker thread decodes it.
+ */
+#ifndef IH_REGISTRY_DEVICE_H
+#define IH_REGISTRY_DEVICE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <bson/bson.h>
+
+#include "core/config.h"
+
+/* The array field the registry's $lookup adds to a device document: every
+ * matching document of the ACL collection. */
+#define AUTH_DEVICE_LOOKUP_FIELD "_acl"
+
+/* Per-device ACL lists, merged from the device_acl document and the inline
+ * `acl` sub-document of the device. Filters may hold placeholders. */
+struct ih_acl_lists {
+	struct ih_strlist publish;
+	struct ih_strlist subscribe;
+	struct ih_strlist pubsub;
+	struct ih_strlist deny;
+	struct ih_strlist deny_publish;
+	struct ih_strlist deny_subscribe;
+};
+
+struct ih_device {
+	int refcount;
+	char *username;          /* broker_username, validated P/D */
+	size_t product_len;      /* ProductName = username[0..product_len) */
+	char *secret;            /* clear secret, or NULL */
+	char *password_hash;     /* $7$/$6$ hash, or NULL; preferred over secret */
+	char *status;            /* as stored, for log lines; NULL when absent */
+	bool active;             /* status absent or equal to status_active */
+	bool superuser;
+	struct ih_strlist tags;
+	int64_t tags_version;
+	struct ih_acl_lists acl;
+	/* Digest of everything that affects auth, ACL or auto-subscription, so a
+	 * refresh can tell "unchanged" without comparing field by field. */
+	uint8_t fingerprint[32];
+};
+
+/*
+ * Decode a device document (`device_doc`) and, when present, its ACL
+ * document (`acl_doc`, may be NULL; when NULL the decoder also looks for an
+ * array field `_acl` in device_doc, which is what the registry's $lookup
+ * produces). Field names come from cfg.
+ *
+ * Returns 0 and a record with refcount 1, or -1 with a reason in err for a
+ * document that cannot describe a usable device (wrong types, missing or
+ * malformed broker_username, no secret and no hash, ...). Bad individual
+ * allow-list entries and tags (not strings, empty) are skipped, each with a
+ * log line, and do not fail the device; a bad deny-list entry does, because
+ * skipping it would grant access (rules in device.c and device_lists.c).
+ * Broker thread only (logs, mosquitto_malloc).
+ */
+int registry_device_decode(const bson_t *device_doc, const bson_t *acl_doc,
+		const struct ih_config *cfg, struct ih_device **out, char *err, size_t errlen);
+
+void registry_device_ref(struct ih_device *dev);
+void registry_device_unref(struct ih_device *dev);   /* frees at zero; NULL is fine */
+
+#endif
