@@ -11,7 +11,9 @@
  *  - match returns exactly the clients the model finds: some bound filter
  *    matches the topic (acl_topic_matches) and no tracked subscription of
  *    theirs does, each once, with the highest matching QoS and its owner;
- *  - note_subscribe tracks exactly what the header promises;
+ *  - note_subscribe tracks exactly what the header promises: a new
+ *    subscription while there is room, overlapping a bound filter or not;
+ *    when full, one that overlaps takes the place of one that does not;
  *  - memory accounting returns to the empty index's figure, and nothing
  *    leaks (LeakSanitizer).
  */
@@ -49,6 +51,14 @@ static void drop_tracked(struct model_client *m)
 {
 	for(size_t i = 0; i < m->nt; i++) free(m->tracked[i]);
 	m->nt = 0;
+}
+
+static bool model_overlaps(const struct model_client *m, const char *sub)
+{
+	for(size_t i = 0; i < m->nf; i++){
+		if(acl_filters_overlap(m->filter[i], sub)) return true;
+	}
+	return false;
 }
 
 static void model_remove(struct model_client *m)
@@ -124,14 +134,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				char *s = fz_str(&f);
 				bool want = false, got;
 				if(acl_share_strip(s) == s && m->present){
-					bool overlaps = false;
-					for(size_t i = 0; i < m->nf && !overlaps; i++) overlaps = acl_filters_overlap(m->filter[i], s);
-					if(overlaps){
-						size_t i;
-						for(i = 0; i < m->nt && strcmp(m->tracked[i], s); i++);
-						if(i < m->nt){
-							want = true;
-						}else if(m->nt < AUTOSUB_TRACK_MAX){
+					size_t i;
+					for(i = 0; i < m->nt && strcmp(m->tracked[i], s); i++);
+					if(i < m->nt){
+						want = true;
+					}else{
+						/* Tracked with or without an overlap while there is
+						 * room; when full, only one that overlaps a bound
+						 * filter is tracked, in the place of the first one
+						 * that overlaps none (the index's order: swap with
+						 * the last, append). */
+						if(m->nt == AUTOSUB_TRACK_MAX && model_overlaps(m, s)){
+							for(i = 0; i < m->nt && model_overlaps(m, m->tracked[i]); i++);
+							if(i < m->nt){
+								free(m->tracked[i]);
+								m->tracked[i] = m->tracked[--m->nt];
+							}
+						}
+						if(m->nt < AUTOSUB_TRACK_MAX){
 							m->tracked[m->nt++] = strdup(s);
 							want = true;
 						}
