@@ -36,45 +36,25 @@
 enum rule_list { L_W_DENY, L_W_ALLOW, L_R_DENY, L_R_ALLOW, L_S_ALLOW, L_COUNT };
 #define ROLE(l) (1u << (l))
 
-/* The six template lists, in the order of struct ih_acl_lists. */
-enum tpl_list { T_PUBLISH, T_SUBSCRIBE, T_PUBSUB, T_DENY, T_DENY_PUBLISH, T_DENY_SUBSCRIBE, T_COUNT };
-
-static const unsigned tpl_roles[T_COUNT] = {
-	[T_PUBLISH] = ROLE(L_W_ALLOW),
-	[T_SUBSCRIBE] = ROLE(L_R_ALLOW) | ROLE(L_S_ALLOW),
-	[T_PUBSUB] = ROLE(L_W_ALLOW) | ROLE(L_R_ALLOW) | ROLE(L_S_ALLOW),
-	[T_DENY] = ROLE(L_W_DENY) | ROLE(L_R_DENY),
-	[T_DENY_PUBLISH] = ROLE(L_W_DENY),
-	[T_DENY_SUBSCRIBE] = ROLE(L_R_DENY),
+/* What each of the six lists (core/acl_lists.h) feeds. */
+static const unsigned tpl_roles[IH_ACL_LIST_COUNT] = {
+	[IH_ACL_PUBLISH] = ROLE(L_W_ALLOW),
+	[IH_ACL_SUBSCRIBE] = ROLE(L_R_ALLOW) | ROLE(L_S_ALLOW),
+	[IH_ACL_PUBSUB] = ROLE(L_W_ALLOW) | ROLE(L_R_ALLOW) | ROLE(L_S_ALLOW),
+	[IH_ACL_DENY] = ROLE(L_W_DENY) | ROLE(L_R_DENY),
+	[IH_ACL_DENY_PUBLISH] = ROLE(L_W_DENY),
+	[IH_ACL_DENY_SUBSCRIBE] = ROLE(L_R_DENY),
 };
 /* A device may also subscribe to its own auto-subscribed topics: clients
  * written for plain MQTT do, and the index then steps aside (at-most-once). */
 #define GRANT_ROLES (ROLE(L_R_ALLOW) | ROLE(L_S_ALLOW))
 
-static const char *const tpl_name[T_COUNT] = {
-	"publish", "subscribe", "pubsub", "deny", "deny_publish", "deny_subscribe",
-};
-
-static const size_t cfg_offset[T_COUNT] = {
-	offsetof(struct ih_config, acl_publish), offsetof(struct ih_config, acl_subscribe),
-	offsetof(struct ih_config, acl_pubsub), offsetof(struct ih_config, acl_deny),
-	offsetof(struct ih_config, acl_deny_publish), offsetof(struct ih_config, acl_deny_subscribe),
-};
-
-static const size_t dev_offset[T_COUNT] = {
-	offsetof(struct ih_acl_lists, publish), offsetof(struct ih_acl_lists, subscribe),
-	offsetof(struct ih_acl_lists, pubsub), offsetof(struct ih_acl_lists, deny),
-	offsetof(struct ih_acl_lists, deny_publish), offsetof(struct ih_acl_lists, deny_subscribe),
-};
-
-#define LIST_AT(base, off) ((const struct ih_strlist *)(const void *)((const char *)(base) + (off)))
-
 /* ------------------------------------------------------------------ */
 /* templates                                                            */
 
 struct acl_templates {
-	size_t count[T_COUNT];
-	const char **item[T_COUNT];   /* into this allocation */
+	size_t count[IH_ACL_LIST_COUNT];
+	const char **item[IH_ACL_LIST_COUNT];   /* into this allocation */
 };
 
 int acl_templates_init(struct acl_templates **out, const struct ih_config *cfg)
@@ -87,12 +67,12 @@ int acl_templates_init(struct acl_templates **out, const struct ih_config *cfg)
 	unsigned uses;
 	int rc = MOSQ_ERR_SUCCESS;
 
-	for(int i = 0; i < T_COUNT; i++){
-		const struct ih_strlist *l = LIST_AT(cfg, cfg_offset[i]);
+	for(int i = 0; i < IH_ACL_LIST_COUNT; i++){
+		const struct ih_strlist *l = &cfg->acl_lists.list[i];
 		for(size_t j = 0; j < l->count; j++){
 			if(acl_placeholder_check(l->items[j], &uses, err, sizeof(err)) != ACL_PH_OK){
 				mosquitto_log_printf(MOSQ_LOG_ERR, "iothub: option plugin_opt_acl_%s \"%s\": %s",
-						tpl_name[i], l->items[j], err);
+						ih_acl_list_names[i], l->items[j], err);
 				rc = MOSQ_ERR_INVAL;
 			}
 			n++;
@@ -105,8 +85,8 @@ int acl_templates_init(struct acl_templates **out, const struct ih_config *cfg)
 	if(t == NULL) return MOSQ_ERR_NOMEM;
 	slot = (const char **)(void *)(t + 1);
 	pool = (char *)(slot + n);
-	for(int i = 0; i < T_COUNT; i++){
-		const struct ih_strlist *l = LIST_AT(cfg, cfg_offset[i]);
+	for(int i = 0; i < IH_ACL_LIST_COUNT; i++){
+		const struct ih_strlist *l = &cfg->acl_lists.list[i];
 		t->item[i] = slot;
 		t->count[i] = l->count;
 		for(size_t j = 0; j < l->count; j++){
@@ -252,13 +232,13 @@ static void add_filter(struct build *b, const char *tpl, bool is_template, bool 
 static void collect(struct build *b, const struct acl_templates *global, const struct ih_acl_lists *device,
 		const char *const *grants, size_t n_grants)
 {
-	for(int i = 0; global && i < T_COUNT; i++){
+	for(int i = 0; global && i < IH_ACL_LIST_COUNT; i++){
 		for(size_t j = 0; j < global->count[i]; j++){
 			add_filter(b, global->item[i][j], true, true, tpl_roles[i]);
 		}
 	}
-	for(int i = 0; device && i < T_COUNT; i++){
-		const struct ih_strlist *l = LIST_AT(device, dev_offset[i]);
+	for(int i = 0; device && i < IH_ACL_LIST_COUNT; i++){
+		const struct ih_strlist *l = &device->list[i];
 		for(size_t j = 0; j < l->count; j++){
 			if(l->items[j]) add_filter(b, l->items[j], true, false, tpl_roles[i]);
 		}

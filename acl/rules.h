@@ -49,7 +49,7 @@
 #include <stddef.h>
 
 #include "acl/placeholder.h"
-#include "registry/device.h"
+#include "core/acl_lists.h"
 #include "core/config.h"
 
 enum acl_decision {
@@ -62,8 +62,8 @@ struct acl_templates;
 struct acl_rules;
 
 /*
- * Validate and copy the six global template lists of cfg (acl_publish,
- * acl_subscribe, acl_pubsub, acl_deny, acl_deny_publish, acl_deny_subscribe).
+ * Validate and copy the six global template lists of cfg (cfg->acl_lists:
+ * the options acl_publish ... acl_deny_subscribe, core/acl_lists.h).
  * Every bad template is logged, naming the option, e.g.
  *   iothub: option plugin_opt_acl_publish "up/%x": unknown placeholder %x
  * Returns MOSQ_ERR_SUCCESS, MOSQ_ERR_INVAL (refuse to start) or

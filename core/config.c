@@ -52,22 +52,25 @@ static const char *const deny_action_choices[] = {"ignore", "disconnect", NULL};
 static const char *const format_choices[] = {"bson", "json", NULL};
 static const char *const queue_type_choices[] = {"classic", "quorum", NULL};
 
-/* The IotHub server's device ACL (REFERENCE section 4), as templates. */
-static const char *const default_acl_publish[] = {
-	"upload_data/%p/%d/+/+",
-	"update_status/%p/%d/+",
-	"update_ota_status/%p/%d/+",
-	"cmd_resp/%p/%d/+/+/+",
-	"rpc_resp/%p/%d/+/+/+",
-	"get/%p/%d/+/+",
-	"m2m/%p/+/%d/+",
-	NULL
+/* Default templates of each ACL list (acl_NAME options); the lists not
+ * named here start empty. The IotHub server's device ACL (REFERENCE
+ * section 4). The inner bound fits the longest list and its NULL. */
+static const char *const acl_list_defaults[IH_ACL_LIST_COUNT][8] = {
+	[IH_ACL_PUBLISH] = {
+		"upload_data/%p/%d/+/+",
+		"update_status/%p/%d/+",
+		"update_ota_status/%p/%d/+",
+		"cmd_resp/%p/%d/+/+/+",
+		"rpc_resp/%p/%d/+/+/+",
+		"get/%p/%d/+/+",
+		"m2m/%p/+/%d/+",
+		NULL
+	},
+	[IH_ACL_SUBSCRIBE] = {
+		"tags/%p/+/cmd/+/+/+/#",
+		NULL
+	},
 };
-static const char *const default_acl_subscribe[] = {
-	"tags/%p/+/cmd/+/+/+/#",
-	NULL
-};
-static const char *const empty_list[] = {NULL};
 
 /* Device uplink topics: what the IotHub server consumes as message.publish. */
 static const char *const default_event_topics[] = {
@@ -108,12 +111,11 @@ static const struct opt_def opt_table[] = {
 	{"field_superuser", OPT_STR, OFF(field.superuser), "superuser", NULL, 0, 0, NULL},
 	{"field_tags", OPT_STR, OFF(field.tags), "tags", NULL, 0, 0, NULL},
 	{"field_acl", OPT_STR, OFF(field.acl), "acl", NULL, 0, 0, NULL},
-	{"field_acl_publish", OPT_STR, OFF(acl_field.publish), "publish", NULL, 0, 0, NULL},
-	{"field_acl_subscribe", OPT_STR, OFF(acl_field.subscribe), "subscribe", NULL, 0, 0, NULL},
-	{"field_acl_pubsub", OPT_STR, OFF(acl_field.pubsub), "pubsub", NULL, 0, 0, NULL},
-	{"field_acl_deny", OPT_STR, OFF(acl_field.deny), "deny", NULL, 0, 0, NULL},
-	{"field_acl_deny_publish", OPT_STR, OFF(acl_field.deny_publish), "deny_publish", NULL, 0, 0, NULL},
-	{"field_acl_deny_subscribe", OPT_STR, OFF(acl_field.deny_subscribe), "deny_subscribe", NULL, 0, 0, NULL},
+	/* field_acl_publish ... field_acl_deny_subscribe, default: the list's name */
+#define ACL_FIELD_OPT(e, name) \
+	{"field_acl_" #name, OPT_STR, OFF(acl_field[IH_ACL_##e]), #name, NULL, 0, 0, NULL},
+	IH_ACL_LIST_TABLE(ACL_FIELD_OPT)
+#undef ACL_FIELD_OPT
 	{"status_active", OPT_STR, OFF(status_active), "active", NULL, 0, 0, NULL},
 
 	/* authentication */
@@ -132,12 +134,11 @@ static const struct opt_def opt_table[] = {
 	/* -- end auth module additions -- */
 
 	/* ACL */
-	{"acl_publish", OPT_LIST, OFF(acl_publish), NULL, default_acl_publish, 0, 0, NULL},
-	{"acl_subscribe", OPT_LIST, OFF(acl_subscribe), NULL, default_acl_subscribe, 0, 0, NULL},
-	{"acl_pubsub", OPT_LIST, OFF(acl_pubsub), NULL, empty_list, 0, 0, NULL},
-	{"acl_deny", OPT_LIST, OFF(acl_deny), NULL, empty_list, 0, 0, NULL},
-	{"acl_deny_publish", OPT_LIST, OFF(acl_deny_publish), NULL, empty_list, 0, 0, NULL},
-	{"acl_deny_subscribe", OPT_LIST, OFF(acl_deny_subscribe), NULL, empty_list, 0, 0, NULL},
+	/* acl_publish ... acl_deny_subscribe: repeatable templates */
+#define ACL_LIST_OPT(e, name) \
+	{"acl_" #name, OPT_LIST, OFF(acl_lists.list[IH_ACL_##e]), NULL, acl_list_defaults[IH_ACL_##e], 0, 0, NULL},
+	IH_ACL_LIST_TABLE(ACL_LIST_OPT)
+#undef ACL_LIST_OPT
 	{"acl_registry", OPT_BOOL, OFF(acl_registry), "true", NULL, 0, 0, NULL},
 	{"acl_nomatch", OPT_ENUM, OFF(acl_nomatch), "deny", NULL, 0, 0, nomatch_choices},
 	{"acl_deny_action", OPT_ENUM, OFF(acl_deny_action), "ignore", NULL, 0, 0, deny_action_choices},
@@ -465,6 +466,20 @@ static void describe_range(const struct opt_def *d, char *buf, size_t len)
 	}else if(d->type == OPT_SIZE){
 		snprintf(buf, len, ">= %llu bytes", (unsigned long long)d->min);
 	}
+}
+
+size_t ih_config_option_count(void)
+{
+	return OPT_COUNT;
+}
+
+void ih_config_option_info(size_t i, struct ih_option_info *out)
+{
+	const struct opt_def *d = &opt_table[i < OPT_COUNT ? i : 0];
+
+	out->name = d->name;
+	out->def = d->def;
+	out->deflist = d->deflist;
 }
 
 static const struct opt_def *find_opt(const char *name)

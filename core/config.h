@@ -12,13 +12,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct mosquitto_opt;
+#include "core/acl_lists.h"
+#include "core/strlist.h"
 
-/* A list of owned strings; repeatable options accumulate here. */
-struct ih_strlist {
-	char **items;
-	size_t count;
-};
+struct mosquitto_opt;
 
 struct ih_autosub_tpl {
 	char *filter;   /* template with placeholders, e.g. "cmd/%u/+/+/+/#" */
@@ -49,14 +46,7 @@ struct ih_config {
 		char *tags;            /* tags */
 		char *acl;             /* acl (inline sub-document) */
 	} field;
-	struct {
-		char *publish;
-		char *subscribe;
-		char *pubsub;
-		char *deny;
-		char *deny_publish;
-		char *deny_subscribe;
-	} acl_field;
+	char *acl_field[IH_ACL_LIST_COUNT]; /* list names in ACL documents (field_acl_NAME) */
 	char *status_active;           /* the status value that lets a device in */
 
 	/* ---- authentication ---- */
@@ -75,12 +65,7 @@ struct ih_config {
 	/* -- end auth module additions -- */
 
 	/* ---- ACL ---- */
-	struct ih_strlist acl_publish;
-	struct ih_strlist acl_subscribe;
-	struct ih_strlist acl_pubsub;
-	struct ih_strlist acl_deny;
-	struct ih_strlist acl_deny_publish;
-	struct ih_strlist acl_deny_subscribe;
+	struct ih_acl_lists acl_lists;  /* global templates (acl_NAME) */
 	bool acl_registry;             /* merge per-device rules from the registry */
 	enum ih_acl_nomatch acl_nomatch;
 	enum ih_deny_action acl_deny_action;
@@ -138,6 +123,20 @@ struct ih_config {
  */
 int ih_config_parse(struct ih_config *cfg, const struct mosquitto_opt *opts, int count);
 void ih_config_cleanup(struct ih_config *cfg);
+
+/*
+ * The option table, read-only: what the README test and the config fuzz
+ * target walk. `def` is the default as text (NULL: none); list options
+ * (repeatable) have `deflist` instead, NULL-terminated, and `def` NULL.
+ */
+struct ih_option_info {
+	const char *name;
+	const char *def;
+	const char *const *deflist;
+};
+size_t ih_config_option_count(void);
+/* Option i (< ih_config_option_count()), in table order. */
+void ih_config_option_info(size_t i, struct ih_option_info *out);
 
 /*
  * Parsers shared with tools and tests. They return 0 and set *out, or -1

@@ -24,24 +24,6 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static const char *const names[] = {
-	"mongo_uri", "mongo_db", "devices_collection", "acl_collection", "mongo_timeout", "mongo_probe_interval",
-	"field_username", "field_product", "field_device", "field_secret", "field_password_hash", "field_status",
-	"field_superuser", "field_tags", "field_acl", "field_acl_publish", "field_acl_subscribe", "field_acl_pubsub",
-	"field_acl_deny", "field_acl_deny_publish", "field_acl_deny_subscribe", "status_active", "allow_anonymous",
-	"username_max_len", "auth_cache_ttl", "auth_cache_negative_ttl", "auth_cache_max", "auth_outage_grace",
-	"auth_fail_max", "auth_fail_window", "auth_fail_block", "auth_fail_track_max", "auth_refetch_queue_max",
-	"acl_publish", "acl_subscribe", "acl_pubsub", "acl_deny", "acl_deny_publish", "acl_deny_subscribe",
-	"acl_registry", "acl_nomatch", "acl_deny_action", "acl_cache_max_size", "acl_cache_ttl", "autosub",
-	"autosub_tags", "autosub_tags_qos", "amqp_uri", "amqp_exchange", "amqp_queue_connected",
-	"amqp_queue_disconnected", "amqp_queue_publish", "amqp_declare", "amqp_queue_type", "amqp_cacert",
-	"amqp_cert", "amqp_key", "amqp_verify_peer", "amqp_heartbeat", "amqp_window", "amqp_timeout",
-	"amqp_reconnect_min", "amqp_reconnect_max", "event_format", "event_connected", "event_disconnected",
-	"event_publish", "event_publish_topic", "node_name", "spool_dir", "spool_max_bytes", "spool_segment_bytes",
-	"spool_sync_interval", "queue_max_events", "control", "revalidate_interval", "revalidate_batch",
-	"stats_interval", "stats_file",
-};
-#define NNAMES (sizeof(names) / sizeof(names[0]))
 #define MAXOPTS 32
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -59,7 +41,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		owned[nowned++] = key;
 		owned[nowned++] = value;
 		if((unsigned char)key[0] > 0 && (unsigned char)key[0] < 0x80 && key[1] == '\0'){
-			opts[n].key = (char *)names[(unsigned char)key[0] % NNAMES];
+			/* A one-byte key picks a real option (table order). */
+			struct ih_option_info info;
+			ih_config_option_info((unsigned char)key[0] % ih_config_option_count(), &info);
+			opts[n].key = (char *)info.name;
 		}else{
 			opts[n].key = key;
 		}

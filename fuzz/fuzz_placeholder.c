@@ -73,13 +73,7 @@ static void check_rules(const char *tpl, const char *exp, const struct acl_subje
 	enum acl_decision d;
 
 	memset(&lists, 0, sizeof(lists));
-	if(deny){
-		lists.deny.items = &item;
-		lists.deny.count = 1;
-	}else{
-		lists.publish.items = &item;
-		lists.publish.count = 1;
-	}
+	lists.list[deny ? IH_ACL_DENY : IH_ACL_PUBLISH] = (struct ih_strlist){&item, 1};
 	if(acl_rules_build(&r, NULL, &lists, NULL, 0, who) != MOSQ_ERR_SUCCESS) return;
 	d = acl_rules_check(r, MOSQ_ACL_WRITE, topic);
 	if(!deny && d == ACL_ALLOW){

@@ -317,11 +317,6 @@ void registry_device_unref(struct ih_device *dev)
 	free_secret_string(dev->password_hash);
 	mosquitto_free(dev->status);
 	device_strlist_free(&dev->tags);
-	device_strlist_free(&dev->acl.publish);
-	device_strlist_free(&dev->acl.subscribe);
-	device_strlist_free(&dev->acl.pubsub);
-	device_strlist_free(&dev->acl.deny);
-	device_strlist_free(&dev->acl.deny_publish);
-	device_strlist_free(&dev->acl.deny_subscribe);
+	for(int i = 0; i < IH_ACL_LIST_COUNT; i++) device_strlist_free(&dev->acl.list[i]);
 	mosquitto_free(dev);
 }

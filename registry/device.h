@@ -22,17 +22,6 @@
  * matching document of the ACL collection. */
 #define AUTH_DEVICE_LOOKUP_FIELD "_acl"
 
-/* Per-device ACL lists, merged from the device_acl document and the inline
- * `acl` sub-document of the device. Filters may hold placeholders. */
-struct ih_acl_lists {
-	struct ih_strlist publish;
-	struct ih_strlist subscribe;
-	struct ih_strlist pubsub;
-	struct ih_strlist deny;
-	struct ih_strlist deny_publish;
-	struct ih_strlist deny_subscribe;
-};
-
 struct ih_device {
 	int refcount;
 	char *username;          /* broker_username, validated P/D */
@@ -44,7 +33,7 @@ struct ih_device {
 	bool superuser;
 	struct ih_strlist tags;
 	int64_t tags_version;
-	struct ih_acl_lists acl;
+	struct ih_acl_lists acl; /* merged from the device_acl document and the inline `acl` sub-document */
 	/* Digest of everything that affects auth, ACL or auto-subscription, so a
 	 * refresh can tell "unchanged" without comparing field by field. */
 	uint8_t fingerprint[32];

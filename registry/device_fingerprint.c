@@ -60,12 +60,7 @@ void device_fingerprint(struct ih_device *dev)
 	EVP_DigestUpdate(ctx, &flags, 1);
 	put_list(ctx, &dev->tags);
 	put_u64(ctx, (uint64_t)dev->tags_version);
-	put_list(ctx, &dev->acl.publish);
-	put_list(ctx, &dev->acl.subscribe);
-	put_list(ctx, &dev->acl.pubsub);
-	put_list(ctx, &dev->acl.deny);
-	put_list(ctx, &dev->acl.deny_publish);
-	put_list(ctx, &dev->acl.deny_subscribe);
+	for(int i = 0; i < IH_ACL_LIST_COUNT; i++) put_list(ctx, &dev->acl.list[i]);
 	if(EVP_DigestFinal_ex(ctx, dev->fingerprint, &len) != 1 || len != sizeof(dev->fingerprint)){
 		memset(dev->fingerprint, 0xff, sizeof(dev->fingerprint));
 	}

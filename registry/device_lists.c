@@ -169,18 +169,14 @@ int device_decode_acl(struct device_decode *d, const bson_t *device_doc, const b
 {
 	const struct ih_config *cfg = d->cfg;
 	struct ih_acl_lists *acl = &d->dev->acl;
-	struct acl_target targets[] = {
-		{cfg->acl_field.publish, {&acl->publish, 0}, false},
-		{cfg->acl_field.subscribe, {&acl->subscribe, 0}, false},
-		{cfg->acl_field.pubsub, {&acl->pubsub, 0}, false},
-		{cfg->acl_field.deny, {&acl->deny, 0}, true},
-		{cfg->acl_field.deny_publish, {&acl->deny_publish, 0}, true},
-		{cfg->acl_field.deny_subscribe, {&acl->deny_subscribe, 0}, true},
-	};
-	const size_t n = sizeof(targets) / sizeof(targets[0]);
+	struct acl_target targets[IH_ACL_LIST_COUNT];
+	const size_t n = IH_ACL_LIST_COUNT;
 	const char *acl_where = cfg->acl_collection[0] ? cfg->acl_collection : "device_acl";
 	bson_iter_t it, child;
 
+	for(int i = 0; i < IH_ACL_LIST_COUNT; i++){
+		targets[i] = (struct acl_target){cfg->acl_field[i], {&acl->list[i], 0}, ih_acl_list_is_deny(i)};
+	}
 	if(acl_doc){
 		if(merge_doc(d, targets, n, acl_doc, acl_where)) return -1;
 	}else if(bson_iter_init_find(&it, device_doc, AUTH_DEVICE_LOOKUP_FIELD)){

@@ -191,10 +191,10 @@ START_TEST(test_deny_wins)
 	struct acl_rules *r;
 
 	memset(&dev, 0, sizeof(dev));
-	dev.deny = (struct ih_strlist){deny, 2};
-	dev.deny_publish = (struct ih_strlist){deny_pub, 1};
-	dev.deny_subscribe = (struct ih_strlist){deny_sub, 1};
-	dev.pubsub = (struct ih_strlist){pubsub, 1};
+	dev.list[IH_ACL_DENY] = (struct ih_strlist){deny, 2};
+	dev.list[IH_ACL_DENY_PUBLISH] = (struct ih_strlist){deny_pub, 1};
+	dev.list[IH_ACL_DENY_SUBSCRIBE] = (struct ih_strlist){deny_sub, 1};
+	dev.list[IH_ACL_PUBSUB] = (struct ih_strlist){pubsub, 1};
 	r = build_for("p1/d1", "c1", &dev);
 
 	CHECK(r, W, "upload_data/p1/d1/secret/1", ACL_DENY);
@@ -229,8 +229,8 @@ START_TEST(test_same_filter_allow_and_deny)
 	struct acl_rules *r;
 
 	memset(&dev, 0, sizeof(dev));
-	dev.pubsub = (struct ih_strlist){allow, 1};
-	dev.deny = (struct ih_strlist){deny, 1};
+	dev.list[IH_ACL_PUBSUB] = (struct ih_strlist){allow, 1};
+	dev.list[IH_ACL_DENY] = (struct ih_strlist){deny, 1};
 	r = build_for("p1/d1", "c1", &dev);
 	CHECK(r, W, "x/c1", ACL_DENY);
 	CHECK(r, R, "x/c1", ACL_DENY);
@@ -246,7 +246,7 @@ START_TEST(test_client_id_never_widens)
 	char *pubsub[] = {"inbox/%c/#"};
 
 	memset(&dev, 0, sizeof(dev));
-	dev.pubsub = (struct ih_strlist){pubsub, 1};
+	dev.list[IH_ACL_PUBSUB] = (struct ih_strlist){pubsub, 1};
 	for(size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++){
 		struct acl_rules *r;
 
@@ -280,7 +280,7 @@ START_TEST(test_one_notice_per_connection)
 	struct acl_rules *r;
 
 	memset(&dev, 0, sizeof(dev));
-	dev.pubsub = (struct ih_strlist){pubsub, 3};
+	dev.list[IH_ACL_PUBSUB] = (struct ih_strlist){pubsub, 3};
 	stub_log_clear();
 	r = build_for("p1/d1", "bad/id", &dev);
 	ck_assert_int_eq(stub_log_count("ACL rule(s) dropped"), 1);
@@ -296,7 +296,7 @@ START_TEST(test_anonymous)
 	struct acl_rules *r;
 
 	memset(&dev, 0, sizeof(dev));
-	dev.pubsub = (struct ih_strlist){pubsub, 2};
+	dev.list[IH_ACL_PUBSUB] = (struct ih_strlist){pubsub, 2};
 	stub_log_clear();
 	r = build_for(NULL, "anon-1", &dev);
 	ck_assert_uint_eq(acl_rules_count(r), 2);
@@ -318,9 +318,9 @@ START_TEST(test_dollar_topics)
 	struct acl_rules *r;
 
 	memset(&dev, 0, sizeof(dev));
-	dev.pubsub = (struct ih_strlist){pubsub, 3};
-	dev.subscribe = (struct ih_strlist){sub, 1};
-	dev.publish = (struct ih_strlist){pub, 1};
+	dev.list[IH_ACL_PUBSUB] = (struct ih_strlist){pubsub, 3};
+	dev.list[IH_ACL_SUBSCRIBE] = (struct ih_strlist){sub, 1};
+	dev.list[IH_ACL_PUBLISH] = (struct ih_strlist){pub, 1};
 	r = build_for("p1/d1", "c1", &dev);
 	CHECK(r, R, "a/b", ACL_ALLOW);
 	CHECK(r, S, "#", ACL_ALLOW);
@@ -358,7 +358,7 @@ START_TEST(test_registry_bad_rules_dropped)
 	struct acl_rules *r;
 
 	memset(&dev, 0, sizeof(dev));
-	dev.publish = (struct ih_strlist){pub, 4};
+	dev.list[IH_ACL_PUBLISH] = (struct ih_strlist){pub, 4};
 	stub_log_clear();
 	r = build_for("p1/d1", "c1", &dev);
 	CHECK(r, W, "ok/p1/d1", ACL_ALLOW);
@@ -394,7 +394,7 @@ START_TEST(test_duplicates_merged)
 	struct acl_rules *r;
 
 	memset(&dev, 0, sizeof(dev));
-	dev.publish = (struct ih_strlist){pub, 3};
+	dev.list[IH_ACL_PUBLISH] = (struct ih_strlist){pub, 3};
 	r = build_for("p1/d1", "c1", &dev);
 	ck_assert_uint_eq(acl_rules_count(r), acl_rules_count(plain));
 	ck_assert_uint_eq(acl_rules_memory(r), acl_rules_memory(plain));
@@ -445,9 +445,9 @@ START_TEST(test_deny_never_dropped)
 	char *pubsub[] = {"#"};
 
 	memset(&dev, 0, sizeof(dev));
-	dev.deny = (struct ih_strlist){deny, 1};
-	dev.deny_publish = (struct ih_strlist){deny_pub, 1};
-	dev.pubsub = (struct ih_strlist){pubsub, 1};
+	dev.list[IH_ACL_DENY] = (struct ih_strlist){deny, 1};
+	dev.list[IH_ACL_DENY_PUBLISH] = (struct ih_strlist){deny_pub, 1};
+	dev.list[IH_ACL_PUBSUB] = (struct ih_strlist){pubsub, 1};
 	for(size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++){
 		struct acl_rules *r;
 
@@ -481,8 +481,8 @@ START_TEST(test_deny_covers_levels_a_client_id_spells)
 	struct acl_rules *r;
 
 	memset(&dev, 0, sizeof(dev));
-	dev.deny = (struct ih_strlist){deny, 1};
-	dev.pubsub = (struct ih_strlist){pubsub, 1};
+	dev.list[IH_ACL_DENY] = (struct ih_strlist){deny, 1};
+	dev.list[IH_ACL_PUBSUB] = (struct ih_strlist){pubsub, 1};
 	r = build_for("p1/d1", "a/b", &dev);
 	CHECK(r, W, "box/a/b/private", ACL_DENY);   /* the levels the id spells */
 	CHECK(r, W, "box/x/private", ACL_DENY);     /* the widened form */
@@ -499,8 +499,8 @@ START_TEST(test_invalid_registry_deny_fails_closed)
 	struct acl_rules *r;
 
 	memset(&dev, 0, sizeof(dev));
-	dev.deny_subscribe = (struct ih_strlist){deny_sub, 1};
-	dev.pubsub = (struct ih_strlist){pubsub, 1};
+	dev.list[IH_ACL_DENY_SUBSCRIBE] = (struct ih_strlist){deny_sub, 1};
+	dev.list[IH_ACL_PUBSUB] = (struct ih_strlist){pubsub, 1};
 	stub_log_clear();
 	r = build_for("p1/d1", "c1", &dev);
 	CHECK(r, R, "a/b", ACL_DENY);

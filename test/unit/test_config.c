@@ -38,7 +38,7 @@ START_TEST(defaults)
 	ck_assert_uint_eq(cfg.autosub_count, 3);
 	ck_assert_str_eq(cfg.autosub[0].filter, "cmd/%u/+/+/+/#");
 	ck_assert_int_eq(cfg.autosub[0].qos, 1);
-	ck_assert_uint_eq(cfg.acl_publish.count, 7);
+	ck_assert_uint_eq(cfg.acl_lists.list[IH_ACL_PUBLISH].count, 7);
 	ck_assert_uint_eq(cfg.mongo_timeout_ms, 1000);
 	ck_assert_uint_eq(cfg.auth_cache_ttl_s, 60);
 	ck_assert(cfg.node_name[0] != '\0');
@@ -70,8 +70,8 @@ START_TEST(values_and_lists)
 	ck_assert_int_eq(cfg.autosub[0].qos, 2);
 	ck_assert_str_eq(cfg.autosub[1].filter, "cmd/%u/#");
 	ck_assert_int_eq(cfg.autosub[1].qos, 0);
-	ck_assert_uint_eq(cfg.acl_publish.count, 1);
-	ck_assert_uint_eq(cfg.acl_subscribe.count, 1); /* untouched list keeps its default */
+	ck_assert_uint_eq(cfg.acl_lists.list[IH_ACL_PUBLISH].count, 1);
+	ck_assert_uint_eq(cfg.acl_lists.list[IH_ACL_SUBSCRIBE].count, 1); /* untouched list keeps its default */
 	ck_assert_uint_eq(cfg.mongo_timeout_ms, 250);
 	ck_assert_uint_eq(cfg.auth_cache_ttl_s, 120);
 	ck_assert_uint_eq(cfg.spool_max_bytes, 2ULL << 30);
@@ -128,7 +128,7 @@ START_TEST(autosub_none)
 	ck_assert_int_eq(parse(&cfg, none, 1), MOSQ_ERR_SUCCESS);
 	ck_assert_uint_eq(cfg.autosub_count, 0);
 	ck_assert(cfg.autosub_none);
-	ck_assert_uint_eq(cfg.acl_subscribe.count, 1); /* other lists keep their defaults */
+	ck_assert_uint_eq(cfg.acl_lists.list[IH_ACL_SUBSCRIBE].count, 1); /* other lists keep their defaults */
 	ih_config_cleanup(&cfg);
 
 	stub_log_clear();

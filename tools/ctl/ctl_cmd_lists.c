@@ -72,14 +72,6 @@ done:
 	return rc;
 }
 
-static bool known_list(const char *name)
-{
-	for(int i = 0; reg_acl_lists[i]; i++){
-		if(!strcmp(reg_acl_lists[i], name)) return true;
-	}
-	return false;
-}
-
 static int acl_show(struct ctl *c, int argc, char **argv)
 {
 	struct ctl_device dev;
@@ -106,19 +98,20 @@ int ctl_cmd_acl(struct ctl *c, int argc, char **argv)
 	struct ctl_registry *reg = NULL;
 	bson_t doc = BSON_INITIALIZER, result = BSON_INITIALIZER;
 	const char *why;
+	char names[128];
 	bool add, modified = false;
 	int rc;
 
 	if(argc >= 1 && !strcmp(argv[0], "show")) return acl_show(c, argc - 1, argv + 1);
 	if(argc != 4 || (strcmp(argv[0], "add") && strcmp(argv[0], "remove"))){
-		rc = out_fail(CTL_USAGE, NULL, "usage: iothubctl acl add|remove publish|subscribe|pubsub P/D FILTER"
-				" | acl show P/D");
+		ih_acl_list_join(names, sizeof(names), "|", "|");
+		rc = out_fail(CTL_USAGE, NULL, "usage: iothubctl acl add|remove %s P/D FILTER | acl show P/D", names);
 		goto done;
 	}
 	add = !strcmp(argv[0], "add");
-	if(!known_list(argv[1])){
-		rc = out_fail(CTL_USAGE, NULL, "unknown ACL list \"%s\": use publish, subscribe, pubsub, deny, "
-				"deny_publish or deny_subscribe", argv[1]);
+	if(ih_acl_list_find(argv[1]) < 0){
+		ih_acl_list_join(names, sizeof(names), ", ", " or ");
+		rc = out_fail(CTL_USAGE, NULL, "unknown ACL list \"%s\": use %s", argv[1], names);
 		goto done;
 	}
 	rc = ctl_device_parse(c, argv[2], &dev);

@@ -102,9 +102,9 @@ static void default_acl(const struct ctl_device *dev, bson_t *lists)
 	static const char *const subscribe[] = {"tags/{P}/+/cmd/+/+/+/#", NULL};
 	static const char *const none[] = {NULL};
 
-	append_list(lists, "publish", publish, dev);
-	append_list(lists, "subscribe", subscribe, dev);
-	append_list(lists, "pubsub", none, dev);
+	append_list(lists, ih_acl_list_names[IH_ACL_PUBLISH], publish, dev);
+	append_list(lists, ih_acl_list_names[IH_ACL_SUBSCRIBE], subscribe, dev);
+	append_list(lists, ih_acl_list_names[IH_ACL_PUBSUB], none, dev);
 }
 
 /* A name that is exactly a placeholder would turn the literal default ACL
@@ -165,10 +165,8 @@ static int build_device(struct ctl *c, const struct ctl_device *dev, const char 
 		BSON_APPEND_DOCUMENT_BEGIN(doc, cfg->field.acl, &acl);
 		if(bson_iter_init(&it, &lists)){
 			while(bson_iter_next(&it)){
-				const char *key = bson_iter_key(&it);
-				const char *f = !strcmp(key, "publish") ? cfg->acl_field.publish
-						: !strcmp(key, "subscribe") ? cfg->acl_field.subscribe : cfg->acl_field.pubsub;
-				bson_append_iter(&acl, f, -1, &it);
+				int list = ih_acl_list_find(bson_iter_key(&it));
+				if(list >= 0) bson_append_iter(&acl, cfg->acl_field[list], -1, &it);
 			}
 		}
 		bson_append_document_end(doc, &acl);

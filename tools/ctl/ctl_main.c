@@ -16,6 +16,7 @@
 #include "tools/ctl/ctl_registry.h"
 
 #define CTL_VERSION "0.1.0"
+#define USAGE_INDENT "                                 "
 
 static const char usage_text[] =
 "Usage: iothubctl [OPTIONS] COMMAND [ARGS]\n"
@@ -35,8 +36,9 @@ static const char usage_text[] =
 "                                 kick connections that used the old one\n"
 "  tags set P/D [TAG...]          replace the tags (bumps tags_version)\n"
 "  tags add|remove P/D TAG...     add or remove tags (bumps tags_version)\n"
-"  acl add|remove LIST P/D FILTER change an ACL list; LIST is publish, subscribe,\n"
-"                                 pubsub, deny, deny_publish or deny_subscribe\n"
+"  acl add|remove LIST P/D FILTER change an ACL list; LIST is one of\n";
+/* ... the list names (core/acl_lists.h), printed by usage(), then: */
+static const char usage_tail[] =
 "  acl show P/D                   the device's ACL lists\n"
 "  stats                          the plugin's counters (needs --broker)\n"
 "\n"
@@ -72,6 +74,29 @@ static const char usage_text[] =
 "Exit codes: 0 ok, 1 other error, 2 usage or invalid name/filter, 3 device not\n"
 "found, 4 device exists, 5 MongoDB unreachable or timed out, 6 broker/control\n"
 "channel failure (the registry change was still made).\n";
+
+static void usage(void)
+{
+	size_t col = 0;
+
+	fputs(usage_text, stdout);
+	for(int i = 0; i < IH_ACL_LIST_COUNT; i++){
+		const char *comma = i + 1 < IH_ACL_LIST_COUNT ? "," : "";
+		size_t w = strlen(ih_acl_list_names[i]) + strlen(comma);
+
+		if(i == 0 || col + 1 + w > 80){
+			printf("%s" USAGE_INDENT, i ? "\n" : "");
+			col = sizeof(USAGE_INDENT) - 1;
+		}else{
+			putchar(' ');
+			col++;
+		}
+		printf("%s%s", ih_acl_list_names[i], comma);
+		col += w;
+	}
+	putchar('\n');
+	fputs(usage_tail, stdout);
+}
 
 enum {
 	OPT_MONGO_URI = 1000, OPT_MONGO_DB, OPT_CONFIG, OPT_JSON, OPT_TIMEOUT, OPT_BROKER, OPT_BROKER_USER,
@@ -192,7 +217,7 @@ static int parse_options(struct ctl *c, int argc, char **argv, bool *done)
 			case OPT_TAGS: c->opt.tags = optarg; break;
 			case 'v': c->opt.verbose = true; break;
 			case 'h':
-				fputs(usage_text, stdout);
+				usage();
 				*done = true;
 				return CTL_OK;
 			case OPT_VERSION:

@@ -15,8 +15,6 @@
 
 #include "tools/ctl/ctl_registry.h"
 
-const char *const reg_acl_lists[] = {"publish", "subscribe", "pubsub", "deny", "deny_publish", "deny_subscribe", NULL};
-
 struct ctl_registry {
 	mongoc_client_t *client;
 	mongoc_collection_t *devices;
@@ -485,15 +483,12 @@ bool reg_acl_inline(const struct ctl_registry *reg)
 	return reg->acl == NULL;
 }
 
+/* The configured field name of the list the CLI calls `list`. */
 static const char *acl_field(const struct ih_config *cfg, const char *list)
 {
-	if(!strcmp(list, "publish")) return cfg->acl_field.publish;
-	if(!strcmp(list, "subscribe")) return cfg->acl_field.subscribe;
-	if(!strcmp(list, "pubsub")) return cfg->acl_field.pubsub;
-	if(!strcmp(list, "deny")) return cfg->acl_field.deny;
-	if(!strcmp(list, "deny_publish")) return cfg->acl_field.deny_publish;
-	if(!strcmp(list, "deny_subscribe")) return cfg->acl_field.deny_subscribe;
-	return NULL;
+	int i = ih_acl_list_find(list);
+
+	return i < 0 ? NULL : cfg->acl_field[i];
 }
 
 enum reg_rc reg_acl_set(struct ctl_registry *reg, const char *username, const bson_t *lists)
@@ -587,15 +582,15 @@ enum reg_rc reg_acl_get(struct ctl_registry *reg, const char *username, const bs
 		bson_iter_document(&it, &len, &data);
 		have_inline = bson_init_static(&inline_doc, data, len);
 	}
-	for(int i = 0; reg_acl_lists[i]; i++){
-		const char *f = acl_field(reg->cfg, reg_acl_lists[i]);
+	for(int i = 0; i < IH_ACL_LIST_COUNT; i++){
+		const char *f = reg->cfg->acl_field[i];
 		struct strset set = {NULL, 0};
 		bson_t arr;
 		strset_add_array(&set, have_acl ? &acl_doc : NULL, f);
 		strset_add_array(&set, have_inline ? &inline_doc : NULL, f);
-		/* publish/subscribe/pubsub always; deny lists only when used. */
-		if(set.count > 0 || i < 3){
-			bson_append_array_begin(out, reg_acl_lists[i], -1, &arr);
+		/* Allow lists always; deny lists only when used. */
+		if(set.count > 0 || !ih_acl_list_is_deny(i)){
+			bson_append_array_begin(out, ih_acl_list_names[i], -1, &arr);
 			for(size_t j = 0; j < set.count; j++){
 				char key[16];
 				const char *k;

@@ -27,10 +27,6 @@ enum reg_rc {
 	REG_INVALID,     /* malformed URI: a usage error */
 };
 
-/* The ACL list names of the CLI and of JSON output, in display order. The
- * registry maps each to its configured field name. */
-extern const char *const reg_acl_lists[];
-
 struct ctl_registry;
 
 /* Connect lazily (the driver connects on first use); fails only on a
@@ -70,7 +66,7 @@ enum reg_rc reg_acl_set(struct ctl_registry *reg, const char *username, const bs
  * as {publish: [...], subscribe: [...], ...}. */
 enum reg_rc reg_acl_get(struct ctl_registry *reg, const char *username, const bson_t *device, bson_t *out);
 /* $addToSet (add) or $pull (remove) one filter in list `list` (one of
- * reg_acl_lists). Removal also pulls the filter from the inline lists,
+ * ih_acl_list_names). Removal also pulls the filter from the inline lists,
  * since the plugin merges both. */
 enum reg_rc reg_acl_change(struct ctl_registry *reg, const char *username, const char *list,
 		const char *filter, bool add, bool *modified);
