@@ -30,6 +30,7 @@
 #include "core/clock.h"
 #include "plugin/conn.h"
 #include "plugin/iothub.h"
+#include "plugin/kick.h"
 #include "test/stubs/broker_stubs.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -122,7 +123,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		bson_destroy(doc);
 	}
 	if(!privileged) FZ_CHECK(ih.kicks == NULL, "a non-superuser queued a kick");
-	tick_free_kicks(&ih);
+	kick_free(&ih);
 	stub_publish_clear();
 	auth_tick(ih.auth, NULL, NULL);
 	return 0;

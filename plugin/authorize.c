@@ -16,6 +16,7 @@
 #include "core/clock.h"
 #include "plugin/conn.h"
 #include "plugin/iothub.h"
+#include "plugin/kick.h"
 
 #define DENY_LOG_BURST 100
 
@@ -45,7 +46,7 @@ static int deny(struct iothub *ih, struct ih_conn *c, int access, const char *to
 	}
 	if(ih->cfg.acl_deny_action == IH_DENY_DISCONNECT && c->state == IH_CONN_ONLINE && c->kick_reason == NULL){
 		c->kick_reason = "acl_denied";
-		tick_queue_kick(ih, c->client_id, false, "acl_denied");
+		kick_queue(ih, c->client_id, false, "acl_denied");
 	}
 	return MOSQ_ERR_ACL_DENIED;
 }

@@ -9,6 +9,7 @@
 
 #include "plugin/callbacks.h"
 #include "plugin/iothub.h"
+#include "plugin/tick.h"
 
 static int cb_basic_auth(int event, void *event_data, void *userdata)
 {

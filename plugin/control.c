@@ -29,6 +29,7 @@
 #include "core/clock.h"
 #include "plugin/conn.h"
 #include "plugin/iothub.h"
+#include "plugin/kick.h"
 
 #define MAX_COMMANDS 100
 /* Longest an answer waits for the re-reads it asked for: a registry query
@@ -101,7 +102,7 @@ static const char *cmd_kick_device(struct iothub *ih, const bson_t *cmd, bson_t 
 	for(struct ih_conn *c = conn_table_by_username(ih->conns, u); c; c = c->next_by_user){
 		if(c->state == IH_CONN_ONLINE) n++;
 	}
-	tick_queue_kick(ih, u, true, "kicked");
+	kick_queue(ih, u, true, "kicked");
 	BSON_APPEND_INT64(data, "kicked", n);
 	return NULL;
 }
@@ -111,7 +112,7 @@ static const char *cmd_kick_client(struct iothub *ih, const bson_t *cmd, bson_t 
 	const char *id = get_str(cmd, "clientid");
 
 	if(id == NULL || id[0] == '\0') return "missing clientid";
-	tick_queue_kick(ih, id, false, "kicked");
+	kick_queue(ih, id, false, "kicked");
 	BSON_APPEND_INT64(data, "kicked", conn_table_find_client_id(ih->conns, id) ? 1 : 0);
 	return NULL;
 }

@@ -16,6 +16,7 @@
 #include "core/clock.h"
 #include "plugin/conn.h"
 #include "plugin/iothub.h"
+#include "plugin/kick.h"
 
 int iothub_init(struct iothub **out, mosquitto_plugin_id_t *pid, const struct mosquitto_opt *opts, int count)
 {
@@ -64,7 +65,7 @@ void iothub_cleanup(struct iothub *ih)
 	session_shutdown(ih);
 	events_cleanup(ih->events);
 	auth_cleanup(ih->auth);
-	tick_free_kicks(ih);
+	kick_free(ih);
 	control_cleanup(ih);
 	session_checks_free(ih);
 	if(ih->conns) conn_table_free(ih->conns, session_free_conn, ih);

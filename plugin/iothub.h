@@ -25,15 +25,7 @@ struct autosub_index;
 struct events;
 struct ih_control_wait;
 struct ih_session_check;
-
-/* A kick the broker thread performs at the next TICK, outside whatever
- * callback decided it. */
-struct ih_kick {
-	struct ih_kick *next;
-	char *name;                 /* owned: a username or a client id */
-	bool by_username;
-	const char *reason;         /* static string, becomes the event's reason */
-};
+struct ih_kick;
 
 struct ih_counters {
 	uint64_t acl_checks;
@@ -56,7 +48,7 @@ struct iothub {
 	struct acl_templates *acl_tpl;
 	struct autosub_index *autosub;
 	struct events *events;          /* NULL when forwarding is off */
-	struct ih_kick *kicks;
+	struct ih_kick *kicks;          /* plugin/kick.h */
 	struct ih_control_wait *control_waits;   /* answers held for re-reads */
 	struct ih_session_check *session_checks; /* resumed sessions to confirm */
 	time_t next_revalidate;
@@ -95,11 +87,6 @@ int emit_publish(struct iothub *ih, struct mosquitto *client, const char *topic,
 
 /* plugin/autosub_deliver.c: MOSQ_EVT_MESSAGE delivery to auto-subscribers. */
 void autosub_deliver(struct iothub *ih, const char *topic, const void *payload, uint32_t payloadlen, int qos);
-
-/* plugin/tick.c */
-void tick_run(struct iothub *ih);
-void tick_queue_kick(struct iothub *ih, const char *name, bool by_username, const char *reason);
-void tick_free_kicks(struct iothub *ih);
 
 /* plugin/control.c: $CONTROL/iothub/v1 */
 #define IH_CONTROL_TOPIC "$CONTROL/iothub/v1"

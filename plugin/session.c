@@ -24,6 +24,7 @@
 #include "core/clock.h"
 #include "plugin/conn.h"
 #include "plugin/iothub.h"
+#include "plugin/kick.h"
 
 /*
  * Free an entry that left the table. The index may still name it as the
@@ -357,6 +358,6 @@ void session_device_changed(void *userdata, const char *username, struct ih_devi
 	}
 	if(kick){
 		mosquitto_log_printf(MOSQ_LOG_NOTICE, "iothub: device %s is %s: disconnecting its connections", username, reason);
-		tick_queue_kick(ih, username, true, reason);
+		kick_queue(ih, username, true, reason);
 	}
 }

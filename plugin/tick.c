@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /*
  * MOSQ_EVT_TICK: work that must run on the broker thread but outside any
- * client's callback. Kicks re-enter our DISCONNECT callback, so they are
- * queued by whoever decides them and performed here, from a detached list.
+ * client's callback: registry re-reads, resumed-session checks, held
+ * control answers, queued kicks (plugin/kick.h), revalidation, events and
+ * stats. Tick only calls down into those modules; none of them calls tick.
  */
-#include <string.h>
 
 #include <mosquitto.h>
 #include <mosquitto_broker.h>
@@ -14,63 +14,8 @@
 #include "core/clock.h"
 #include "plugin/conn.h"
 #include "plugin/iothub.h"
-
-void tick_queue_kick(struct iothub *ih, const char *name, bool by_username, const char *reason)
-{
-	struct ih_kick *k;
-
-	for(k = ih->kicks; k; k = k->next){
-		if(k->by_username == by_username && !strcmp(k->name, name)) return;
-	}
-	k = mosquitto_calloc(1, sizeof(*k));
-	if(k == NULL) return;
-	k->name = mosquitto_strdup(name);
-	if(k->name == NULL){
-		mosquitto_free(k);
-		return;
-	}
-	k->by_username = by_username;
-	k->reason = reason;
-	k->next = ih->kicks;
-	ih->kicks = k; /* ownership passes to the queue */
-}
-
-void tick_free_kicks(struct iothub *ih)
-{
-	while(ih->kicks){
-		struct ih_kick *k = ih->kicks;
-		ih->kicks = k->next;
-		mosquitto_free(k->name);
-		mosquitto_free(k);
-	}
-}
-
-static void run_kicks(struct iothub *ih)
-{
-	struct ih_kick *list = ih->kicks;
-
-	ih->kicks = NULL;
-	while(list){
-		struct ih_kick *k = list;
-
-		list = k->next;
-		if(k->by_username){
-			for(struct ih_conn *c = conn_table_by_username(ih->conns, k->name); c; c = c->next_by_user){
-				if(c->kick_reason == NULL) c->kick_reason = k->reason;
-			}
-			mosquitto_kick_client_by_username(k->name, false);
-		}else{
-			/* The newest entry is the live one; an older entry with this
-			 * id is an offline session the broker will not kick. */
-			struct ih_conn *c = conn_table_find_client_id(ih->conns, k->name);
-			if(c && c->state == IH_CONN_ONLINE && c->kick_reason == NULL) c->kick_reason = k->reason;
-			mosquitto_kick_client_by_clientid(k->name, false);
-		}
-		ih->n.kicks++;
-		mosquitto_free(k->name);
-		mosquitto_free(k);
-	}
-}
+#include "plugin/kick.h"
+#include "plugin/tick.h"
 
 struct name_batch {
 	struct iothub *ih;
@@ -133,7 +78,7 @@ void tick_run(struct iothub *ih)
 	auth_tick(ih->auth, device_changed, ih);
 	session_checks_run(ih);
 	control_tick(ih);
-	run_kicks(ih);
+	kick_run(ih);
 	run_revalidation(ih, now);
 	if(ih->events) events_tick(ih->events, now);
 	run_stats(ih, now);
