@@ -2,12 +2,18 @@
 """Helpers shared by the plugin's end-to-end tests (test_auth.py,
 test_acl.py, test_attacks.py, test_events.py): the platform's own superuser
 client (watching topics, sending control commands), MQTT reason codes and
-small assertions on mosquitto_pub results."""
+small assertions on mosquitto_pub results, and run_ctl, the one way
+every test runs iothubctl."""
 
 import itertools
 import json
+import os
 import re
+import subprocess
 import time
+from pathlib import Path
+
+import pytest
 
 import harness
 
@@ -118,3 +124,63 @@ def refusal_regex(client_id, username, reason):
     """The plugin's one-line refusal (auth/auth.c refuse())."""
     return (r'iothub: refused client "%s" \(username "%s"\) from 127\.0\.0\.1: %s'
             % (re.escape(client_id), username, reason))
+
+
+# ----------------------------------------------------------------------
+# iothubctl (IOTHUBCTL: another build, e.g. make asan's)
+# ----------------------------------------------------------------------
+CTL = Path(os.environ.get('IOTHUBCTL', harness.REPO / 'build' / 'iothubctl'))
+
+
+class CtlResult:
+    def __init__(self, proc, elapsed):
+        self.rc = proc.returncode
+        self.stdout = proc.stdout
+        self.stderr = proc.stderr
+        self.elapsed = elapsed
+
+    @property
+    def objects(self):
+        """Every stdout line parsed as JSON (each must be one object)."""
+        out = []
+        for line in self.stdout.splitlines():
+            obj = json.loads(line)
+            assert isinstance(obj, dict), line
+            out.append(obj)
+        return out
+
+    @property
+    def obj(self):
+        objs = self.objects
+        assert len(objs) == 1, self.stdout
+        return objs[0]
+
+    def __repr__(self):
+        return 'CtlResult(rc=%s, stdout=%r, stderr=%r)' % (
+            self.rc, self.stdout, self.stderr)
+
+
+def env_without_mongo_uri(extra=None):
+    env = {k: v for k, v in os.environ.items() if k != 'MONGO_URI'}
+    env.update(extra or {})
+    return env
+
+
+def run_ctl(registry, args, env=None, timeout=60):
+    if not CTL.exists():
+        pytest.skip('iothubctl not built: %s (run make)' % CTL)
+    start = time.monotonic()
+    # registry.run adds its marker to os.environ; pass a full environment.
+    proc = subprocess.run([str(CTL)] + [str(a) for a in args],
+                          stdin=subprocess.DEVNULL, capture_output=True,
+                          env=env if env is not None else env_without_mongo_uri(),
+                          timeout=timeout)
+    res = subprocess.CompletedProcess(
+        proc.args, proc.returncode,
+        proc.stdout.decode('utf-8', errors='replace'),
+        proc.stderr.decode('utf-8', errors='replace'))
+    # Under `make asan` (IOTHUBCTL pointing at the ASan build) any report
+    # fails the test, whatever the exit code the test expects.
+    assert 'Sanitizer' not in res.stderr, res.stderr
+    assert 'runtime error' not in res.stderr, res.stderr
+    return CtlResult(res, time.monotonic() - start)

@@ -25,8 +25,7 @@ import harness
 from plugin_helpers import (MARGIN, PUBACK_OK, QUIET,
                             RC_ADMINISTRATIVE_ACTION, RC_NOT_AUTHORIZED,
                             SUBACK_FAILURE_311, Admin, add_admin,
-                            assert_refused, unique_id)
-from test_ctl import run_ctl
+                            assert_refused, run_ctl, unique_id)
 
 pytestmark = pytest.mark.needs_plugin
 

@@ -16,19 +16,17 @@ import base64
 import datetime
 import hashlib
 import json
-import os
 import re
 import subprocess
 import threading
-import time
 from pathlib import Path
 
 import pytest
 
 import harness
+from plugin_helpers import CTL, env_without_mongo_uri, run_ctl
 
 REPO = harness.REPO
-CTL = Path(os.environ.get('IOTHUBCTL', REPO / 'build' / 'iothubctl'))
 FAKE_PLUGIN_SRC = Path(__file__).resolve().parent / 'test_ctl_fake_control.c'
 URLSAFE = re.compile(r'^[A-Za-z0-9_-]+$')
 
@@ -41,62 +39,8 @@ DEFAULT_SUBSCRIBE = ['tags/{p}/+/cmd/+/+/+/#']
 
 
 # ----------------------------------------------------------------------
-# helpers
+# helpers (run_ctl and its result: plugin_helpers.py)
 # ----------------------------------------------------------------------
-class CtlResult:
-    def __init__(self, proc, elapsed):
-        self.rc = proc.returncode
-        self.stdout = proc.stdout
-        self.stderr = proc.stderr
-        self.elapsed = elapsed
-
-    @property
-    def objects(self):
-        """Every stdout line parsed as JSON (each must be one object)."""
-        out = []
-        for line in self.stdout.splitlines():
-            obj = json.loads(line)
-            assert isinstance(obj, dict), line
-            out.append(obj)
-        return out
-
-    @property
-    def obj(self):
-        objs = self.objects
-        assert len(objs) == 1, self.stdout
-        return objs[0]
-
-    def __repr__(self):
-        return 'CtlResult(rc=%s, stdout=%r, stderr=%r)' % (
-            self.rc, self.stdout, self.stderr)
-
-
-def env_without_mongo_uri(extra=None):
-    env = {k: v for k, v in os.environ.items() if k != 'MONGO_URI'}
-    env.update(extra or {})
-    return env
-
-
-def run_ctl(registry, args, env=None, timeout=60):
-    if not CTL.exists():
-        pytest.skip('iothubctl not built: %s (run make)' % CTL)
-    start = time.monotonic()
-    # registry.run adds its marker to os.environ; pass a full environment.
-    proc = subprocess.run([str(CTL)] + [str(a) for a in args],
-                          stdin=subprocess.DEVNULL, capture_output=True,
-                          env=env if env is not None else env_without_mongo_uri(),
-                          timeout=timeout)
-    res = subprocess.CompletedProcess(
-        proc.args, proc.returncode,
-        proc.stdout.decode('utf-8', errors='replace'),
-        proc.stderr.decode('utf-8', errors='replace'))
-    # Under `make asan` (IOTHUBCTL pointing at the ASan build) any report
-    # fails the test, whatever the exit code the test expects.
-    assert 'Sanitizer' not in res.stderr, res.stderr
-    assert 'runtime error' not in res.stderr, res.stderr
-    return CtlResult(res, time.monotonic() - start)
-
-
 @pytest.fixture
 def ctl(mongo, registry):
     """ctl(*args, json=True, env=None) -> CtlResult, on this test's db."""

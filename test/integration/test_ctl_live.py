@@ -17,7 +17,7 @@ import time
 import pytest
 
 import harness
-from test_ctl import run_ctl
+from plugin_helpers import run_ctl
 
 pytestmark = pytest.mark.needs_plugin
 
