@@ -6,11 +6,14 @@
  * Input: a sequence of  op byte | NUL-separated strings the op needs.
  *   op % 7: 0 bind(client, up to 4 filters with QoS), 1 unbind, 2 release
  *   (owner right or wrong), 3 note_subscribe, 4 note_unsubscribe,
- *   5 clear_subscriptions, 6 match(topic)
+ *   5 clear_subscriptions, or (bits 5-6) hold_subscriptions or
+ *   confirm_subscriptions (bit 7: kept), 6 match(topic)
  * Properties:
  *  - match returns exactly the clients the model finds: some bound filter
  *    matches the topic (acl_topic_matches) and no tracked subscription of
  *    theirs does, each once, with the highest matching QoS and its owner;
+ *  - held subscriptions exclude nothing until confirmed, and hold says
+ *    whether there was anything to hold;
  *  - note_subscribe tracks exactly what the header promises: a new
  *    subscription while there is room, overlapping a bound filter or not;
  *    when full, one that overlaps takes the place of one that does not;
@@ -39,6 +42,7 @@ struct model_client {
 	int qos[NFILT];
 	size_t nt;
 	char *tracked[AUTOSUB_TRACK_MAX];
+	bool held;
 };
 
 static void drop_filters(struct model_client *m)
@@ -51,6 +55,7 @@ static void drop_tracked(struct model_client *m)
 {
 	for(size_t i = 0; i < m->nt; i++) free(m->tracked[i]);
 	m->nt = 0;
+	m->held = false;
 }
 
 static bool model_overlaps(const struct model_client *m, const char *sub)
@@ -175,8 +180,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				break;
 			}
 			case 5:
-				autosub_index_clear_subscriptions(idx, ids[k]);
-				if(m->present) drop_tracked(m);
+				switch((op >> 5) % 4){
+					case 2: {
+						bool want = m->present && m->nt > 0;
+						bool got = autosub_index_hold_subscriptions(idx, ids[k]);
+						FZ_CHECK(got == want, "hold(%s) = %d, model %d", ids[k], got, want);
+						if(want) m->held = true;
+						break;
+					}
+					case 3: {
+						bool kept = op & 0x80;
+						autosub_index_confirm_subscriptions(idx, ids[k], kept);
+						if(m->present && m->held){
+							if(kept) m->held = false;
+							else drop_tracked(m);
+						}
+						break;
+					}
+					default:
+						autosub_index_clear_subscriptions(idx, ids[k]);
+						if(m->present) drop_tracked(m);
+				}
 				break;
 			case 6: {
 				char *t = fz_str(&f);
@@ -198,7 +222,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					for(size_t i = 0; i < mc->nf; i++){
 						if(acl_topic_matches(mc->filter[i], t) && mc->qos[i] > best) best = mc->qos[i];
 					}
-					for(size_t i = 0; i < mc->nt; i++) excluded |= acl_topic_matches(mc->tracked[i], t);
+					for(size_t i = 0; !mc->held && i < mc->nt; i++) excluded |= acl_topic_matches(mc->tracked[i], t);
 					for(r = 0; r < n && strcmp(res[r].client_id, ids[c]); r++);
 					if(best < 0 || excluded){
 						FZ_CHECK(r == n, "\"%s\" delivered to %s (best %d, excluded %d)", t, ids[c], best, excluded);

@@ -64,10 +64,12 @@ for a, b, t in [('a/+/c', 'a/#', 'a/b/c'), ('#', '$SYS/#', '$SYS/broker/load'), 
 
 
 # ---- autosub: op byte | strings
-def op(kind, client=0, n=0, right=False):
+def op(kind, client=0, n=0, right=False, sel=0):
+    """kind 5: sel 0 clear, 2 hold, 3 confirm (right: kept)."""
     for v in range(256):
         if v % 7 == kind and (v >> 3) % 4 == client and (kind != 0 or (v >> 5) % 5 == n) \
-                and (kind != 2 or bool(v & 0x80) == right):
+                and (kind != 5 or (v >> 5) % 4 == sel) \
+                and (kind not in (2, 5) or (kind == 5 and sel != 3) or bool(v & 0x80) == right):
             return bytes([v])
     raise ValueError((kind, client, n))
 
@@ -91,6 +93,10 @@ save('autosub', bind(2, [('#', 1), ('+/x', 2), ('a', 0)]) + op(6) + s('a') + op(
      + op(2, 2, right=False) + op(6) + s('y/x') + op(2, 2, right=True) + op(6) + s('y/x'))
 save('autosub', bind(3, [('a/b', 1), ('a/b', 2), ('bad/#/x', 1)]) + op(3, 3) + s('$share/g/a/b')
      + op(5, 3) + op(6) + s('a/b') + op(1, 3) + op(6) + s('a/b'))
+# A resumed session: held subscriptions exclude nothing until confirmed.
+save('autosub', bind(0, [('cmd/#', 1)]) + op(3, 0) + s('cmd/x') + op(5, 0, sel=2) + op(6) + s('cmd/x')
+     + op(5, 0, sel=3, right=True) + op(6) + s('cmd/x') + op(5, 0, sel=2) + op(5, 0, sel=3, right=False)
+     + op(6) + s('cmd/x') + op(5, 0, sel=2))
 
 # ---- config: key \0 value pairs
 for pairs in [
