@@ -69,10 +69,10 @@ struct ih_config {
 	uint32_t auth_fail_max;        /* failures per window before throttling; 0 = off */
 	uint32_t auth_fail_window_s;
 	uint32_t auth_fail_block_s;
-	/* -- added by the auth module -- */
+	/* -- auth: throttle memory, refetch queue -- */
 	uint32_t auth_fail_track_max;  /* usernames + addresses the throttle remembers */
 	uint32_t auth_refetch_queue_max; /* usernames waiting for a background refetch */
-	/* -- end auth module additions -- */
+	/* -- end auth: throttle memory, refetch queue -- */
 
 	/* ---- ACL ---- */
 	struct ih_strlist acl_publish;
