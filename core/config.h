@@ -3,7 +3,9 @@
  * Plugin configuration: every `plugin_opt_NAME VALUE` line of mosquitto.conf.
  *
  * The option table in config.c is the single source of truth for names,
- * types and defaults; README.md documents the same table.
+ * types, ranges and defaults. README.md's option tables are its user-facing
+ * copy: every option listed with this table's default, so add an option to
+ * both, each in its feature's block.
  */
 #ifndef IH_CORE_CONFIG_H
 #define IH_CORE_CONFIG_H
