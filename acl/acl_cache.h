@@ -14,8 +14,8 @@
  * Memory is bounded: the slot array (32 bytes a slot) is allocated once,
  * and each slot keeps one topic buffer, rounded up to 32 bytes, that later
  * stores reuse; topics longer than ACL_CACHE_TOPIC_MAX are never cached.
- * So a cache holds at most 32 + capacity x (32 + 288) bytes (10 KiB at the
- * default 32), typically 32 + capacity x (32 + 32..64): about 2-3 KiB once
+ * So a cache holds at most 32 + capacity x (32 + 288) bytes (10 KiB at 32
+ * slots), typically 32 + capacity x (32 + 32..64): about 2-3 KiB once
  * full of IotHub-sized topics, plus the allocator's per-buffer overhead.
  *
  * A lookup that hits never allocates; a store allocates only when a slot's

@@ -1,37 +1,25 @@
 /* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /*
- * Topic templates: placeholders in ACL rules and auto-subscriptions.
+ * Topic templates: placeholders in ACL rules and auto-subscriptions
+ * (%u %p %d %c %%, each a whole topic level).
  *
- *   %u  the username, always `ProductName/DeviceName`: it fills two levels
- *   %p  ProductName
- *   %d  DeviceName
- *   %c  the client id
- *   %%  a literal '%' (the only way to write one, anywhere in a level)
+ * The rules have one home: README.md, section "ACL", paragraphs
+ * "Templates" (syntax) and "A value never widens a rule" (what happens to
+ * a rule whose value is missing or unsafe, for allow and for deny rules).
+ * This header is the code that implements them.
  *
- * A placeholder must be a whole topic level: `cmd/%u/#` and `inbox/%c/+`
- * are templates, `a%c`, `%u%c` and `x/%c_1` are errors, and so is any
- * other `%x`. Config templates are checked at startup (the broker refuses
- * to start); registry templates are checked per connection (the rule is
- * dropped with a log line).
- *
- * A value must never widen a rule. A rule is the operator's statement of
- * what ONE device may touch; a value that is empty or holds '/', '+' or
- * '#' would turn `inbox/%c/#` into `inbox/#` (client id "#") or into
- * another device's subtree (client id "d2/x"). So when the value for %c,
- * %p or %d is empty or contains '/', '+' or '#', or the username for %u is
- * not exactly `P/D` with two valid halves, the WHOLE RULE is dropped for
- * that connection. The connection itself is not refused: its other rules
- * still apply and acl_nomatch decides the rest (deny by default), so the
- * device simply gets less. Likewise when the value of the first level
- * would start with '$', because that would reach `$SYS`/`$CONTROL`, which
- * the `$` rule keeps out of reach of everything but literal rules.
- * Anonymous connections (no username) drop every rule using %u, %p or %d;
- * a connection without a client id drops every rule using %c.
- *
- * Deny rules are the exception, because dropping a deny WIDENS access:
- * there a bad or missing value is replaced by wildcard levels (`+`, and
- * `+/+` for %u), so the deny grows instead of vanishing. `deny x/%c/#`
- * with client id "a/b" becomes `x/+/#` for that connection.
+ * Why a bad value drops the WHOLE allow rule: a rule is the operator's
+ * statement of what ONE device may touch. A value that is empty or holds
+ * '/', '+' or '#' would turn `inbox/%c/#` into `inbox/#` (client id "#")
+ * or into another device's subtree (client id "d2/x"), and a first level
+ * starting with '$' would reach `$SYS`/`$CONTROL`, which the `$` rule
+ * keeps out of reach of everything but literal rules. Dropping the rule
+ * leaves the connection its other rules and acl_nomatch (deny by
+ * default): the device simply gets less. Deny rules are the exception,
+ * because dropping a deny WIDENS access: there the value becomes wildcard
+ * levels and the deny grows (acl_placeholder_expand_deny, and
+ * acl_placeholder_expand_spelled for the levels a '/' in a client id
+ * spells).
  *
  * rules.c logs the drops and widenings once per connection at NOTICE.
  *

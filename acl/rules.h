@@ -4,22 +4,13 @@
  * connection (at authentication) together with the device's registry rules
  * and its auto-subscription read grants into one immutable block.
  *
- * Decision table (acl_rules_check). "matched" is acl_topic_matches(rule,
- * topic); "covered" is acl_filter_covers(rule, filter). Deny always wins
- * over allow; when nothing applies the answer is ACL_NOMATCH and the
- * caller applies acl_nomatch.
- *
- * | access          | ACL_DENY when                | ACL_ALLOW when                              |
- * |-----------------|------------------------------|---------------------------------------------|
- * | WRITE (publish) | matched by deny,             | matched by publish or pubsub                |
- * |                 | deny_publish                 |                                             |
- * | READ (delivery) | matched by deny,             | matched by subscribe, pubsub, or a read     |
- * |                 | deny_subscribe               | grant (an auto-subscription filter)         |
- * | SUBSCRIBE       | covered by deny,             | covered by subscribe, pubsub or a read      |
- * | (filter, after  | deny_subscribe; or a         | grant (a device may also subscribe to its   |
- * | $share/G/ strip)| malformed $share filter      | own auto-subscribed topics)                 |
- * | UNSUBSCRIBE     | never                        | always                                      |
- * | anything else   | always (fail closed)         | never                                       |
+ * Decision (acl_rules_check). The table in README.md, section "ACL", is
+ * its one statement: which lists deny and which allow, for each access.
+ * In this code's terms: "matched" is acl_topic_matches(rule, topic) and
+ * "covered" is acl_filter_covers(rule, filter); a read grant is an
+ * auto-subscription filter; deny always wins over allow; when nothing
+ * applies the answer is ACL_NOMATCH and the caller applies acl_nomatch;
+ * an access other than READ, WRITE, SUBSCRIBE or UNSUBSCRIBE is denied.
  *
  * SUBSCRIBE with a filter that only PARTIALLY overlaps a deny rule is not
  * denied: the subscription is accepted and the denied topics are filtered
@@ -28,9 +19,7 @@
  *
  * `$SYS/...` and `$CONTROL/...` topics are reachable only by rules whose
  * first level is that literal: a rule starting with `+` or `#` never
- * matches or covers a '$' topic (the MQTT `$` rule).
- *
- * An empty or NULL topic is denied.
+ * matches or covers a '$' topic (the MQTT `$` rule, see topic.h).
  *
  * Building never lets a bad input widen access (see acl/placeholder.h):
  * an allow rule that cannot be instantiated for the connection is dropped;

@@ -19,42 +19,19 @@
  *            you hold (or after: records are independent of the module),
  *            then auth_cleanup().
  *
- * Policies (README.md copies these):
- *
- * Caching. A successful registry answer is used for auth_cache_ttl
- * (default 60 s) without asking again; "no such device" for
- * auth_cache_negative_ttl (5 s). At most auth_cache_max usernames are
- * cached, least recently used evicted first. The cache never holds a
- * presented password, only an HMAC-SHA256 of the last password that
- * verified against the record, under a random per-process key: a warm
- * connect costs one HMAC instead of a PBKDF2. A refreshed record whose
- * fingerprint differs (new secret, status, ACL, tags...) drops that
- * digest, so a changed secret or status applies at the latest when the
- * TTL runs out, and at once after auth_invalidate() or a revalidation.
- * auth_cache_ttl 0 asks the registry on every connect (the record is still
- * kept for the outage rule below).
- *
- * Registry outage. When the registry cannot be reached or fails a query,
- * it is marked down (one log line) and BASIC_AUTH stops waiting on it:
- * a device is admitted only if its cached record (even with the TTL run
- * out) was fetched within the last auth_outage_grace (default 1 h), says
- * the device is active, and the presented password matches the digest of
- * the password last verified against that record in this broker process.
- * Everybody else is refused at once (including devices never seen since
- * the broker started). The worker probes the registry every
- * mongo_probe_interval and the first success ends the outage (one log
- * line, with its length and the connects refused). auth_outage_grace 0
- * refuses everybody during an outage.
- *
- * Status. A device document without a status field is active (IotHub
- * servers before suspend/resume never wrote one); status equal to
- * status_active (default "active") is active; any other value refuses the
- * device ("suspended").
- *
- * Throttling. See auth/throttle.h: auth_fail_max failures (wrong password,
- * unknown device, malformed username, missing password) per username or
- * per address within auth_fail_window block that username or address for
- * auth_fail_block, without registry queries or hash work.
+ * Policies. README.md, section "Authentication", is their one home (order
+ * of the checks, throttling, caching, registry outage, status), and
+ * core/config.c's table holds their defaults. What this module must keep
+ * true for them:
+ *  - no presented password is ever stored, only its keyed digest
+ *    (pwdigest.h), and a re-read record whose fingerprint differs drops
+ *    the digest (auth_cache_put);
+ *  - a suspended device is cached like an unknown one (remember() in
+ *    auth.c), so resuming it applies as soon as registering one does;
+ *  - while the registry is down, auth_check does no network I/O
+ *    (registry.h) and admits only through the outage rule (outage() in
+ *    auth.c), which needs a digest verified in this process;
+ *  - a malformed username is refused before any registry query or hashing.
  */
 #ifndef IH_AUTH_AUTH_H
 #define IH_AUTH_AUTH_H

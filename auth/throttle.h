@@ -1,23 +1,18 @@
 /* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /*
- * Brute-force protection for BASIC_AUTH.
+ * Brute-force protection for BASIC_AUTH: failed logins counted per
+ * username and per client address within auth_fail_window, and a block of
+ * auth_fail_block once either count reaches auth_fail_max.
  *
- * Failed logins are counted per username and per client address within
- * auth_fail_window. Once either count reaches auth_fail_max, every further
- * attempt for that username, or from that address, is refused for
- * auth_fail_block without a registry query or any hash work; refusals made
- * while blocked do not extend the block. A successful login clears the
- * username's count (not the address's: one valid device behind an address
- * must not launder an attack from it). auth_fail_max = 0 turns this off.
- *
- * Trade-off, to document for operators:
- *  - the per-username block lets anyone who knows a device's username lock
- *    that device out for auth_fail_block, by failing auth_fail_max times;
- *  - the per-address block stops a single host trying many usernames, but
- *    also blocks every honest device behind the same NAT address.
- * Memory is bounded by auth_fail_track_max tracked names; past that the
- * least recently touched one is forgotten (a flood of fresh names can thus
- * shorten old blocks, never lengthen them).
+ * The policy (what counts as a failure, what clears a count, the memory
+ * bound and the trade-off operators must know) has one home: README.md,
+ * section "Authentication", step 2. What the code must keep true for it:
+ *  - a blocked attempt costs no registry query and no hash work;
+ *  - refusals while blocked never extend the block;
+ *  - success clears the username's count only (auth_throttle_success);
+ *  - at most auth_fail_track_max names are kept, the least recently
+ *    touched forgotten first, so a flood can shorten blocks, never
+ *    lengthen them.
  *
  * One log line when a block starts. Broker thread only.
  */

@@ -4,19 +4,13 @@
  * (same placeholders as the ACL, see acl/placeholder.h) and, when
  * autosub_tags is on, one `tags/<P>/<tag>/cmd/#` per device tag.
  *
- * Safety rule checked at startup: a template must not be able to hand a
- * device someone else's topics, so the device identity (%u, or both %p
- * and %d, or %c) must be complete before the first wildcard level, and no
- * wildcard may come before it. Accepted: `cmd/%u/+/+/+/#`,
- * `m2m/%p/%d/+/+`, `inbox/%c/#`. Refused: `+/%u/#`, `cmd/+/%u/#`,
- * `cmd/%p/+/#`, `cmd/#`. A template without any wildcard names one topic
- * for every device (a broadcast channel such as `notice/%p/all`) and is
- * accepted without an identity.
- *
- * Per connection a template whose value would widen it (see
- * acl/placeholder.h) is skipped, logged once per connection at NOTICE.
- * Tags that are empty, contain '/', '+' or '#', or are not valid UTF-8
- * (control characters included) are skipped, each with a log line.
+ * The safety rule checked at startup (the device identity complete before
+ * the first wildcard level, with accepted and refused examples), and what
+ * is skipped per connection (unsafe values, bad tags), have one home:
+ * README.md, section "Auto-subscription". autosub_template_check
+ * implements the first, autosub_instantiate the second; each skipped
+ * template is logged once per connection at NOTICE, each skipped tag with
+ * its own log line.
  */
 #ifndef IH_AUTOSUB_TEMPLATE_H
 #define IH_AUTOSUB_TEMPLATE_H

@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause
-# bench/autosub_latency.sh - issue 4's figures, in one run:
+# bench/autosub_latency.sh - the auto-subscription figures, in one run:
 #
 #   * the latency of a command to ONE device while 10 devices are connected
 #     (A) and while 10,000 are (B), through the same broker + plugin, as a

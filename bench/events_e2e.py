@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause
-"""Issue 5 benchmark: event forwarding through the real broker, every figure
+"""Event forwarding benchmark: through the real broker, every figure
 from one run, against one private RabbitMQ node and one MongoDB stand-in.
 
     /usr/bin/python3 bench/events_e2e.py [--rounds 3] [--duration 10]
@@ -508,7 +508,7 @@ def summarize(R, configs):
     m = {c: med([x['acked_per_s'] for x in v]) for c, v in by.items()}
     lines = []
     a = R['args']
-    lines.append('== issue 5 benchmark: %d publishers, QoS 1, %d B payload, %d s, %d rounds (medians), '
+    lines.append('== event forwarding benchmark: %d publishers, QoS 1, %d B payload, %d s, %d rounds (medians), '
                  'nproc %s, load %.1f -> %.1f ==' % (a['publishers'], a['payload'], a['duration'], a['rounds'],
                                                       R['machine']['nproc'], R['machine']['loadavg_start'][0],
                                                       R['machine']['loadavg_end'][0]))

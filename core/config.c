@@ -53,8 +53,8 @@ static const char *const format_choices[] = {"bson", "json", NULL};
 static const char *const queue_type_choices[] = {"classic", "quorum", NULL};
 
 /* Default templates of each ACL list (acl_NAME options); the lists not
- * named here start empty. The IotHub server's device ACL (REFERENCE
- * section 4). The inner bound fits the longest list and its NULL. */
+ * named here start empty. The IotHub server's device ACL
+ * (docs/PROTOCOL.md §4). The inner bound fits the longest list and its NULL. */
 static const char *const acl_list_defaults[IH_ACL_LIST_COUNT][8] = {
 	[IH_ACL_PUBLISH] = {
 		"upload_data/%p/%d/+/+",
@@ -128,10 +128,10 @@ static const struct opt_def opt_table[] = {
 	{"auth_fail_max", OPT_U32, OFF(auth_fail_max), "10", NULL, 0, 1000000, NULL},
 	{"auth_fail_window", OPT_SECONDS, OFF(auth_fail_window_s), "60s", NULL, 1, DAY_S, NULL},
 	{"auth_fail_block", OPT_SECONDS, OFF(auth_fail_block_s), "60s", NULL, 1, DAY_S, NULL},
-	/* -- added by the auth module (auth/throttle.c, registry/worker.c) -- */
+	/* -- auth: throttle memory (auth/throttle.c), refetch queue (registry/worker.c) -- */
 	{"auth_fail_track_max", OPT_U32, OFF(auth_fail_track_max), "100000", NULL, 1, 100000000, NULL},
 	{"auth_refetch_queue_max", OPT_U32, OFF(auth_refetch_queue_max), "100000", NULL, 1, 100000000, NULL},
-	/* -- end auth module additions -- */
+	/* -- end auth: throttle memory, refetch queue -- */
 
 	/* ACL */
 	/* acl_publish ... acl_deny_subscribe: repeatable templates */

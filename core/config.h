@@ -3,7 +3,9 @@
  * Plugin configuration: every `plugin_opt_NAME VALUE` line of mosquitto.conf.
  *
  * The option table in config.c is the single source of truth for names,
- * types and defaults; README.md documents the same table.
+ * types, ranges and defaults. README.md's option tables are its user-facing
+ * copy: every option listed with this table's default, so add an option to
+ * both, each in its feature's block.
  */
 #ifndef IH_CORE_CONFIG_H
 #define IH_CORE_CONFIG_H
@@ -59,10 +61,10 @@ struct ih_config {
 	uint32_t auth_fail_max;        /* failures per window before throttling; 0 = off */
 	uint32_t auth_fail_window_s;
 	uint32_t auth_fail_block_s;
-	/* -- added by the auth module -- */
+	/* -- auth: throttle memory, refetch queue -- */
 	uint32_t auth_fail_track_max;  /* usernames + addresses the throttle remembers */
 	uint32_t auth_refetch_queue_max; /* usernames waiting for a background refetch */
-	/* -- end auth module additions -- */
+	/* -- end auth: throttle memory, refetch queue -- */
 
 	/* ---- ACL ---- */
 	struct ih_acl_lists acl_lists;  /* global templates (acl_NAME) */

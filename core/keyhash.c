@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /*
- * The per-process hash seed (see hash.h).
+ * The per-process hash seed (see keyhash.h).
  */
 #include <stdint.h>
 #include <sys/random.h>

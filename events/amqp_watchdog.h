@@ -4,7 +4,7 @@
  *
  * rabbitmq-c 0.11 keeps its socket non-blocking and, inside
  * amqp_basic_publish, polls for writability with an infinite deadline, so
- * SO_SNDTIMEO cannot bound it: under a RabbitMQ resource alarm that stops
+ * SO_SNDTIMEO cannot bound it (docs/MOSQUITTO.md §10): under a RabbitMQ resource alarm that stops
  * reading, the forwarder would hang forever. Instead the forwarder arms a
  * deadline before each call and a small supervisor thread shuts the socket
  * down (shutdown(2)) when a deadline passes; the blocked call then fails

@@ -13,32 +13,25 @@
  * When amqp_uri is not configured, events_init succeeds with *out = NULL
  * and every other function accepts NULL and does nothing.
  *
- * Policies
- * - Durability: a record is committed to a MAP_SHARED, fallocated segment
- *   file before events_* returns, so it survives SIGKILL of the broker (the
- *   page cache outlives the process). Power loss: only what the kernel or
- *   spool_sync_interval (msync by the forwarder, off by default) wrote back.
- * - Overflow: when the spool cannot take a record (spool_max_bytes reached,
- *   ENOSPC, EACCES...), the event goes to a memory queue of at most
- *   queue_max_events (degraded mode, WARNING logged on entering and leaving;
- *   those events are lost if the broker dies) and is dropped only when that
- *   queue is full too (counted in `dropped`, logged at most every 10 s).
- *   The forwarder drains the memory queue first: those are the events at risk.
- * - Delivery: at least once. Every event carries a unique event_id, also the
- *   AMQP message_id; consumers deduplicate on it. Unconfirmed, nacked and
- *   returned events are published again, in order, after a reconnect (with
- *   topology redeclared and exponential backoff); after a restart everything
- *   past the checkpoint is replayed (`redelivered`).
- * - Ordering: spool order. Per connection, `seq` (from the glue) and
- *   `conn_id` let consumers order connect/disconnect of one client even
- *   across redeliveries; degraded mode may reorder memory-held events
- *   before older spooled ones.
+ * Policies. README.md, section "Events", is the one home of durability,
+ * power loss, overflow (degraded mode), delivery (at least once, dedup on
+ * message_id) and ordering (`seq`); core/config.c's table holds the
+ * defaults. What this boundary must keep true for them:
+ * - a record is committed to a MAP_SHARED, fallocated segment before
+ *   events_* returns 0 (events_spool_commit), so it survives SIGKILL;
+ * - nothing here waits for the forwarder or does I/O but the mapped write
+ *   (and, rarely, a segment creation when no spare is ready);
+ * - an event is dropped only when the spool and the memory queue both
+ *   refuse it, and every drop is counted in `dropped`;
+ * - every event gets a unique event_id (boot id + counter), the AMQP
+ *   message_id the forwarder sends.
  *
  * Glue contract
  * - events_init after the configuration is parsed; events_cleanup before
  *   ih_config_cleanup (the configuration is referenced, not copied).
- *   events_cleanup waits at most min(amqp_timeout, 2 s) for outstanding
- *   confirms, then stops the forwarder and writes the checkpoint.
+ *   events_cleanup waits a bounded time for outstanding confirms (README.md,
+ *   "Events", Shutdown; STOP_DRAIN_MAX_MS in events.c), then stops the
+ *   forwarder and writes the checkpoint.
  * - events_tick from MOSQ_EVT_TICK (TICK does not run with
  *   per_listener_settings true: then nothing is logged from the forwarder,
  *   but forwarding itself does not depend on ticks).

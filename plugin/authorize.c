@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /*
  * MOSQ_EVT_ACL_CHECK: the hot path. The broker calls it for every publish,
- * every subscribe and once per subscriber for every delivered message, so a
- * cache hit does a pointer lookup, a clock read and a cache probe, and
- * nothing else: no allocation, no string building, no logging.
+ * every subscribe and once per subscriber for every delivered message
+ * (docs/MOSQUITTO.md §1), so a cache hit does a pointer lookup, a clock
+ * read and a cache probe, and nothing else: no allocation, no string
+ * building, no logging.
  */
 #include <mosquitto.h>
 #include <mosquitto_broker.h>

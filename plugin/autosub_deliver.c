@@ -6,8 +6,9 @@
  * mosquitto_broker_publish_copy(clientid, ...). The broker queues it for an
  * online client and for an offline persistent session alike.
  *
- * That delivery bypasses the broker's ACL, so the device's own READ rules
- * are applied here: a suspended or denied device gets nothing.
+ * That delivery bypasses the broker's ACL (docs/MOSQUITTO.md §4), so the
+ * device's own READ rules are applied here: a suspended or denied device
+ * gets nothing.
  */
 #include <mosquitto.h>
 #include <mosquitto_broker.h>

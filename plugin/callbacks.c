@@ -33,8 +33,8 @@ static int cb_message(int event, void *event_data, void *userdata)
 	struct iothub *ih = userdata;
 
 	(void)event;
-	/* Runs before the broker acknowledges the publish: once this returns,
-	 * the event is spooled and survives a crash. */
+	/* Runs before the broker acknowledges the publish (docs/MOSQUITTO.md
+	 * §4): once this returns, the event is spooled and survives a crash. */
 	emit_publish(ih, ed->client, ed->topic, ed->payload, ed->payloadlen, ed->qos, ed->retain);
 	autosub_deliver(ih, ed->topic, ed->payload, ed->payloadlen, ed->qos);
 	return MOSQ_ERR_SUCCESS;

@@ -4,7 +4,7 @@
  *
  * Why the pointer and not the client id: when a client resumes a persistent
  * session, the broker fires DISCONNECT for the *old* context after the new
- * one authenticated, with the same client id (REFERENCE section 6). Keyed by
+ * one authenticated, with the same client id (docs/MOSQUITTO.md §3). Keyed by
  * pointer, the old and the new connection are distinct entries and the late
  * DISCONNECT can never mark the new one offline.
  *

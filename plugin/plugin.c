@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /*
  * Plugin entry points. Everything else is reached from here through thin
- * callbacks that dispatch to the modules (see plugin/dispatch.c).
+ * callbacks that dispatch to the modules (registered in plugin/callbacks.c,
+ * through plugin/iothub.c).
  */
 #include <mosquitto.h>
 #include <mosquitto_broker.h>

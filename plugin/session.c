@@ -296,9 +296,10 @@ static void report_gone(struct ih_conn *c, void *ud)
 }
 
 /* The broker is stopping. Mosquitto 2.0.11 frees the contexts of clients
- * still connected without a DISCONNECT event, so without this their
- * consumers would keep them online for good. Only our copies of the
- * connection are used: the broker's contexts are already gone. */
+ * still connected without a DISCONNECT event (docs/MOSQUITTO.md §3), so
+ * without this their consumers would keep them online for good. Only our
+ * copies of the connection are used: the broker's contexts are already
+ * gone. */
 void session_shutdown(struct iothub *ih)
 {
 	if(ih->conns) conn_table_foreach(ih->conns, report_gone, ih);

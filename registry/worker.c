@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /*
- * The registry worker thread (see registry_worker.h).
+ * The registry worker thread (see worker.h).
  *
  * Memory here is libc/libbson, never mosquitto_malloc: requests are
  * allocated on the broker thread but freed on the worker, results the

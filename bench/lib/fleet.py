@@ -12,7 +12,7 @@ addresses them with ``--user 'bench/d%i' --pass 'pw%i'``.  ``svc/biz``
 registry, a role allowing everything in dynamic security.
 
 The dynamic-security file holds what the plugin's default configuration
-grants a device (REFERENCE section 4).  Mosquitto 2.0.11's dynamic security
+grants a device (docs/PROTOCOL.md §4).  Mosquitto 2.0.11's dynamic security
 has no %u/%c substitution in ACL topics, so every device gets its own role
 with its own topics (one shared role holds the product-wide tags grants);
 that is how a dynsec deployment expresses per-device ACLs.  Passwords are

@@ -199,7 +199,7 @@ class EventCollector(threading.Thread):
 # Load
 # ----------------------------------------------------------------------
 class Uplink(threading.Thread):
-    """One device publishing telemetry in a loop (REFERENCE section 4
+    """One device publishing telemetry in a loop (docs/PROTOCOL.md §4
     topic), alternating QoS 0 and 1, reconnecting when dropped.
 
     ``acked`` holds (topic, payload) of every QoS 1 publish that got a

@@ -551,7 +551,8 @@ class MongoHandle:
     def add_device(self, product, device, secret=None, status='active',
                    tags=(), superuser=False, password_hash=None, acl=None,
                    acl_inline=False, store_secret=True, extra=None):
-        """Register a device the way the IotHub server does (REFERENCE §3).
+        """Register a device the way the IotHub server does
+        (docs/PROTOCOL.md §3).
 
         ``secret`` defaults to a random one.  ``password_hash`` is stored as
         given, or pass ``True`` to store the mosquitto_passwd hash of the

@@ -48,10 +48,11 @@ def unique_id(prefix):
 
 
 class Admin:
-    """The platform's service client: a superuser device (REFERENCE
-    section 3) with two MQTT 5 connections, one watching topics (``watch``,
-    subscribed to ``#`` unless told otherwise) and one for control commands
-    (``ctl``), so that control responses and watched messages never mix."""
+    """The platform's service client: a superuser device
+    (docs/PROTOCOL.md §3) with two MQTT 5 connections, one watching topics
+    (``watch``, subscribed to ``#`` unless told otherwise) and one for
+    control commands (``ctl``), so that control responses and watched
+    messages never mix."""
 
     def __init__(self, mqtt, broker, device, watch='#'):
         self.device = device

@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause
-"""Per-device ACL end to end (issue 3, "Done when").
+"""Per-device ACL end to end: what a device and an operator see.
 
 Two devices of one product (p1/d1, p1/d2) and one of another (p2/d1), with
-the IotHub defaults (REFERENCE section 4), driven with paho (MQTT 3.1.1 and
+the IotHub defaults (docs/PROTOCOL.md §4), driven with paho (MQTT 3.1.1 and
 5: SUBACK 0x80 / 0x87, PUBACK 0x87) and with mosquitto_pub/mosquitto_sub.
 A superuser watcher subscribed to '#' tells whether a publish went through.
 
@@ -30,7 +30,7 @@ from plugin_helpers import (MARGIN, PUBACK_OK, QUIET,
 pytestmark = pytest.mark.needs_plugin
 
 
-# Device p1/d1's own uplinks, one per row of REFERENCE section 4.
+# Device p1/d1's own uplinks, one per row of docs/PROTOCOL.md §4.
 UPLINKS = [
     'upload_data/p1/d1/temperature/m1',
     'update_status/p1/d1/m2',

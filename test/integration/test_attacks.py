@@ -2,7 +2,7 @@
 """The attack matrix: a hostile device against the real broker and plugin.
 
 Every attempt must be refused AND logged (the operator has to see an
-attack): cross-device and cross-product topics of REFERENCE section 4 in
+attack): cross-device and cross-product topics of docs/PROTOCOL.md §4 in
 both directions, wildcard and `$` subscriptions, hostile client ids and
 usernames sent over a raw socket (NUL, invalid UTF-8, wildcards, oversize),
 `$CONTROL/iothub/v1` commands from a device, and 1,000 wrong passwords in a
@@ -30,7 +30,7 @@ NO_THROTTLE = {'auth_fail_max': '0'}
 
 
 def topics_of(p, d):
-    """Every REFERENCE section 4 topic of device {P}/{D}, both directions."""
+    """Every docs/PROTOCOL.md §4 topic of device {P}/{D}, both directions."""
     return {
         'upload_data': 'upload_data/%s/%s/temp/m1' % (p, d),
         'update_status': 'update_status/%s/%s/m1' % (p, d),

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause
-"""Device authentication end to end (issue 2, "Done when").
+"""Device authentication end to end: what a device and an operator see.
 
 The real broker with the plugin and the MongoDB stand-in, driven with
 mosquitto_pub (paho only where a live connection is needed).  Every refusal
@@ -500,7 +500,7 @@ def test_sigterm_with_live_clients_exits_cleanly(mongo, broker, mqtt, sub):
 def test_live_connection_dropped_by_revalidation(mongo, broker, mqtt, change):
     """Without anybody telling the broker, the periodic re-read of
     connected devices (revalidate_interval) finds the change and
-    disconnects the device (REFERENCE section 2)."""
+    disconnects the device (docs/PROTOCOL.md §2)."""
     dev = mongo.add_device('p1', 'd1')
     keep = mongo.add_device('p1', 'd2')
     b = broker(options={'revalidate_interval': '1s', 'stats_interval': '0'})

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause
-"""Server-side auto-subscription (issue 4), end to end with the real plugin.
+"""Server-side auto-subscription end to end with the real plugin.
 
 Run from the repository root:
     /usr/bin/python3 -m pytest test/integration/test_autosub.py -q
@@ -619,7 +619,7 @@ def test_safe_templates_accepted(hub):
 
 
 # ----------------------------------------------------------------------
-# the persistent-session takeover trap (REFERENCE section 6)
+# the persistent-session takeover trap (docs/MOSQUITTO.md §3)
 # ----------------------------------------------------------------------
 @pytest.mark.parametrize('proto', PROTOS)
 def test_resumed_session_keeps_receiving(hub, proto):

@@ -200,7 +200,8 @@ def test_broker_down_still_changes_registry(live, mongo):
 
 
 # ----------------------------------------------------------------------
-# issue 6 "Done when": what the tests above leave out
+# printed credentials work as printed; changes reach live devices without
+# the control channel (revalidation); deletes, rotations, held answers
 # ----------------------------------------------------------------------
 REVALIDATE_S = 2
 

@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause
 """Events end to end: devices talk to the real broker with the plugin, the
 plugin forwards to the private RabbitMQ node, and pika consumes what a
-consumer of the IotHub server would see (REFERENCE sections 5 and 6).
+consumer of the IotHub server would see (docs/PROTOCOL.md §5,
+docs/MOSQUITTO.md §3).
 
 Run from the repository root (after `make`; `make -C bench` for loadgen):
     /usr/bin/python3 -m pytest test/integration/test_events.py -q
@@ -37,7 +38,7 @@ QUEUES = {'client.connected': Q_CONN, 'client.disconnected': Q_DISC,
           'message.publish': Q_PUB}
 LOADGEN = harness.REPO / 'bench' / 'build' / 'loadgen'
 
-# Fields of REFERENCE section 5 (the anchor) plus what issue 5 adds.
+# Fields of docs/PROTOCOL.md §5: the anchor's, and those this plugin adds.
 ANCHOR = {
     'client.connected': {'client_id', 'username', 'keepalive', 'ipaddress',
                          'proto_ver', 'connected_at', 'conn_ack'},
@@ -329,7 +330,7 @@ def test_broker_shutdown_reports_connected_clients_offline(mongo, rabbit, broker
 
 
 # ----------------------------------------------------------------------
-# persistent-session takeover (REFERENCE section 6)
+# persistent-session takeover (docs/MOSQUITTO.md §3)
 # ----------------------------------------------------------------------
 @pytest.mark.parametrize('proto', [4, 5])
 def test_persistent_session_takeover_ends_online(mongo, rabbit, broker, mqtt, proto):

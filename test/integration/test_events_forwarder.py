@@ -40,8 +40,9 @@ def free_port():
 
 
 # ---------------------------------------------------------------------------
-# A private RabbitMQ node (REFERENCE section 8): own epmd, ports, Mnesia and
-# HOME under one temporary directory; never 5672/4369.
+# A private RabbitMQ node (test/integration/README.md, "Services"): own
+# epmd, ports, Mnesia and HOME under one temporary directory; never
+# 5672/4369.
 
 class RabbitNode:
     def __init__(self, base, tls):

@@ -17,7 +17,7 @@
 
 #include "core/config.h"
 
-/* Exit codes: part of the CLI contract (README, REFERENCE section 9). */
+/* Exit codes: part of the CLI contract (README, docs/PROTOCOL.md §7). */
 enum ctl_exit {
 	CTL_OK = 0,
 	CTL_ERR = 1,          /* anything else */

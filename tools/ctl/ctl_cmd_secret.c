@@ -85,7 +85,7 @@ static void append_list(bson_t *doc, const char *key, const char *const *tpl, co
 	bson_append_array_end(doc, &arr);
 }
 
-/* The IotHub server's default ACL for a device (REFERENCE section 4),
+/* The IotHub server's default ACL for a device (docs/PROTOCOL.md §4),
  * filled in for this device, under the CLI's list names. */
 static void default_acl(const struct ctl_device *dev, bson_t *lists)
 {
