@@ -317,6 +317,13 @@ int auth_check(struct auth *a, const char *client_id, const char *address, const
 	}
 
 	e = auth_cache_get(a->cache, username);
+	if(e && e->dev == NULL && auth_throttle_address_blocked(a->throttle, address, now)){
+		/* A blocked address keeps no cheap path for names the registry
+		 * does not know (throttle.h): no query, however old the answer. */
+		a->st.throttled++;
+		return refuse(a, MOSQ_LOG_NOTICE, client_id, address, username,
+				"unknown device, from an address with too many failed logins");
+	}
 	if(e && now < e->expires_ms){
 		a->st.cache_hits++;
 		return decide(a, client_id, address, username, password, e->dev, e, out);

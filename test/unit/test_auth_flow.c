@@ -501,6 +501,30 @@ START_TEST(throttle_blocks_without_queries)
 }
 END_TEST
 
+/* The NAT case: an address that failed auth_fail_max times still admits
+ * the devices that verify, and refuses unknown names without a query. */
+START_TEST(blocked_address_admits_good_devices)
+{
+	int fetches;
+
+	cfg.auth_fail_max = 3;
+	start();
+	expect_refused("p1/nope1", "x", "unknown device");
+	expect_refused("p1/nope2", "x", "unknown device");
+	expect_refused("p1/nope3", "x", "unknown device");
+	ck_assert(stub_log_contains("3 failed logins for address \"198.51.100.1\""));
+	expect_ok("p1/d1", "s1");
+	expect_ok("p1/d1", "s1");
+	fetches = broker_fetches();
+	expect_refused("p1/nope1", "x", "unknown device, from an address with too many failed logins");
+	ck_assert_int_eq(broker_fetches(), fetches);
+	/* One failure from the blocked address blocks the name. */
+	expect_refused("p1/d2", "wrong", "wrong password");
+	expect_refused("p1/d2", "s2", "too many failed logins for this username");
+	expect_ok("p1/d1", "s1");
+}
+END_TEST
+
 START_TEST(startup_probe_reports_outage)
 {
 	fake_fail(true);
@@ -738,6 +762,7 @@ int main(void)
 	tcase_add_test(tc, cache_disabled);
 	tcase_add_test(tc, warm_connect_skips_pbkdf2);
 	tcase_add_test(tc, throttle_blocks_without_queries);
+	tcase_add_test(tc, blocked_address_admits_good_devices);
 	tcase_add_test(tc, startup_probe_reports_outage);
 	tcase_add_test(tc, outage_policy);
 	tcase_add_test(tc, outage_suspended_cached_record);
