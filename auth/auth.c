@@ -44,6 +44,11 @@ struct auth {
 	struct registry_worker *worker;
 	uint64_t seen_err_seq;
 	uint64_t down_ticket;              /* recovery needs a successful probe after this */
+	/* start-up preload (auth_preload) */
+	bool preload_active;               /* asked for, completion not logged yet */
+	int64_t preload_started_ms;
+	uint64_t preload_applied;          /* preload results taken from the worker */
+	uint64_t preload_missing;          /* of those, usernames the registry does not know */
 	struct auth_stats st;              /* counters kept here; the rest filled on read */
 };
 
@@ -351,12 +356,60 @@ int auth_check(struct auth *a, const char *client_id, const char *address, const
 /* ------------------------------------------------------------------ */
 /* refetch results                                                      */
 
+/* A preloaded record is used for at most the revalidation interval, the
+ * longest a connected device's record goes unchecked, so a device deleted
+ * or suspended since the preload is refused within that time too. */
+static void apply_preload(struct auth *a, struct registry_worker_result *r, auth_change_cb cb, void *ud)
+{
+	const struct ih_config *cfg = a->cfg;
+	struct auth_cache_entry *e = auth_cache_get(a->cache, r->username);
+	struct ih_device *dev = NULL;
+	uint32_t ttl_s;
+	bool changed;
+
+	a->preload_applied++;
+	if(e && e->fetched_ms >= r->fetched_ms) return; /* a connect asked the registry since */
+	if(r->doc) dev = decode_or_log(a, r->username, r->doc);
+	if(dev == NULL){
+		a->preload_missing++;
+		/* Not cached: a negative answer cached now would only delay a
+		 * device registered meanwhile. */
+		return;
+	}
+	changed = e != NULL && !registry_device_same(e->dev, dev);
+	ttl_s = dev->active ? cfg->auth_cache_ttl_s : cfg->auth_cache_negative_ttl_s;
+	if(cfg->revalidate_interval_s && cfg->revalidate_interval_s < ttl_s) ttl_s = cfg->revalidate_interval_s;
+	auth_cache_put(a->cache, r->username, dev, r->fetched_ms, r->fetched_ms + (int64_t)ttl_s * 1000);
+	a->st.preloaded++;
+	if(changed && cb) cb(ud, r->username, dev);
+	registry_device_unref(dev);
+}
+
+static void preload_check_done(struct auth *a)
+{
+	struct registry_worker_health h;
+
+	if(!a->preload_active) return;
+	registry_worker_health(a->worker, &h);
+	if(!h.preload_done || a->preload_applied < h.preload_posted) return;
+	a->preload_active = false;
+	mosquitto_log_printf(MOSQ_LOG_NOTICE,
+			"iothub: auth preload: %llu device records loaded in %lld ms (%llu usernames not in the registry)",
+			(unsigned long long)a->st.preloaded, (long long)(a->now_ms() - a->preload_started_ms),
+			(unsigned long long)a->preload_missing);
+}
+
 static void apply_result(struct auth *a, struct registry_worker_result *r, auth_change_cb cb, void *ud)
 {
-	struct auth_cache_entry *e = auth_cache_get(a->cache, r->username);
+	struct auth_cache_entry *e;
 	struct ih_device *dev = NULL;
 	bool changed;
 
+	if(r->preload && !r->forced){
+		apply_preload(a, r, cb, ud);
+		return;
+	}
+	e = auth_cache_get(a->cache, r->username);
 	if(e && e->fetched_ms > r->fetched_ms){
 		/* A connect asked the registry after this query was sent: the
 		 * cache already holds the newer answer. */
@@ -382,9 +435,25 @@ void auth_tick(struct auth *a, auth_change_cb cb, void *ud)
 	list = registry_worker_take(a->worker, TICK_RESULTS_MAX);
 	for(; list; list = next){
 		next = list->next;
+		if(list->preload && list->forced) a->preload_applied++;
 		apply_result(a, list, cb, ud);
 		registry_worker_result_free(list);
 	}
+	preload_check_done(a);
+}
+
+int auth_preload(struct auth *a, const char *const *usernames, size_t n, bool all)
+{
+	size_t max = a->cfg->auth_preload_max;
+	size_t dropped;
+
+	if(n > max) n = max;
+	a->preload_active = true;
+	a->preload_started_ms = a->now_ms();
+	dropped = registry_worker_preload(a->worker, usernames, n, all ? max : 0, a->cfg->username_max_len);
+	if(dropped == 0) return MOSQ_ERR_SUCCESS;
+	mosquitto_log_printf(MOSQ_LOG_WARNING, "iothub: auth preload: out of memory, %zu usernames dropped", dropped);
+	return MOSQ_ERR_NOMEM;
 }
 
 void auth_invalidate(struct auth *a, const char *username)

@@ -39,6 +39,7 @@ static struct {
 	bool failing;
 	int broker_fetches;
 	int worker_fetches;
+	int scans;
 	int probes;
 	int resets;
 	size_t max_batch;
@@ -109,7 +110,24 @@ static void fake_destroy(struct auth_source *s)
 	free(s);
 }
 
-static const struct auth_source_ops fake_ops = {fake_fetch, fake_probe, fake_reset, fake_destroy};
+static int fake_scan(struct auth_source *s, size_t limit, auth_source_doc_fn on_doc, void *ud, char *err, size_t errlen)
+{
+	size_t n = 0;
+
+	(void)s; (void)err; (void)errlen;
+	pthread_mutex_lock(&R.lock);
+	R.scans++;
+	for(int k = 0; k < FAKE_MAX && n < limit; k++){
+		if(R.docs[k]){
+			on_doc(ud, R.docs[k]);
+			n++;
+		}
+	}
+	pthread_mutex_unlock(&R.lock);
+	return 0;
+}
+
+static const struct auth_source_ops fake_ops = {fake_fetch, fake_probe, fake_reset, fake_destroy, fake_scan};
 
 static int fake_create(void *ctx, bool broker, struct auth_source **out, char *err, size_t errlen)
 {
@@ -235,7 +253,7 @@ static void fake_reset_all(void)
 		R.docs[k] = NULL;
 	}
 	R.failing = false;
-	R.broker_fetches = R.worker_fetches = R.probes = R.resets = 0;
+	R.broker_fetches = R.worker_fetches = R.probes = R.resets = R.scans = 0;
 	R.max_batch = 0;
 	pthread_mutex_unlock(&R.lock);
 }
