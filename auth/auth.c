@@ -394,7 +394,7 @@ static void preload_check_done(struct auth *a)
 	if(!h.preload_done || a->preload_applied < h.preload_posted) return;
 	a->preload_active = false;
 	mosquitto_log_printf(MOSQ_LOG_NOTICE,
-			"iothub: auth preload: %llu device records loaded in %lld ms (%llu usernames not in the registry)",
+			"iothub: auth preload: %llu device records loaded in %lld ms (%llu usernames not in the registry or unusable)",
 			(unsigned long long)a->st.preloaded, (long long)(a->now_ms() - a->preload_started_ms),
 			(unsigned long long)a->preload_missing);
 }

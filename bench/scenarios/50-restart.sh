@@ -14,7 +14,7 @@
 # answers every query 1 ms late (the stand-in's standinSetDelay), to show
 # that the preload keeps registry latency out of the storm.
 SCENARIO_ID=restart
-SCENARIO_TITLE="Restart storm, 10,000 devices (half persistent)"
+SCENARIO_TITLE="Restart storm, RESTART_DEVICES devices (default 10,000; half persistent)"
 SCENARIO_FRESH=1
 SCENARIO_ROUNDS=1
 metric_def online_s "all devices online after the restart" s lower

@@ -543,6 +543,79 @@ START_TEST(blocked_address_admits_good_devices)
 }
 END_TEST
 
+/* ---- start-up preload ---- */
+
+static bool preload_logged(void)
+{
+	return stub_log_contains("auth preload: ");
+}
+
+START_TEST(preload_fills_cache_without_broker_queries)
+{
+	static const char *const names[] = {"p1/d1", "p1/d2", "p1/nope", "bad name"};
+	struct auth_stats st;
+
+	start();
+	ck_assert_int_eq(auth_preload(A, names, 4, false), MOSQ_ERR_SUCCESS);
+	ck_assert(tick_until(preload_logged, 3000));
+	ck_assert(stub_log_contains("auth preload: 2 device records loaded in "));
+	ck_assert(stub_log_contains("(1 usernames not in the registry or unusable)"));
+	expect_ok("p1/d1", "s1");
+	expect_ok("p1/d2", "s2");
+	ck_assert_int_eq(broker_fetches(), 0);
+	/* Not found is not cached: a device registered since gets in. */
+	fake_put("{\"broker_username\": \"p1/nope\", \"secret\": \"s9\"}");
+	expect_ok("p1/nope", "s9");
+	ck_assert_int_eq(broker_fetches(), 1);
+	auth_get_stats(A, &st);
+	ck_assert_uint_eq(st.preloaded, 2);
+	ck_assert_int_eq(ncb, 0); /* nothing was connected: nothing to report */
+}
+END_TEST
+
+START_TEST(preload_bounded_by_revalidate_interval)
+{
+	static const char *const names[] = {"p1/d1"};
+
+	cfg.revalidate_interval_s = 5;
+	start();
+	auth_preload(A, names, 1, false);
+	ck_assert(tick_until(preload_logged, 3000));
+	fake_put("{\"broker_username\": \"p1/d1\", \"secret\": \"s1\", \"status\": \"suspended\"}");
+	expect_ok("p1/d1", "s1");            /* the preloaded record, still fresh */
+	advance_s(6);
+	expect_refused("p1/d1", "s1", "device suspended");
+	ck_assert_int_eq(broker_fetches(), 1);
+}
+END_TEST
+
+START_TEST(preload_all_scans_the_registry)
+{
+	start();
+	auth_preload(A, NULL, 0, true);
+	ck_assert(tick_until(preload_logged, 3000));
+	ck_assert(stub_log_contains("auth preload: 6 device records loaded"));
+	expect_ok("p1/d2", "s2");
+	ck_assert_int_eq(broker_fetches(), 0);
+	ck_assert_int_eq(R.scans, 1);
+}
+END_TEST
+
+START_TEST(preload_all_falls_back_when_too_large)
+{
+	static const char *const names[] = {"p1/d1"};
+
+	cfg.auth_preload_max = 3;
+	start();
+	auth_preload(A, names, 1, true);
+	ck_assert(tick_until(preload_logged, 3000));
+	ck_assert(stub_log_contains("the registry holds more than auth_preload_max (3) devices; preloading the 1 devices"));
+	ck_assert(stub_log_contains("auth preload: 1 device records loaded"));
+	expect_ok("p1/d1", "s1");
+	ck_assert_int_eq(broker_fetches(), 0);
+}
+END_TEST
+
 START_TEST(startup_probe_reports_outage)
 {
 	fake_fail(true);
@@ -781,6 +854,10 @@ int main(void)
 	tcase_add_test(tc, warm_connect_skips_pbkdf2);
 	tcase_add_test(tc, throttle_blocks_without_queries);
 	tcase_add_test(tc, blocked_address_admits_good_devices);
+	tcase_add_test(tc, preload_fills_cache_without_broker_queries);
+	tcase_add_test(tc, preload_bounded_by_revalidate_interval);
+	tcase_add_test(tc, preload_all_scans_the_registry);
+	tcase_add_test(tc, preload_all_falls_back_when_too_large);
 	tcase_add_test(tc, startup_probe_reports_outage);
 	tcase_add_test(tc, outage_policy);
 	tcase_add_test(tc, outage_suspended_cached_record);
