@@ -4,7 +4,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +14,7 @@
 #include <mosquitto_broker.h>
 
 #include "auth/preload_state.h"
+#include "core/atomic_file.h"
 #include "registry/username.h"
 
 #define HEADER "iothub-preload 1\n"
@@ -133,65 +133,28 @@ done:
 	return rc;
 }
 
-static int write_all(int fd, const char *p, size_t len)
-{
-	while(len){
-		ssize_t w = write(fd, p, len);
-		if(w < 0 && errno == EINTR) continue;
-		if(w <= 0) return -1;
-		p += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
-
-/* Buffered through a small block: a save of 100,000 names is ~2 MB. */
 int auth_preload_state_write(const char *path, const char *const *names, size_t n, char *err, size_t errlen)
 {
-	char tmp[4096], block[65536], line[64], dir[4096];
-	size_t used = 0;
-	int fd, dfd, ok = 1;
+	size_t len = sizeof(HEADER) - 1 + 32, used;
+	char *buf;
+	int rc;
 
-	if(snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)){
-		snprintf(err, errlen, "path too long");
+	for(size_t i = 0; i < n; i++) len += strlen(names[i]) + 1;
+	buf = mosquitto_malloc(len);
+	if(buf == NULL){
+		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if(fd < 0){
-		snprintf(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
-		return -1;
-	}
-	memcpy(block, HEADER, sizeof(HEADER) - 1);
+	memcpy(buf, HEADER, sizeof(HEADER) - 1);
 	used = sizeof(HEADER) - 1;
-	for(size_t i = 0; i < n && ok; i++){
-		size_t len = strlen(names[i]);
-		if(used + len + 1 > sizeof(block)){
-			ok = write_all(fd, block, used) == 0;
-			used = 0;
-		}
-		if(len + 1 > sizeof(block)){
-			ok = ok && write_all(fd, names[i], len) == 0 && write_all(fd, "\n", 1) == 0;
-			continue;
-		}
-		memcpy(block + used, names[i], len);
-		block[used + len] = '\n';
-		used += len + 1;
+	for(size_t i = 0; i < n; i++){
+		size_t l = strlen(names[i]);
+		memcpy(buf + used, names[i], l);
+		buf[used + l] = '\n';
+		used += l + 1;
 	}
-	snprintf(line, sizeof(line), END "%zu\n", n);
-	ok = ok && write_all(fd, block, used) == 0 && write_all(fd, line, strlen(line)) == 0;
-	ok = ok && fsync(fd) == 0;
-	if(close(fd)) ok = 0;
-	if(!ok || rename(tmp, path) != 0){
-		snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
-		unlink(tmp);
-		return -1;
-	}
-	/* The rename itself must survive a crash. */
-	snprintf(dir, sizeof(dir), "%s", path);
-	dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if(dfd >= 0){
-		fsync(dfd);
-		close(dfd);
-	}
-	return 0;
+	used += (size_t)snprintf(buf + used, len - used, END "%zu\n", n);
+	rc = ih_write_file_atomic(path, buf, used, err, errlen);
+	mosquitto_free(buf);
+	return rc;
 }
