@@ -165,3 +165,27 @@ def test_nat_wrong_secrets_do_not_lock_out_good_devices(mongo, broker):
         assert re.search(r'failed logins? for username "%s"' % re.escape(d.username), text), d.username
         assert connect(b, d, 'natbad-right-%d' % i) == RC_REFUSED
     assert len(re.findall(r'too many failed logins for this username', text)) > 0
+
+
+def test_preload_all_loads_the_whole_registry(mongo, broker, mqtt):
+    admin_dev = add_admin(mongo)
+    devs = H.add_devices(mongo, 12, prefix='all')
+    b = broker(options=opts(auth_preload='all'))
+    b.wait_log(r'auth preload: 13 device records loaded in \d+ ms')
+    admin = Admin(mqtt, b, admin_dev, watch=None)
+    before = admin.stats()['auth']
+    for i, d in enumerate(devs):
+        assert connect(b, d, 'all-%d' % i) == 0
+    after = admin.stats()['auth']
+    assert after['cache_misses'] == before['cache_misses'], (before, after)
+    assert after['preloaded'] == 13
+
+    # Larger than auth_preload_max: the devices connected at the stop instead.
+    assert b.stop()
+    b.options.update(auth_preload='all', auth_preload_max='5')
+    b.write_conf()
+    mark = b.log_mark()
+    b.start()
+    b.wait_log(r'auth_preload all: the registry holds more than auth_preload_max \(5\) devices; '
+               r'preloading the 1 devices connected at the last stop instead', since=mark)
+    b.wait_log(r'auth preload: 1 device records loaded', since=mark)
