@@ -24,9 +24,12 @@
 #include "registry/username.h"
 #include "core/clock.h"
 
-/* Worker results applied per tick: bounds the time one tick spends
- * decoding (a few microseconds per record). */
+/* Worker results are taken TICK_RESULTS_MAX at a time, for at most
+ * TICK_BUDGET_MS per tick: decoding costs a few microseconds per record,
+ * and an idle broker ticks only about every 100 ms, so a fixed count per
+ * tick (256 once) made a 10,000-device preload take 4 s. */
 #define TICK_RESULTS_MAX 256
+#define TICK_BUDGET_MS 5
 
 /* Client-supplied strings are cut to this and stripped of control bytes
  * before they reach a log line. */
@@ -432,12 +435,15 @@ void auth_tick(struct auth *a, auth_change_cb cb, void *ud)
 	poll_health(a);
 	registry_worker_drain_log(a->worker);
 	registry_mongo_lib_drain_log();
-	list = registry_worker_take(a->worker, TICK_RESULTS_MAX);
-	for(; list; list = next){
-		next = list->next;
-		if(list->preload && list->forced) a->preload_applied++;
-		apply_result(a, list, cb, ud);
-		registry_worker_result_free(list);
+	for(int64_t started = ih_mono_ms(); ih_mono_ms() - started < TICK_BUDGET_MS; ){
+		list = registry_worker_take(a->worker, TICK_RESULTS_MAX);
+		if(list == NULL) break;
+		for(; list; list = next){
+			next = list->next;
+			if(list->preload && list->forced) a->preload_applied++;
+			apply_result(a, list, cb, ud);
+			registry_worker_result_free(list);
+		}
 	}
 	preload_check_done(a);
 }

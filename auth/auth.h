@@ -93,7 +93,8 @@ int auth_check(struct auth *a, const char *client_id, const char *address, const
  * differs from the cached one, or nothing was cached to compare with),
  * was deleted or became unusable (dev NULL), or was explicitly invalidated,
  * call cb(ud, username, dev). username and dev are borrowed for the call
- * (registry_device_ref to keep dev). A bounded number of results per call.
+ * (registry_device_ref to keep dev). Results are applied for at most about
+ * 5 ms per call (a few microseconds each).
  */
 typedef void (*auth_change_cb)(void *ud, const char *username, struct ih_device *dev);
 void auth_tick(struct auth *a, auth_change_cb cb, void *ud);

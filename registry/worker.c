@@ -511,7 +511,9 @@ int registry_worker_start(struct registry_worker **out, const struct ih_config *
 	w->probe_budget_ms = cfg->mongo_timeout_ms;
 	w->batch = cfg->revalidate_batch ? cfg->revalidate_batch : 1;
 	w->pending_max = cfg->auth_refetch_queue_max;
-	w->res_max = 2 * w->batch;
+	/* Room for several batches: the broker takes results only when it
+	 * ticks (about every 100 ms when idle), and a preload streams them. */
+	w->res_max = 8 * w->batch < 4096 ? 4096 : 8 * w->batch;
 	/* Longest a worker query can take: connect, then the worker's socket
 	 * timeout (4x mongo_timeout, see source_mongo.c), plus slack. */
 	w->join_ms = 6 * (int64_t)cfg->mongo_timeout_ms + 1000;
