@@ -24,9 +24,12 @@
 #include "registry/username.h"
 #include "core/clock.h"
 
-/* Worker results applied per tick: bounds the time one tick spends
- * decoding (a few microseconds per record). */
+/* Worker results are taken TICK_RESULTS_MAX at a time, for at most
+ * TICK_BUDGET_MS per tick: decoding costs a few microseconds per record,
+ * and an idle broker ticks only about every 100 ms, so a fixed count per
+ * tick (256 once) made a 10,000-device preload take 4 s. */
 #define TICK_RESULTS_MAX 256
+#define TICK_BUDGET_MS 5
 
 /* Client-supplied strings are cut to this and stripped of control bytes
  * before they reach a log line. */
@@ -44,6 +47,11 @@ struct auth {
 	struct registry_worker *worker;
 	uint64_t seen_err_seq;
 	uint64_t down_ticket;              /* recovery needs a successful probe after this */
+	/* start-up preload (auth_preload) */
+	bool preload_active;               /* asked for, completion not logged yet */
+	int64_t preload_started_ms;
+	uint64_t preload_applied;          /* preload results taken from the worker */
+	uint64_t preload_missing;          /* of those, usernames the registry does not know */
 	struct auth_stats st;              /* counters kept here; the rest filled on read */
 };
 
@@ -317,6 +325,13 @@ int auth_check(struct auth *a, const char *client_id, const char *address, const
 	}
 
 	e = auth_cache_get(a->cache, username);
+	if(e && e->dev == NULL && auth_throttle_address_blocked(a->throttle, address, now)){
+		/* A blocked address keeps no cheap path for names the registry
+		 * does not know (throttle.h): no query, however old the answer. */
+		a->st.throttled++;
+		return refuse(a, MOSQ_LOG_NOTICE, client_id, address, username,
+				"unknown device, from an address with too many failed logins");
+	}
 	if(e && now < e->expires_ms){
 		a->st.cache_hits++;
 		return decide(a, client_id, address, username, password, e->dev, e, out);
@@ -344,12 +359,60 @@ int auth_check(struct auth *a, const char *client_id, const char *address, const
 /* ------------------------------------------------------------------ */
 /* refetch results                                                      */
 
+/* A preloaded record is used for at most the revalidation interval, the
+ * longest a connected device's record goes unchecked, so a device deleted
+ * or suspended since the preload is refused within that time too. */
+static void apply_preload(struct auth *a, struct registry_worker_result *r, auth_change_cb cb, void *ud)
+{
+	const struct ih_config *cfg = a->cfg;
+	struct auth_cache_entry *e = auth_cache_get(a->cache, r->username);
+	struct ih_device *dev = NULL;
+	uint32_t ttl_s;
+	bool changed;
+
+	a->preload_applied++;
+	if(e && e->fetched_ms >= r->fetched_ms) return; /* a connect asked the registry since */
+	if(r->doc) dev = decode_or_log(a, r->username, r->doc);
+	if(dev == NULL){
+		a->preload_missing++;
+		/* Not cached: a negative answer cached now would only delay a
+		 * device registered meanwhile. */
+		return;
+	}
+	changed = e != NULL && !registry_device_same(e->dev, dev);
+	ttl_s = dev->active ? cfg->auth_cache_ttl_s : cfg->auth_cache_negative_ttl_s;
+	if(cfg->revalidate_interval_s && cfg->revalidate_interval_s < ttl_s) ttl_s = cfg->revalidate_interval_s;
+	auth_cache_put(a->cache, r->username, dev, r->fetched_ms, r->fetched_ms + (int64_t)ttl_s * 1000);
+	a->st.preloaded++;
+	if(changed && cb) cb(ud, r->username, dev);
+	registry_device_unref(dev);
+}
+
+static void preload_check_done(struct auth *a)
+{
+	struct registry_worker_health h;
+
+	if(!a->preload_active) return;
+	registry_worker_health(a->worker, &h);
+	if(!h.preload_done || a->preload_applied < h.preload_posted) return;
+	a->preload_active = false;
+	mosquitto_log_printf(MOSQ_LOG_NOTICE,
+			"iothub: auth preload: %llu device records loaded in %lld ms (%llu usernames not in the registry or unusable)",
+			(unsigned long long)a->st.preloaded, (long long)(a->now_ms() - a->preload_started_ms),
+			(unsigned long long)a->preload_missing);
+}
+
 static void apply_result(struct auth *a, struct registry_worker_result *r, auth_change_cb cb, void *ud)
 {
-	struct auth_cache_entry *e = auth_cache_get(a->cache, r->username);
+	struct auth_cache_entry *e;
 	struct ih_device *dev = NULL;
 	bool changed;
 
+	if(r->preload && !r->forced){
+		apply_preload(a, r, cb, ud);
+		return;
+	}
+	e = auth_cache_get(a->cache, r->username);
 	if(e && e->fetched_ms > r->fetched_ms){
 		/* A connect asked the registry after this query was sent: the
 		 * cache already holds the newer answer. */
@@ -372,12 +435,31 @@ void auth_tick(struct auth *a, auth_change_cb cb, void *ud)
 	poll_health(a);
 	registry_worker_drain_log(a->worker);
 	registry_mongo_lib_drain_log();
-	list = registry_worker_take(a->worker, TICK_RESULTS_MAX);
-	for(; list; list = next){
-		next = list->next;
-		apply_result(a, list, cb, ud);
-		registry_worker_result_free(list);
+	for(int64_t started = ih_mono_ms(); ih_mono_ms() - started < TICK_BUDGET_MS; ){
+		list = registry_worker_take(a->worker, TICK_RESULTS_MAX);
+		if(list == NULL) break;
+		for(; list; list = next){
+			next = list->next;
+			if(list->preload && list->forced) a->preload_applied++;
+			apply_result(a, list, cb, ud);
+			registry_worker_result_free(list);
+		}
 	}
+	preload_check_done(a);
+}
+
+int auth_preload(struct auth *a, const char *const *usernames, size_t n, bool all)
+{
+	size_t max = a->cfg->auth_preload_max;
+	size_t dropped;
+
+	if(n > max) n = max;
+	a->preload_active = true;
+	a->preload_started_ms = a->now_ms();
+	dropped = registry_worker_preload(a->worker, usernames, n, all ? max : 0, a->cfg->username_max_len);
+	if(dropped == 0) return MOSQ_ERR_SUCCESS;
+	mosquitto_log_printf(MOSQ_LOG_WARNING, "iothub: auth preload: out of memory, %zu usernames dropped", dropped);
+	return MOSQ_ERR_NOMEM;
 }
 
 void auth_invalidate(struct auth *a, const char *username)

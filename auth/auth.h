@@ -70,7 +70,8 @@ int auth_check(struct auth *a, const char *client_id, const char *address, const
  * differs from the cached one, or nothing was cached to compare with),
  * was deleted or became unusable (dev NULL), or was explicitly invalidated,
  * call cb(ud, username, dev). username and dev are borrowed for the call
- * (registry_device_ref to keep dev). A bounded number of results per call.
+ * (registry_device_ref to keep dev). Results are applied for at most about
+ * 5 ms per call (a few microseconds each).
  */
 typedef void (*auth_change_cb)(void *ud, const char *username, struct ih_device *dev);
 void auth_tick(struct auth *a, auth_change_cb cb, void *ud);
@@ -85,6 +86,19 @@ void auth_invalidate(struct auth *a, const char *username);
  * (auth_refetch_queue_max) was full and some were dropped (logged). */
 int auth_revalidate(struct auth *a, const char *const *usernames, size_t n);
 
+/*
+ * Start-up preload: the worker fetches the records of usernames[0..n)
+ * (at most auth_preload_max of them) in $in batches, or with all the
+ * whole registry when it holds at most auth_preload_max devices, and
+ * auth_tick() puts them in the cache, so that a device reconnecting after
+ * a restart needs no registry round trip on the broker thread. A device
+ * whose record has not arrived yet is looked up as usual. Preloaded
+ * records stay usable for min(auth_cache_ttl, revalidate_interval);
+ * usernames the registry does not know are not cached. One log line when
+ * done, with the count and the time taken. Call once, after auth_init.
+ */
+int auth_preload(struct auth *a, const char *const *usernames, size_t n, bool all);
+
 bool auth_registry_up(const struct auth *a);
 
 struct auth_stats {
@@ -96,6 +110,7 @@ struct auth_stats {
 	uint64_t registry_errors;
 	uint64_t throttled;          /* refused by the throttle (included in refused) */
 	uint64_t outage_admits;      /* admitted under the outage rule (included in accepted) */
+	uint64_t preloaded;          /* records the start-up preload put in the cache */
 	uint32_t cache_entries;
 	bool registry_up;
 };

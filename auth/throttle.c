@@ -102,10 +102,16 @@ static bool is_blocked(struct auth_throttle *t, char kind, const char *name, int
 
 const char *auth_throttle_check(struct auth_throttle *t, const char *username, const char *address, int64_t now_ms)
 {
+	(void)address; /* an address block alone never refuses: see auth_throttle_address_blocked */
 	if(t->fail_max == 0) return NULL;
 	if(is_blocked(t, 'u', username, now_ms)) return "too many failed logins for this username";
-	if(is_blocked(t, 'a', address, now_ms)) return "too many failed logins from this address";
 	return NULL;
+}
+
+bool auth_throttle_address_blocked(struct auth_throttle *t, const char *address, int64_t now_ms)
+{
+	if(t->fail_max == 0) return false;
+	return is_blocked(t, 'a', address, now_ms);
 }
 
 static struct throttle_entry *get_or_add(struct auth_throttle *t, char kind, const char *name, int64_t now_ms)
@@ -133,7 +139,9 @@ static struct throttle_entry *get_or_add(struct auth_throttle *t, char kind, con
 	return e;
 }
 
-static void count_failure(struct auth_throttle *t, char kind, const char *name, int64_t now_ms)
+/* threshold: failures that start a block (auth_fail_max, or 1 for a
+ * username failing from a blocked address). */
+static void count_failure(struct auth_throttle *t, char kind, const char *name, uint32_t threshold, int64_t now_ms)
 {
 	struct throttle_entry *e = get_or_add(t, kind, name, now_ms);
 
@@ -146,8 +154,14 @@ static void count_failure(struct auth_throttle *t, char kind, const char *name, 
 		e->window_start_ms = now_ms;
 	}
 	e->failures++;
-	if(e->failures >= t->fail_max){
+	if(e->failures >= threshold){
 		e->blocked_until_ms = now_ms + t->block_ms;
+		if(threshold < t->fail_max){
+			mosquitto_log_printf(MOSQ_LOG_WARNING,
+					"iothub: failed login for username \"%s\" from a blocked address: refusing it for %llds",
+					name, (long long)(t->block_ms / 1000));
+			return;
+		}
 		mosquitto_log_printf(MOSQ_LOG_WARNING,
 				"iothub: %u failed logins for %s \"%s\" within %llds: refusing it for %llds",
 				e->failures, kind == 'u' ? "username" : "address", name,
@@ -157,9 +171,14 @@ static void count_failure(struct auth_throttle *t, char kind, const char *name, 
 
 void auth_throttle_failure(struct auth_throttle *t, const char *username, const char *address, int64_t now_ms)
 {
+	uint32_t user_threshold;
+
 	if(t->fail_max == 0) return;
-	if(username) count_failure(t, 'u', username, now_ms);
-	if(address) count_failure(t, 'a', address, now_ms);
+	/* From an address already blocked, one failure blocks the username:
+	 * each name costs at most one expensive check per block. */
+	user_threshold = address && is_blocked(t, 'a', address, now_ms) ? 1 : t->fail_max;
+	if(username) count_failure(t, 'u', username, user_threshold, now_ms);
+	if(address) count_failure(t, 'a', address, t->fail_max, now_ms);
 }
 
 void auth_throttle_success(struct auth_throttle *t, const char *username)

@@ -51,6 +51,7 @@ static const char *const nomatch_choices[] = {"deny", "allow", NULL};
 static const char *const deny_action_choices[] = {"ignore", "disconnect", NULL};
 static const char *const format_choices[] = {"bson", "json", NULL};
 static const char *const queue_type_choices[] = {"classic", "quorum", NULL};
+static const char *const preload_choices[] = {"connected", "all", "off", NULL};
 
 /* Default templates of each ACL list (acl_NAME options); the lists not
  * named here start empty. The IotHub server's device ACL
@@ -185,6 +186,13 @@ static const struct opt_def opt_table[] = {
 	{"revalidate_batch", OPT_U32, OFF(revalidate_batch), "500", NULL, 1, 100000, NULL},
 	{"stats_interval", OPT_SECONDS, OFF(stats_interval_s), "60s", NULL, 0, DAY_S, NULL},
 	{"stats_file", OPT_STR_OPT, OFF(stats_file), NULL, NULL, 0, 0, NULL},
+
+	/* restart preload: the auth cache is filled in bulk at start-up */
+	{"auth_preload", OPT_ENUM, OFF(auth_preload), "connected", NULL, 0, 0, preload_choices},
+	{"auth_preload_max", OPT_U32, OFF(auth_preload_max), "100000", NULL, 0, 100000000, NULL},
+	{"auth_preload_save_interval", OPT_SECONDS, OFF(auth_preload_save_interval_s), "60s", NULL, 1, DAY_S, NULL},
+	{"state_dir", OPT_STR, OFF(state_dir), "", NULL, 0, 0, NULL},
+	/* end restart preload */
 };
 
 #define OPT_COUNT (sizeof(opt_table) / sizeof(opt_table[0]))

@@ -28,6 +28,7 @@ enum ih_acl_nomatch { IH_NOMATCH_DENY = 0, IH_NOMATCH_ALLOW = 1 };
 enum ih_deny_action { IH_DENY_IGNORE = 0, IH_DENY_DISCONNECT = 1 };
 enum ih_event_format { IH_FORMAT_BSON = 0, IH_FORMAT_JSON = 1 };
 enum ih_queue_type { IH_QUEUE_CLASSIC = 0, IH_QUEUE_QUORUM = 1 };
+enum ih_auth_preload { IH_PRELOAD_CONNECTED = 0, IH_PRELOAD_ALL = 1, IH_PRELOAD_OFF = 2 };
 
 struct ih_config {
 	/* ---- registry (MongoDB) ---- */
@@ -116,6 +117,13 @@ struct ih_config {
 	uint32_t revalidate_batch;
 	uint32_t stats_interval_s;
 	char *stats_file;
+
+	/* ---- restart preload (auth/preload_state.c, plugin/preload.c) ---- */
+	enum ih_auth_preload auth_preload;
+	uint32_t auth_preload_max;     /* records loaded at most (and registry size limit for "all") */
+	uint32_t auth_preload_save_interval_s;
+	char *state_dir;               /* "": spool_dir */
+	/* ---- end restart preload ---- */
 };
 
 /*

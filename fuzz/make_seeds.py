@@ -193,3 +193,15 @@ for sel, payload in [
     save('control', bytes([sel]) + json.dumps(payload).encode())
 save('control', b'\x03{"commands":[{"command":"kickClient","clientid":"a\\u0000b","correlationData":"\\udc00"}]}')
 save('control', b'\x03not json')
+
+
+# ---- preload_state: max_len byte | the state file
+for body in [b'iothub-preload 1\nend 0\n',
+             b'iothub-preload 1\np1/d1\np1/d2\nend 2\n',
+             b'iothub-preload 1\np1/d1\n',
+             b'iothub-preload 1\np1/d1\nend 2\n',
+             b'iothub-preload 1\nno-slash\nend 1\n',
+             b'iothub-preload 1\n\xe4\xba\xa7\xe5\x93\x81/\xe8\xae\xbe\xe5\xa4\x87\nend 1\n',
+             b'iothub-preload 2\nend 0\n',
+             b'iothub-preload 1\nend 0\ntrailing\n']:
+    save('preload_state', b'\xff' + body)

@@ -42,6 +42,8 @@ int iothub_init(struct iothub **out, mosquitto_plugin_id_t *pid, const struct mo
 	if(rc) goto fail;
 	rc = auth_init(&ih->auth, &ih->cfg);
 	if(rc) goto fail;
+	rc = preload_start(ih);
+	if(rc) goto fail;
 	if(ih->cfg.amqp_uri){
 		rc = events_init(&ih->events, &ih->cfg);
 		if(rc) goto fail;
@@ -62,6 +64,7 @@ void iothub_cleanup(struct iothub *ih)
 {
 	if(ih == NULL) return;
 	callbacks_unregister(ih);
+	preload_stop(ih);
 	session_shutdown(ih);
 	events_cleanup(ih->events);
 	auth_cleanup(ih->auth);

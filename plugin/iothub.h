@@ -53,6 +53,9 @@ struct iothub {
 	struct ih_session_check *session_checks; /* resumed sessions to confirm */
 	time_t next_revalidate;
 	time_t next_stats;
+	char *preload_path;             /* owned; NULL: auth_preload off */
+	time_t next_preload_save;
+	bool preload_save_failing;      /* log a failing save once */
 	struct ih_counters n;
 };
 
@@ -87,6 +90,11 @@ int emit_publish(struct iothub *ih, struct mosquitto *client, const char *topic,
 
 /* plugin/autosub_deliver.c: MOSQ_EVT_MESSAGE delivery to auto-subscribers. */
 void autosub_deliver(struct iothub *ih, const char *topic, const void *payload, uint32_t payloadlen, int qos);
+
+/* plugin/preload.c: the usernames saved for the next start's auth preload. */
+int preload_start(struct iothub *ih);     /* after auth_init */
+void preload_tick(struct iothub *ih, time_t now);
+void preload_stop(struct iothub *ih);     /* final save; before the conn table goes */
 
 /* plugin/control.c: $CONTROL/iothub/v1 */
 #define IH_CONTROL_TOPIC "$CONTROL/iothub/v1"

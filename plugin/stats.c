@@ -16,6 +16,7 @@
 #include "autosub/autosub_index.h"
 #include "events/events.h"
 #include "plugin/conn.h"
+#include "core/atomic_file.h"
 #include "plugin/iothub.h"
 
 static void append_events(bson_t *doc, const struct events *ev)
@@ -59,6 +60,7 @@ static void append_auth(bson_t *doc, const struct auth *a)
 	BSON_APPEND_INT64(&sub, "cache_misses", (int64_t)s.cache_misses);
 	BSON_APPEND_INT64(&sub, "cache_entries", (int64_t)s.cache_entries);
 	BSON_APPEND_INT64(&sub, "registry_queries", (int64_t)s.registry_queries);
+	BSON_APPEND_INT64(&sub, "preloaded", (int64_t)s.preloaded);
 	BSON_APPEND_INT64(&sub, "registry_errors", (int64_t)s.registry_errors);
 	BSON_APPEND_INT64(&sub, "throttled", (int64_t)s.throttled);
 	BSON_APPEND_INT64(&sub, "outage_admits", (int64_t)s.outage_admits);
@@ -107,29 +109,20 @@ char *stats_json(struct iothub *ih)
 	return out;
 }
 
-/* Write-then-rename: a reader never sees a half-written file. */
+/* Atomic (core/atomic_file.h): a reader never sees a half-written file. */
 void stats_write_file(struct iothub *ih)
 {
-	char tmp[4096];
+	char err[512];
 	char *json;
-	FILE *f;
-	int ok;
+	size_t len;
 
 	if(ih->cfg.stats_file == NULL) return;
-	if(snprintf(tmp, sizeof(tmp), "%s.tmp", ih->cfg.stats_file) >= (int)sizeof(tmp)) return;
 	json = stats_json(ih);
 	if(json == NULL) return;
-	f = fopen(tmp, "w");
-	if(f == NULL){
-		mosquitto_log_printf(MOSQ_LOG_WARNING, "iothub: cannot write stats_file %s: %s", tmp, strerror(errno));
-		mosquitto_free(json);
-		return;
-	}
-	ok = fputs(json, f) >= 0 && fputc('\n', f) != EOF;
-	ok = (fclose(f) == 0) && ok;
-	if(!ok || rename(tmp, ih->cfg.stats_file) != 0){
-		mosquitto_log_printf(MOSQ_LOG_WARNING, "iothub: cannot write stats_file %s: %s", ih->cfg.stats_file, strerror(errno));
-		unlink(tmp);
+	len = strlen(json);
+	json[len] = '\n'; /* replaces the NUL: the length is passed */
+	if(ih_write_file_atomic(ih->cfg.stats_file, json, len + 1, err, sizeof(err))){
+		mosquitto_log_printf(MOSQ_LOG_WARNING, "iothub: stats_file: %s", err);
 	}
 	mosquitto_free(json);
 }

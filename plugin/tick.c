@@ -82,4 +82,5 @@ void tick_run(struct iothub *ih)
 	run_revalidation(ih, now);
 	if(ih->events) events_tick(ih->events, now);
 	run_stats(ih, now);
+	preload_tick(ih, now);
 }

@@ -36,6 +36,11 @@ struct auth_source_ops {
 	 * instead of waiting out the driver's back-off. 0, or -1 with err. */
 	int (*reset)(struct auth_source *s, char *err, size_t errlen);
 	void (*destroy)(struct auth_source *s);
+	/* Optional (NULL: not supported). Up to limit device documents of the
+	 * whole collection, each with its ACL documents as for fetch, through
+	 * one cursor: the start-up preload of "auth_preload all". 0, or -1
+	 * with err. */
+	int (*scan)(struct auth_source *s, size_t limit, auth_source_doc_fn on_doc, void *ud, char *err, size_t errlen);
 };
 
 struct auth_source {

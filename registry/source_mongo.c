@@ -145,6 +145,7 @@ static int make_client(struct mongo_source *s, char *err, size_t errlen)
 	return 0;
 }
 
+/* usernames NULL: every document, at most n of them (the preload scan). */
 static void build_pipeline(bson_t *pipeline, const struct registry_mongo *m, const char *const *usernames, size_t n)
 {
 	bson_t stage, match, in, lookup;
@@ -154,7 +155,9 @@ static void build_pipeline(bson_t *pipeline, const struct registry_mongo *m, con
 
 	BSON_APPEND_DOCUMENT_BEGIN(pipeline, "0", &stage);
 	BSON_APPEND_DOCUMENT_BEGIN(&stage, "$match", &match);
-	if(n == 1){
+	if(usernames == NULL){
+		/* An empty $match keeps the leading stage a plain filter. */
+	}else if(n == 1){
 		BSON_APPEND_UTF8(&match, m->field_username, usernames[0]);
 	}else{
 		bson_t cond;
@@ -171,10 +174,10 @@ static void build_pipeline(bson_t *pipeline, const struct registry_mongo *m, con
 	bson_append_document_end(pipeline, &stage);
 	idx++;
 
-	if(n == 1){
+	if(n == 1 || usernames == NULL){
 		bson_uint32_to_string(idx++, &k, key, sizeof(key));
 		BSON_APPEND_DOCUMENT_BEGIN(pipeline, k, &stage);
-		BSON_APPEND_INT32(&stage, "$limit", 1);
+		BSON_APPEND_INT64(&stage, "$limit", (int64_t)n);
 		bson_append_document_end(pipeline, &stage);
 	}
 	if(m->acl[0]){
@@ -204,8 +207,9 @@ static int mongo_fetch(struct auth_source *base, const char *const *usernames, s
 
 	if(n == 0) return 0;
 	if(s->client == NULL && make_client(s, err, errlen)) goto done;
+	/* usernames NULL (mongo_scan): a long cursor, so no maxTimeMS. */
+	if(usernames && s->max_time_ms > 0) BSON_APPEND_INT32(&opts, "maxTimeMS", s->max_time_ms);
 	build_pipeline(&pipeline, s->m, usernames, n);
-	if(s->max_time_ms > 0) BSON_APPEND_INT32(&opts, "maxTimeMS", s->max_time_ms);
 	coll = mongoc_client_get_collection(s->client, s->m->db, s->m->devices);
 	cursor = mongoc_collection_aggregate(coll, MONGOC_QUERY_NONE, &pipeline, &opts, NULL);
 	while(mongoc_cursor_next(cursor, &doc)){
@@ -273,8 +277,13 @@ static void mongo_destroy(struct auth_source *base)
 	bson_free(s);
 }
 
+static int mongo_scan(struct auth_source *base, size_t limit, auth_source_doc_fn on_doc, void *ud, char *err, size_t errlen)
+{
+	return mongo_fetch(base, NULL, limit, on_doc, ud, err, errlen);
+}
+
 static const struct auth_source_ops mongo_ops = {
-	mongo_fetch, mongo_probe, mongo_reset, mongo_destroy,
+	mongo_fetch, mongo_probe, mongo_reset, mongo_destroy, mongo_scan,
 };
 
 int registry_mongo_source_create(void *ctx, bool broker_thread, struct auth_source **out, char *err, size_t errlen)

@@ -29,6 +29,7 @@ struct refetch_req {
 	struct ih_strmap_node node;
 	struct refetch_req *next;
 	bool forced;
+	bool preload;                 /* counted in preload_outstanding */
 	char username[];
 };
 
@@ -55,6 +56,14 @@ struct registry_worker {
 
 	struct registry_worker_health health;
 	struct ih_logq logq;
+
+	/* start-up preload (registry_worker_preload) */
+	bool preload_requested;
+	bool scan_pending;            /* "auth_preload all": scan before anything else */
+	size_t scan_max;
+	const char **fallback;        /* libc copies: the usernames to fetch if the scan cannot serve */
+	size_t fallback_n;
+	size_t preload_outstanding;   /* preload requests not answered yet */
 
 	/* read-only after start */
 	struct auth_source_factory factory;
@@ -94,6 +103,14 @@ void registry_worker_result_free(struct registry_worker_result *r)
 	free(r);
 }
 
+static void free_fallback(struct registry_worker *w)
+{
+	for(size_t i = 0; i < w->fallback_n; i++) free((char *)w->fallback[i]);
+	free(w->fallback);
+	w->fallback = NULL;
+	w->fallback_n = 0;
+}
+
 static void worker_free(struct registry_worker *w)
 {
 	struct refetch_req *q, *next;
@@ -102,6 +119,7 @@ static void worker_free(struct registry_worker *w)
 		next = q->next;
 		free(q);
 	}
+	free_fallback(w);
 	free_results(w->res_head);
 	ih_strmap_cleanup(&w->pending);
 	ih_logq_cleanup(&w->logq);
@@ -213,7 +231,11 @@ static void requeue(struct registry_worker *w, struct refetch_req *list)
 		q->next = NULL;
 		dup = ih_strmap_find(&w->pending, q->username, strlen(q->username));
 		if(dup){
-			auth_container_of(dup, struct refetch_req, node)->forced |= q->forced;
+			struct refetch_req *d = auth_container_of(dup, struct refetch_req, node);
+			d->forced |= q->forced;
+			/* The outstanding preload count moves with the request. */
+			if(q->preload && d->preload) w->preload_outstanding--;
+			d->preload |= q->preload;
 			free(q);
 			continue;
 		}
@@ -257,8 +279,10 @@ static void collect_doc(void *ud, const bson_t *doc)
 	if(item->doc == NULL) item->doc = bson_copy(doc);
 }
 
-/* Called with the lock held; may wait for room. false when stopping. */
-static bool post_result(struct registry_worker *w, struct batch_item *item, int64_t fetched_ms)
+/* Called with the lock held; may wait for room. false when stopping.
+ * *doc passes to the result (and is set to NULL) when one is posted. */
+static bool post_result(struct registry_worker *w, const char *username, bson_t **doc, bool forced, bool preload,
+		int64_t fetched_ms)
 {
 	struct registry_worker_result *r;
 
@@ -266,16 +290,19 @@ static bool post_result(struct registry_worker *w, struct batch_item *item, int6
 		pthread_cond_wait(&w->space, &w->lock);
 	}
 	if(w->stop) return false;
+	if(preload) w->health.preload_posted++;
 	r = calloc(1, sizeof(*r));
-	if(r == NULL || (r->username = strdup(item->req->username)) == NULL){
+	if(r == NULL || (r->username = strdup(username)) == NULL){
 		free(r);
-		ih_logq_push(&w->logq, MOSQ_LOG_ERR, "iothub: registry worker: out of memory, refetch of %s lost",
-				item->req->username);
+		/* Still counted as posted: the broker side must not wait for it. */
+		if(preload) w->health.preload_posted--;
+		ih_logq_push(&w->logq, MOSQ_LOG_ERR, "iothub: registry worker: out of memory, refetch of %s lost", username);
 		return true;
 	}
-	r->doc = item->doc; /* ownership passes to the result */
-	item->doc = NULL;
-	r->forced = item->req->forced;
+	r->doc = *doc; /* ownership passes to the result */
+	*doc = NULL;
+	r->forced = forced;
+	r->preload = preload;
 	r->fetched_ms = fetched_ms;
 	if(w->res_tail) w->res_tail->next = r;
 	else w->res_head = r;
@@ -318,7 +345,9 @@ failed:
 		list = NULL;
 	}else{
 		for(i = 0; i < n; i++){
-			if(!post_result(w, &items[i], started)) break;
+			struct refetch_req *req = items[i].req;
+			if(req->preload) w->preload_outstanding--;
+			if(!post_result(w, req->username, &items[i].doc, req->forced, req->preload, started)) break;
 		}
 	}
 	pthread_mutex_unlock(&w->lock);
@@ -340,6 +369,85 @@ failed:
 	free(items);
 }
 
+/* Called with the lock held: queue the fallback usernames as preload requests. */
+static size_t enqueue_fallback(struct registry_worker *w);
+
+struct scan_ctx {
+	bson_t **docs;
+	size_t n, cap;
+	bool oom;
+};
+
+static void collect_scan(void *ud, const bson_t *doc)
+{
+	struct scan_ctx *ctx = ud;
+
+	if(ctx->n == ctx->cap){
+		size_t cap = ctx->cap ? ctx->cap * 2 : 1024;
+		bson_t **d = realloc(ctx->docs, cap * sizeof(*d));
+		if(d == NULL){
+			ctx->oom = true;
+			return;
+		}
+		ctx->docs = d;
+		ctx->cap = cap;
+	}
+	ctx->docs[ctx->n++] = bson_copy(doc);
+}
+
+/* "auth_preload all": the whole collection through one cursor, when it
+ * holds at most scan_max devices; otherwise the connected list. */
+static void run_scan(struct registry_worker *w, struct auth_source **src)
+{
+	struct scan_ctx ctx = {NULL, 0, 0, false};
+	char err[512] = "";
+	int64_t started = w->now_ms();
+	int rc = -1;
+	bool use_fallback = true;
+	bson_iter_t it;
+
+	if(*src == NULL && w->factory.create(w->factory.ctx, false, src, err, sizeof(err))) goto done;
+	if((*src)->ops->scan == NULL){
+		snprintf(err, sizeof(err), "this registry source cannot list every device");
+		goto done;
+	}
+	rc = (*src)->ops->scan(*src, w->scan_max + 1, collect_scan, &ctx, err, sizeof(err));
+	if(rc == 0 && ctx.oom){
+		snprintf(err, sizeof(err), "out of memory");
+		rc = -1;
+	}
+	if(rc == 0 && ctx.n > w->scan_max){
+		snprintf(err, sizeof(err), "the registry holds more than auth_preload_max (%zu) devices", w->scan_max);
+		rc = -1;
+	}else if(rc == 0){
+		use_fallback = false;
+	}
+done:
+	pthread_mutex_lock(&w->lock);
+	w->health.queries++;
+	if(use_fallback){
+		ih_logq_push(&w->logq, MOSQ_LOG_NOTICE,
+				"iothub: auth_preload all: %s; preloading the %zu devices connected at the last stop instead",
+				err, w->fallback_n);
+		enqueue_fallback(w);
+	}else{
+		for(size_t i = 0; i < ctx.n; i++){
+			const char *u;
+			if(!bson_iter_init_find(&it, ctx.docs[i], w->field_username) || !BSON_ITER_HOLDS_UTF8(&it)) continue;
+			u = bson_iter_utf8(&it, NULL);
+			if(ih_strmap_find(&w->pending, u, strlen(u))) continue; /* a refetch asked meanwhile answers it */
+			if(!post_result(w, u, &ctx.docs[i], false, true, started)) break;
+		}
+	}
+	free_fallback(w);
+	w->scan_pending = false;
+	pthread_mutex_unlock(&w->lock);
+	for(size_t i = 0; i < ctx.n; i++){
+		if(ctx.docs[i]) bson_destroy(ctx.docs[i]);
+	}
+	free(ctx.docs);
+}
+
 static void *worker_main(void *arg)
 {
 	struct registry_worker *w = arg;
@@ -359,6 +467,12 @@ static void *worker_main(void *arg)
 			}
 			pthread_mutex_unlock(&w->lock);
 			probe_once(w, &src);
+			pthread_mutex_lock(&w->lock);
+			continue;
+		}
+		if(w->scan_pending){
+			pthread_mutex_unlock(&w->lock);
+			run_scan(w, &src);
 			pthread_mutex_lock(&w->lock);
 			continue;
 		}
@@ -397,7 +511,9 @@ int registry_worker_start(struct registry_worker **out, const struct ih_config *
 	w->probe_budget_ms = cfg->mongo_timeout_ms;
 	w->batch = cfg->revalidate_batch ? cfg->revalidate_batch : 1;
 	w->pending_max = cfg->auth_refetch_queue_max;
-	w->res_max = 2 * w->batch;
+	/* Room for several batches: the broker takes results only when it
+	 * ticks (about every 100 ms when idle), and a preload streams them. */
+	w->res_max = 8 * w->batch < 4096 ? 4096 : 8 * w->batch;
 	/* Longest a worker query can take: connect, then the worker's socket
 	 * timeout (4x mongo_timeout, see source_mongo.c), plus slack. */
 	w->join_ms = 6 * (int64_t)cfg->mongo_timeout_ms + 1000;
@@ -459,8 +575,9 @@ bool registry_worker_stop(struct registry_worker *w)
 	return false;
 }
 
-/* Called with the lock held. 0 queued or merged, -1 dropped. */
-static int enqueue(struct registry_worker *w, const char *username, size_t len, bool forced)
+/* Called with the lock held. 0 queued or merged, -1 dropped. Preload
+ * requests are bounded by auth_preload_max instead of the queue limit. */
+static int enqueue(struct registry_worker *w, const char *username, size_t len, bool forced, bool preload)
 {
 	struct ih_strmap_node *n = ih_strmap_find(&w->pending, username, len);
 	struct refetch_req *q;
@@ -469,7 +586,7 @@ static int enqueue(struct registry_worker *w, const char *username, size_t len, 
 		auth_container_of(n, struct refetch_req, node)->forced |= forced;
 		return 0;
 	}
-	if(w->pending.count >= w->pending_max){
+	if(!preload && w->pending.count >= w->pending_max){
 		w->health.dropped_requests++;
 		return -1;
 	}
@@ -478,6 +595,8 @@ static int enqueue(struct registry_worker *w, const char *username, size_t len, 
 	if(q == NULL) return -1;
 	memcpy(q->username, username, len + 1);
 	q->forced = forced;
+	q->preload = preload;
+	if(preload) w->preload_outstanding++;
 	q->next = NULL;
 	ih_strmap_insert(&w->pending, &q->node, q->username, len);
 	if(w->tail) w->tail->next = q;
@@ -493,9 +612,54 @@ size_t registry_worker_refetch(struct registry_worker *w, const char *const *use
 	pthread_mutex_lock(&w->lock);
 	for(size_t i = 0; i < n; i++){
 		if(usernames[i] == NULL || registry_username_check(usernames[i], max_len, &plen)) continue;
-		if(enqueue(w, usernames[i], strlen(usernames[i]), forced)) dropped++;
+		if(enqueue(w, usernames[i], strlen(usernames[i]), forced, false)) dropped++;
 	}
 	pthread_cond_signal(&w->wake);
+	pthread_mutex_unlock(&w->lock);
+	return dropped;
+}
+
+static size_t enqueue_fallback(struct registry_worker *w)
+{
+	size_t dropped = 0;
+
+	for(size_t i = 0; i < w->fallback_n; i++){
+		if(enqueue(w, w->fallback[i], strlen(w->fallback[i]), false, true)) dropped++;
+	}
+	pthread_cond_signal(&w->wake);
+	return dropped;
+}
+
+size_t registry_worker_preload(struct registry_worker *w, const char *const *usernames, size_t n, size_t scan_max,
+		size_t max_len)
+{
+	size_t plen, kept = 0;
+	const char **copy = calloc(n ? n : 1, sizeof(*copy));
+	size_t dropped = 0;
+
+	if(copy == NULL) return n;
+	/* libc copies: the worker frees them (see the file comment). */
+	for(size_t i = 0; i < n; i++){
+		if(usernames[i] == NULL || registry_username_check(usernames[i], max_len, &plen)) continue;
+		if((copy[kept] = strdup(usernames[i])) == NULL){
+			dropped++;
+			continue;
+		}
+		kept++;
+	}
+	pthread_mutex_lock(&w->lock);
+	free_fallback(w);
+	w->fallback = copy;
+	w->fallback_n = kept;
+	w->preload_requested = true;
+	if(scan_max > 0){
+		w->scan_max = scan_max;
+		w->scan_pending = true;
+		pthread_cond_signal(&w->wake);
+	}else{
+		dropped += enqueue_fallback(w);
+		free_fallback(w);
+	}
 	pthread_mutex_unlock(&w->lock);
 	return dropped;
 }
@@ -541,6 +705,7 @@ void registry_worker_health(struct registry_worker *w, struct registry_worker_he
 {
 	pthread_mutex_lock(&w->lock);
 	*out = w->health;
+	out->preload_done = w->preload_requested && !w->scan_pending && w->preload_outstanding == 0;
 	pthread_mutex_unlock(&w->lock);
 }
 

@@ -33,6 +33,7 @@ struct registry_worker_result {
 	char *username;       /* libc heap */
 	bson_t *doc;          /* libbson heap; NULL: the registry has no such device */
 	bool forced;          /* asked for by auth_invalidate: always report */
+	bool preload;         /* the start-up preload (registry_worker_preload) */
 	int64_t fetched_ms;   /* when the query was sent (auth clock) */
 };
 
@@ -46,6 +47,8 @@ struct registry_worker_health {
 	uint64_t queries;
 	uint64_t errors;
 	uint64_t dropped_requests;
+	uint64_t preload_posted;    /* preload results handed over so far */
+	bool preload_done;          /* every preload result is posted */
 };
 
 /* Starts the thread, which probes the registry once straight away. */
@@ -64,6 +67,17 @@ bool registry_worker_stop(struct registry_worker *w);
  * pending username is merged. Returns how many were dropped because the
  * queue was full (counted in dropped_requests) or memory was short. */
 size_t registry_worker_refetch(struct registry_worker *w, const char *const *usernames, size_t n, bool forced, size_t max_len);
+/*
+ * The start-up preload, called once: fetch usernames[0..n) in $in batches
+ * like refetches (their results have preload set and are not bounded by
+ * auth_refetch_queue_max; the caller bounds n). With scan_max > 0, first
+ * read the whole collection through the source's scan, and use it when it
+ * holds at most scan_max devices; otherwise (too many, no scan, an error)
+ * fall back to usernames, with one log line. Malformed usernames are
+ * skipped. Returns how many were dropped for lack of memory.
+ */
+size_t registry_worker_preload(struct registry_worker *w, const char *const *usernames, size_t n, size_t scan_max,
+		size_t max_len);
 /* The registry is down: probe it every mongo_probe_interval until it works.
  * Returns the latest ticket handed out: a successful probe with a larger
  * one started after this call. */

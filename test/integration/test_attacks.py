@@ -296,7 +296,7 @@ def test_thousand_wrong_passwords_throttled(mongo, broker):
     n = 1000
 
     # Throttled (defaults: 10 failures per 60 s window -> 60 s block, per
-    # username and per address).
+    # username; the address only loses the cheap path for failing names).
     b = broker()
     mark = b.log_mark()
     secs_on, codes_on = _hammer(b.port, dev.username.encode(), n)
@@ -307,9 +307,11 @@ def test_thousand_wrong_passwords_throttled(mongo, broker):
     throttled_on = len(re.findall(r'too many failed logins', text))
     assert codes_on.get(0, 0) == 0
     assert right_on not in (0, None), 'the right password got through during the block (CONNACK %r)' % right_on
-    assert bystander_on not in (0, None), 'per-address block: another device from the same address (CONNACK %r)' % bystander_on
+    # The address is blocked too, but that alone refuses nobody: a device
+    # with the right secret behind the same (NAT) address gets in.
+    assert bystander_on == 0, 'another device from the same address was refused (CONNACK %r)' % bystander_on
     assert checked_on == 10, checked_on
-    assert throttled_on >= n - 10 + 2
+    assert throttled_on >= n - 10 + 1
     assert re.search(r'10 failed logins for username "p1/bf" within 60s: refusing it for 60s', text)
     assert re.search(r'10 failed logins for address "127\.0\.0\.1"', text)
     b.stop()

@@ -53,7 +53,7 @@ static void stub_destroy(struct auth_source *s)
 	free(s);
 }
 
-static const struct auth_source_ops stub_ops = {stub_fetch, stub_ok, stub_ok, stub_destroy};
+static const struct auth_source_ops stub_ops = {stub_fetch, stub_ok, stub_ok, stub_destroy, NULL};
 
 static int stub_create(void *ctx, bool broker, struct auth_source **out, char *err, size_t errlen)
 {

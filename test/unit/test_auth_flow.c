@@ -39,6 +39,7 @@ static struct {
 	bool failing;
 	int broker_fetches;
 	int worker_fetches;
+	int scans;
 	int probes;
 	int resets;
 	size_t max_batch;
@@ -109,7 +110,24 @@ static void fake_destroy(struct auth_source *s)
 	free(s);
 }
 
-static const struct auth_source_ops fake_ops = {fake_fetch, fake_probe, fake_reset, fake_destroy};
+static int fake_scan(struct auth_source *s, size_t limit, auth_source_doc_fn on_doc, void *ud, char *err, size_t errlen)
+{
+	size_t n = 0;
+
+	(void)s; (void)err; (void)errlen;
+	pthread_mutex_lock(&R.lock);
+	R.scans++;
+	for(int k = 0; k < FAKE_MAX && n < limit; k++){
+		if(R.docs[k]){
+			on_doc(ud, R.docs[k]);
+			n++;
+		}
+	}
+	pthread_mutex_unlock(&R.lock);
+	return 0;
+}
+
+static const struct auth_source_ops fake_ops = {fake_fetch, fake_probe, fake_reset, fake_destroy, fake_scan};
 
 static int fake_create(void *ctx, bool broker, struct auth_source **out, char *err, size_t errlen)
 {
@@ -235,7 +253,7 @@ static void fake_reset_all(void)
 		R.docs[k] = NULL;
 	}
 	R.failing = false;
-	R.broker_fetches = R.worker_fetches = R.probes = R.resets = 0;
+	R.broker_fetches = R.worker_fetches = R.probes = R.resets = R.scans = 0;
 	R.max_batch = 0;
 	pthread_mutex_unlock(&R.lock);
 }
@@ -501,6 +519,103 @@ START_TEST(throttle_blocks_without_queries)
 }
 END_TEST
 
+/* The NAT case: an address that failed auth_fail_max times still admits
+ * the devices that verify, and refuses unknown names without a query. */
+START_TEST(blocked_address_admits_good_devices)
+{
+	int fetches;
+
+	cfg.auth_fail_max = 3;
+	start();
+	expect_refused("p1/nope1", "x", "unknown device");
+	expect_refused("p1/nope2", "x", "unknown device");
+	expect_refused("p1/nope3", "x", "unknown device");
+	ck_assert(stub_log_contains("3 failed logins for address \"198.51.100.1\""));
+	expect_ok("p1/d1", "s1");
+	expect_ok("p1/d1", "s1");
+	fetches = broker_fetches();
+	expect_refused("p1/nope1", "x", "unknown device, from an address with too many failed logins");
+	ck_assert_int_eq(broker_fetches(), fetches);
+	/* One failure from the blocked address blocks the name. */
+	expect_refused("p1/d2", "wrong", "wrong password");
+	expect_refused("p1/d2", "s2", "too many failed logins for this username");
+	expect_ok("p1/d1", "s1");
+}
+END_TEST
+
+/* ---- start-up preload ---- */
+
+static bool preload_logged(void)
+{
+	return stub_log_contains("auth preload: ");
+}
+
+START_TEST(preload_fills_cache_without_broker_queries)
+{
+	static const char *const names[] = {"p1/d1", "p1/d2", "p1/nope", "bad name"};
+	struct auth_stats st;
+
+	start();
+	ck_assert_int_eq(auth_preload(A, names, 4, false), MOSQ_ERR_SUCCESS);
+	ck_assert(tick_until(preload_logged, 3000));
+	ck_assert(stub_log_contains("auth preload: 2 device records loaded in "));
+	ck_assert(stub_log_contains("(1 usernames not in the registry or unusable)"));
+	expect_ok("p1/d1", "s1");
+	expect_ok("p1/d2", "s2");
+	ck_assert_int_eq(broker_fetches(), 0);
+	/* Not found is not cached: a device registered since gets in. */
+	fake_put("{\"broker_username\": \"p1/nope\", \"secret\": \"s9\"}");
+	expect_ok("p1/nope", "s9");
+	ck_assert_int_eq(broker_fetches(), 1);
+	auth_get_stats(A, &st);
+	ck_assert_uint_eq(st.preloaded, 2);
+	ck_assert_int_eq(ncb, 0); /* nothing was connected: nothing to report */
+}
+END_TEST
+
+START_TEST(preload_bounded_by_revalidate_interval)
+{
+	static const char *const names[] = {"p1/d1"};
+
+	cfg.revalidate_interval_s = 5;
+	start();
+	auth_preload(A, names, 1, false);
+	ck_assert(tick_until(preload_logged, 3000));
+	fake_put("{\"broker_username\": \"p1/d1\", \"secret\": \"s1\", \"status\": \"suspended\"}");
+	expect_ok("p1/d1", "s1");            /* the preloaded record, still fresh */
+	advance_s(6);
+	expect_refused("p1/d1", "s1", "device suspended");
+	ck_assert_int_eq(broker_fetches(), 1);
+}
+END_TEST
+
+START_TEST(preload_all_scans_the_registry)
+{
+	start();
+	auth_preload(A, NULL, 0, true);
+	ck_assert(tick_until(preload_logged, 3000));
+	ck_assert(stub_log_contains("auth preload: 6 device records loaded"));
+	expect_ok("p1/d2", "s2");
+	ck_assert_int_eq(broker_fetches(), 0);
+	ck_assert_int_eq(R.scans, 1);
+}
+END_TEST
+
+START_TEST(preload_all_falls_back_when_too_large)
+{
+	static const char *const names[] = {"p1/d1"};
+
+	cfg.auth_preload_max = 3;
+	start();
+	auth_preload(A, names, 1, true);
+	ck_assert(tick_until(preload_logged, 3000));
+	ck_assert(stub_log_contains("the registry holds more than auth_preload_max (3) devices; preloading the 1 devices"));
+	ck_assert(stub_log_contains("auth preload: 1 device records loaded"));
+	expect_ok("p1/d1", "s1");
+	ck_assert_int_eq(broker_fetches(), 0);
+}
+END_TEST
+
 START_TEST(startup_probe_reports_outage)
 {
 	fake_fail(true);
@@ -738,6 +853,11 @@ int main(void)
 	tcase_add_test(tc, cache_disabled);
 	tcase_add_test(tc, warm_connect_skips_pbkdf2);
 	tcase_add_test(tc, throttle_blocks_without_queries);
+	tcase_add_test(tc, blocked_address_admits_good_devices);
+	tcase_add_test(tc, preload_fills_cache_without_broker_queries);
+	tcase_add_test(tc, preload_bounded_by_revalidate_interval);
+	tcase_add_test(tc, preload_all_scans_the_registry);
+	tcase_add_test(tc, preload_all_falls_back_when_too_large);
 	tcase_add_test(tc, startup_probe_reports_outage);
 	tcase_add_test(tc, outage_policy);
 	tcase_add_test(tc, outage_suspended_cached_record);

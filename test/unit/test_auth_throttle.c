@@ -64,13 +64,24 @@ START_TEST(blocks_address_after_max)
 	ck_assert_int_eq(auth_throttle_init(&t, &cfg), 0);
 	auth_throttle_failure(t, "p/a", "192.0.2.7", S(0));
 	auth_throttle_failure(t, "p/b", "192.0.2.7", S(0));
+	ck_assert(!auth_throttle_address_blocked(t, "192.0.2.7", S(0)));
 	auth_throttle_failure(t, "p/c", "192.0.2.7", S(0));
-	ck_assert_str_eq(auth_throttle_check(t, "p/z", "192.0.2.7", S(1)), "too many failed logins from this address");
-	ck_assert_ptr_null(auth_throttle_check(t, "p/z", "192.0.2.8", S(1)));
+	ck_assert(auth_throttle_address_blocked(t, "192.0.2.7", S(1)));
+	ck_assert(!auth_throttle_address_blocked(t, "192.0.2.8", S(1)));
 	ck_assert(stub_log_contains("for address \"192.0.2.7\""));
+	/* An address block alone refuses nobody (the NAT case)... */
+	ck_assert_ptr_null(auth_throttle_check(t, "p/z", "192.0.2.7", S(1)));
+	/* ...but one failure from it blocks the username at once. */
+	auth_throttle_failure(t, "p/z", "192.0.2.7", S(1));
+	ck_assert_str_eq(auth_throttle_check(t, "p/z", "192.0.2.8", S(2)), "too many failed logins for this username");
+	ck_assert(stub_log_contains("failed login for username \"p/z\" from a blocked address: refusing it for 30s"));
+	/* Elsewhere a name still gets auth_fail_max tries. */
+	auth_throttle_failure(t, "p/y", "192.0.2.8", S(2));
+	ck_assert_ptr_null(auth_throttle_check(t, "p/y", "192.0.2.8", S(2)));
 	/* A success for a username does not clear the address. */
 	auth_throttle_success(t, "p/a");
-	ck_assert_ptr_nonnull(auth_throttle_check(t, "p/z", "192.0.2.7", S(2)));
+	ck_assert(auth_throttle_address_blocked(t, "192.0.2.7", S(2)));
+	ck_assert(!auth_throttle_address_blocked(t, "192.0.2.7", S(31)));
 	auth_throttle_cleanup(t);
 }
 END_TEST
@@ -138,7 +149,7 @@ START_TEST(bounded_memory)
 	/* The flood pushed the oldest name out: its block is forgotten, not extended. */
 	ck_assert_ptr_null(auth_throttle_check(t, "p/victim", NULL, S(2)));
 	/* The flooding address, touched every time, is still tracked and blocked. */
-	ck_assert_ptr_nonnull(auth_throttle_check(t, "p/new", "203.0.113.1", S(2)));
+	ck_assert(auth_throttle_address_blocked(t, "203.0.113.1", S(2)));
 	auth_throttle_cleanup(t);
 	ck_assert_int_eq(stub_mem_live_blocks(), blocks_at_start);
 }
