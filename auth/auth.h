@@ -51,6 +51,12 @@
  * status_active (default "active") is active; any other value refuses the
  * device ("suspended").
  *
+ * Tokens. With jwt_secret or jwt_public_key set, a credential in the form
+ * of a JWT (auth/jwt.h) is verified as a token before anything else, and
+ * the record returned is a token record (dev->token): the registry, the
+ * cache and the outage rule are not involved. Refusals count for the
+ * throttle like wrong passwords.
+ *
  * Throttling. See auth/throttle.h: auth_fail_max failures (wrong password,
  * unknown device, malformed username, missing password) per username or
  * per address within auth_fail_window block that username or address for
@@ -119,6 +125,8 @@ struct auth_stats {
 	uint64_t registry_errors;
 	uint64_t throttled;          /* refused by the throttle (included in refused) */
 	uint64_t outage_admits;      /* admitted under the outage rule (included in accepted) */
+	uint64_t jwt_accepted;       /* admitted by a token (included in accepted) */
+	uint64_t jwt_refused;        /* refused token (included in refused) */
 	uint32_t cache_entries;
 	bool registry_up;
 };

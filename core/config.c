@@ -51,6 +51,7 @@ static const char *const nomatch_choices[] = {"deny", "allow", NULL};
 static const char *const deny_action_choices[] = {"ignore", "disconnect", NULL};
 static const char *const format_choices[] = {"bson", "json", NULL};
 static const char *const queue_type_choices[] = {"classic", "quorum", NULL};
+static const char *const jwt_from_choices[] = {"password", "username", NULL};
 
 /* The IotHub server's device ACL (REFERENCE section 4), as templates. */
 static const char *const default_acl_publish[] = {
@@ -184,6 +185,20 @@ static const struct opt_def opt_table[] = {
 	{"revalidate_batch", OPT_U32, OFF(revalidate_batch), "500", NULL, 1, 100000, NULL},
 	{"stats_interval", OPT_SECONDS, OFF(stats_interval_s), "60s", NULL, 0, DAY_S, NULL},
 	{"stats_file", OPT_STR_OPT, OFF(stats_file), NULL, NULL, 0, 0, NULL},
+
+	/* -- JWT authentication (auth/jwt.c); README "JWT authentication" -- */
+	{"jwt_secret", OPT_STR_OPT, OFF(jwt_secret), NULL, NULL, 0, 0, NULL},
+	{"jwt_public_key", OPT_STR_OPT, OFF(jwt_public_key), NULL, NULL, 0, 0, NULL},
+	{"jwt_from", OPT_ENUM, OFF(jwt_from), "password", NULL, 0, 0, jwt_from_choices},
+	{"jwt_verify_claims", OPT_LIST, OFF(jwt_verify_claims), NULL, empty_list, 0, 0, NULL},
+	{"jwt_leeway", OPT_SECONDS, OFF(jwt_leeway_s), "0s", NULL, 0, DAY_S, NULL},
+	{"jwt_require_exp", OPT_BOOL, OFF(jwt_require_exp), "true", NULL, 0, 0, NULL},
+	{"jwt_superuser_claim", OPT_STR_OPT, OFF(jwt_superuser_claim), NULL, NULL, 0, 0, NULL},
+	{"jwt_acl_publish", OPT_LIST, OFF(jwt_acl_publish), NULL, empty_list, 0, 0, NULL},
+	{"jwt_acl_subscribe", OPT_LIST, OFF(jwt_acl_subscribe), NULL, empty_list, 0, 0, NULL},
+	{"jwt_acl_pubsub", OPT_LIST, OFF(jwt_acl_pubsub), NULL, empty_list, 0, 0, NULL},
+	{"jwt_disconnect_on_expiry", OPT_BOOL, OFF(jwt_disconnect_on_expiry), "true", NULL, 0, 0, NULL},
+	/* -- end JWT authentication -- */
 };
 
 #define OPT_COUNT (sizeof(opt_table) / sizeof(opt_table[0]))
