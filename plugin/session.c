@@ -60,7 +60,7 @@ void session_free_conn(struct ih_conn *c, void *ud)
 static int conn_compile(struct iothub *ih, const struct ih_conn *c, const struct ih_device *dev,
 		struct acl_rules **rules_out, struct autosub_list *subs_out)
 {
-	struct acl_subject who = {c->username, c->product_len, c->client_id};
+	struct acl_subject who = {c->username, c->product_len, c->client_id, dev && dev->token};
 	int rc;
 
 	*rules_out = NULL;
