@@ -268,7 +268,8 @@ static bool numeric(const bson_iter_t *it, int64_t *out)
 		case BSON_TYPE_DOUBLE:
 			d = bson_iter_double(it);
 			if(!isfinite(d) || d > 9.2e18 || d < -9.2e18) return false;
-			*out = (int64_t)floor(d);
+			*out = (int64_t)d;
+			if((double)*out > d) (*out)--;   /* floor, without libm */
 			return true;
 		default: return false;
 	}
