@@ -23,6 +23,8 @@
 /* Decoded header or payload: a token of at most AUTH_JWT_MAX_LEN
  * characters decodes to at most three quarters of that. */
 #define DECODED_MAX (AUTH_JWT_MAX_LEN / 4 * 3)
+/* jwt_verify_claims lines (duplicate detection keeps one counter each). */
+#define AUTH_JWT_MAX_CHECKS 32
 
 struct claim_check {
 	char *name;
@@ -103,6 +105,11 @@ int auth_jwt_init(struct auth_jwt **out, const struct ih_config *cfg)
 			goto fail;
 		}
 		j->algs |= key_algs;
+	}
+	if(cfg->jwt_verify_claims.count > AUTH_JWT_MAX_CHECKS){
+		mosquitto_log_printf(MOSQ_LOG_ERR, "iothub: option plugin_opt_jwt_verify_claims: at most %d lines",
+				AUTH_JWT_MAX_CHECKS);
+		goto fail;
 	}
 	j->checks = mosquitto_calloc(cfg->jwt_verify_claims.count + 1, sizeof(*j->checks));
 	if(j->checks == NULL){
@@ -187,7 +194,13 @@ static const char *decode_object(const char *seg, size_t len, unsigned char *buf
 	if(n < 0) return "not base64url";
 	while(i < n && (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\r' || buf[i] == '\n')) i++;
 	if(i == n || buf[i] != '{') return "not a JSON object";
-	if(!bson_init_from_json(doc, (const char *)buf, n, &err)) return "not valid JSON";
+	/* Initialised first so that a parse failing half-way (which may have
+	 * grown the document onto the heap) can always be destroyed. */
+	bson_init(doc);
+	if(!bson_init_from_json(doc, (const char *)buf, n, &err)){
+		bson_destroy(doc);
+		return "not valid JSON";
+	}
 	return NULL;
 }
 
@@ -238,7 +251,7 @@ static const char *find_claims(const struct auth_jwt *j, const bson_t *body, str
 {
 	static const char *const fixed[C_FIXED] = {"exp", "nbf", "acl", NULL};
 	bson_iter_t it;
-	unsigned checks_seen[32] = {0};
+	unsigned checks_seen[AUTH_JWT_MAX_CHECKS] = {0};
 
 	memset(c, 0, sizeof(*c));
 	if(!bson_iter_init(&it, body)) return "unreadable";
@@ -251,7 +264,7 @@ static const char *find_claims(const struct auth_jwt *j, const bson_t *body, str
 			c->has[k] = true;
 			c->at[k].it = it;
 		}
-		for(size_t k = 0; k < j->n_checks && k < 32; k++){
+		for(size_t k = 0; k < j->n_checks; k++){
 			if(!strcmp(key, j->checks[k].name) && checks_seen[k]++) return "a claim is given twice";
 		}
 	}
