@@ -178,6 +178,11 @@ START_TEST(refusals)
 	REFUSED(hs256("{\"exp\":1700000010,\"exp\":1800000000}"), "given twice");
 	REFUSED(hs256("[1700000010]"), "malformed payload: not a JSON object");
 	REFUSED(hs256("{\"exp\":"), "malformed payload: not valid JSON");
+	/* A parse failing after the document grew onto the heap: libbson frees
+	 * it, and the verifier must not free it again (found by fuzz_jwt). */
+	REFUSED(hs256("{\"username\":\"svc\",\"pad\":\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+			"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\",\"exp\":1,\"x\":{\"a\" 1}}"),
+			"malformed payload: not valid JSON");
 	REFUSED(mint_hs(AUTH_JWT_HS256, "{\"alg\":\"HS256\",\"alg\":\"none\"}", "{\"exp\":1700000010}", SECRET),
 			"\"alg\" given twice");
 	REFUSED(mint_hs(AUTH_JWT_HS256, "{\"alg\":\"HS256\",\"crit\":[\"x\"]}", "{\"exp\":1700000010}", SECRET), "\"crit\"");
