@@ -11,7 +11,9 @@
  *
  * Verification, in this order, each failure refusing with its reason:
  *   1. at most AUTH_JWT_MAX_LEN bytes;
- *   2. header: base64url JSON object, exactly one string "alg", no "crit";
+ *   2. header: base64url JSON object, exactly one string "alg", no "crit"
+ *      (the usual {"alg":"HS256","typ":"JWT"} forms are recognised byte for
+ *      byte without a JSON parse);
  *   3. alg: "none" never; otherwise it must be configured: HS256/384/512
  *      need jwt_secret, RS* an RSA jwt_public_key, ES* an EC one of the
  *      matching curve. An HS token when only a public key is configured is

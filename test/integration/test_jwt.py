@@ -327,6 +327,12 @@ def test_iothubctl_token(broker, mqtt, tmp_path):
     assert claims['acl'] == {'pub': ['ctl/#']}
     assert _pub_rc(mqtt, b, 'svc', tok, 'ctl/1') in PUBACK_OK
     assert _pub_rc(mqtt, b, 'svc', tok, 'other/1') == RC_NOT_AUTHORIZED
+    js = subprocess.run([str(CTL), '--json', 'token', '--secret-file', str(secret_file), 'svc'],
+                        capture_output=True, text=True, timeout=30)
+    doc = json.loads(js.stdout)
+    assert js.returncode == 0 and doc['username'] == 'svc'
+    assert doc['exp'] - int(time.time()) in range(5, 11)     # the default ttl, 10 s
+    assert_accepted(pub(b, 'svc', doc['token']))
     bad = subprocess.run([str(CTL), 'token', '--secret-file', str(secret_file),
                           '--acl', '{"pub":', 'svc'], capture_output=True, text=True, timeout=30)
     assert bad.returncode == 2 and 'acl' in bad.stderr

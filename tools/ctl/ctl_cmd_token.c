@@ -65,7 +65,10 @@ static const char *acl_shape(const bson_t *acl)
 	return NULL;
 }
 
-static int sign_and_print(const char *secret, size_t secret_len, const char *payload)
+/* Text mode prints the token alone, for $(iothubctl token ...); --json
+ * prints {"username", "token", "exp"}. */
+static int sign_and_print(const char *secret, size_t secret_len, const char *payload, const char *username,
+		int64_t exp)
 {
 	static const char header[] = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
 	size_t plen = strlen(payload);
@@ -84,7 +87,17 @@ static int sign_and_print(const char *secret, size_t secret_len, const char *pay
 	}
 	tok[n++] = '.';
 	auth_jwt_b64url_encode(mac, maclen, tok + n);
-	out_text("%s\n", tok);
+	if(out_json_mode()){
+		bson_t doc;
+		bson_init(&doc);
+		BSON_APPEND_UTF8(&doc, "username", username);
+		BSON_APPEND_UTF8(&doc, "token", tok);
+		BSON_APPEND_INT64(&doc, "exp", exp);
+		out_result(NULL, &doc, NULL);
+		bson_destroy(&doc);
+	}else{
+		out_text("%s\n", tok);
+	}
 	OPENSSL_cleanse(mac, sizeof(mac));
 	free(tok);
 	return CTL_OK;
@@ -133,7 +146,8 @@ int ctl_cmd_token(struct ctl *c, int argc, char **argv)
 	}
 	json = bson_as_relaxed_extended_json(&claims, NULL);
 	bson_destroy(&claims);
-	rc = json ? sign_and_print(secret, secret_len, json) : out_fail(CTL_ERR, NULL, "out of memory");
+	rc = json ? sign_and_print(secret, secret_len, json, argv[0], now + (int64_t)(ttl_ms / 1000))
+		: out_fail(CTL_ERR, NULL, "out of memory");
 	bson_free(json);
 	OPENSSL_cleanse(secret, sizeof(secret));
 	return rc;
