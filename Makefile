@@ -40,10 +40,10 @@ LIB_OBJ    = $(filter-out $(BUILD)/obj/plugin/plugin.o,$(PLUGIN_OBJ))
 CTL_SRC    = $(wildcard tools/ctl/*.c)
 CTL_OBJ    = $(CTL_SRC:%.c=$(BUILD)/obj/%.o)
 # iothubctl shares name validation, secret handling and the option table
-# (plugin_opt_* parsing for --config) and the ACL list names with the plugin; tools/ctl/broker_shim.c
-# backs the broker functions config.o calls with libc.
+# (plugin_opt_* parsing for --config), the ACL list names and the JWT signature (token) with the plugin;
+# tools/ctl/broker_shim.c backs the broker functions config.o calls with libc.
 CTL_SHARED = $(BUILD)/obj/registry/username.o $(BUILD)/obj/auth/secret.o $(BUILD)/obj/core/config.o \
-             $(BUILD)/obj/core/acl_lists.o
+             $(BUILD)/obj/core/acl_lists.o $(BUILD)/obj/auth/jwt_sig.o
 
 STUB_OBJ   = $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard test/stubs/*.c))
 UNIT_SRC   = $(wildcard test/unit/test_*.c)

@@ -114,6 +114,12 @@ static enum acl_ph_result subject_value(enum acl_ph_level kind, const struct acl
 	if(who == NULL || who->username == NULL) return ACL_PH_NO_IDENTITY;
 	user = who->username;
 	ulen = strlen(user);
+	if(who->token_user){
+		if(kind != ACL_PH_LEVEL_U) return ACL_PH_UNSAFE_VALUE;
+		*value = user;
+		*vlen = ulen;
+		return value_safe(user, ulen) ? ACL_PH_OK : ACL_PH_UNSAFE_VALUE;
+	}
 	plen = who->product_len;
 	if(plen == 0 || plen >= ulen || user[plen] != '/'
 			|| !value_safe(user, plen) || !value_safe(user + plen + 1, ulen - plen - 1)){

@@ -36,6 +36,9 @@ struct acl_subject {
 	const char *username;   /* "P/D", or NULL for an anonymous connection */
 	size_t product_len;     /* bytes of ProductName at the start of username */
 	const char *client_id;  /* may be NULL */
+	bool token_user;        /* a token client (auth/jwt.h): %u is its username as ONE
+	                         * level, under the same safety rule as %c; %p and %d have
+	                         * no value */
 };
 
 enum acl_ph_result {

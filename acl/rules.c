@@ -57,8 +57,12 @@ struct acl_templates {
 	const char **item[IH_ACL_LIST_COUNT];   /* into this allocation */
 };
 
-int acl_templates_init(struct acl_templates **out, const struct ih_config *cfg)
+/* lists[i] for template list i (NULL: empty); option names are
+ * plugin_opt_<prefix>_<list>. */
+static int templates_from(struct acl_templates **out, const struct ih_strlist *const lists[IH_ACL_LIST_COUNT],
+		const char *prefix)
 {
+	static const struct ih_strlist none;
 	struct acl_templates *t = NULL;
 	size_t n = 0, bytes = 0;
 	const char **slot;
@@ -68,11 +72,11 @@ int acl_templates_init(struct acl_templates **out, const struct ih_config *cfg)
 	int rc = MOSQ_ERR_SUCCESS;
 
 	for(int i = 0; i < IH_ACL_LIST_COUNT; i++){
-		const struct ih_strlist *l = &cfg->acl_lists.list[i];
+		const struct ih_strlist *l = lists[i] ? lists[i] : &none;
 		for(size_t j = 0; j < l->count; j++){
 			if(acl_placeholder_check(l->items[j], &uses, err, sizeof(err)) != ACL_PH_OK){
-				mosquitto_log_printf(MOSQ_LOG_ERR, "iothub: option plugin_opt_acl_%s \"%s\": %s",
-						ih_acl_list_names[i], l->items[j], err);
+				mosquitto_log_printf(MOSQ_LOG_ERR, "iothub: option plugin_opt_%s_%s \"%s\": %s",
+						prefix, ih_acl_list_names[i], l->items[j], err);
 				rc = MOSQ_ERR_INVAL;
 			}
 			n++;
@@ -86,7 +90,7 @@ int acl_templates_init(struct acl_templates **out, const struct ih_config *cfg)
 	slot = (const char **)(void *)(t + 1);
 	pool = (char *)(slot + n);
 	for(int i = 0; i < IH_ACL_LIST_COUNT; i++){
-		const struct ih_strlist *l = &cfg->acl_lists.list[i];
+		const struct ih_strlist *l = lists[i] ? lists[i] : &none;
 		t->item[i] = slot;
 		t->count[i] = l->count;
 		for(size_t j = 0; j < l->count; j++){
@@ -98,6 +102,25 @@ int acl_templates_init(struct acl_templates **out, const struct ih_config *cfg)
 	}
 	*out = t; /* the caller owns t; acl_templates_cleanup frees it */
 	return MOSQ_ERR_SUCCESS;
+}
+
+int acl_templates_init(struct acl_templates **out, const struct ih_config *cfg)
+{
+	const struct ih_strlist *lists[IH_ACL_LIST_COUNT];
+
+	for(int i = 0; i < IH_ACL_LIST_COUNT; i++) lists[i] = &cfg->acl_lists.list[i];
+	return templates_from(out, lists, "acl");
+}
+
+int acl_templates_init_jwt(struct acl_templates **out, const struct ih_config *cfg)
+{
+	const struct ih_strlist *lists[IH_ACL_LIST_COUNT] = {
+		[IH_ACL_PUBLISH] = &cfg->jwt_acl_publish,
+		[IH_ACL_SUBSCRIBE] = &cfg->jwt_acl_subscribe,
+		[IH_ACL_PUBSUB] = &cfg->jwt_acl_pubsub,
+	};
+
+	return templates_from(out, lists, "jwt_acl");
 }
 
 void acl_templates_cleanup(struct acl_templates *t)

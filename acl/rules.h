@@ -59,6 +59,9 @@ struct acl_rules;
  * MOSQ_ERR_NOMEM. *out is set only on success.
  */
 int acl_templates_init(struct acl_templates **out, const struct ih_config *cfg);
+/* The same for JWT clients: jwt_acl_publish, jwt_acl_subscribe and
+ * jwt_acl_pubsub (no deny lists), logged as plugin_opt_jwt_acl_*. */
+int acl_templates_init_jwt(struct acl_templates **out, const struct ih_config *cfg);
 void acl_templates_cleanup(struct acl_templates *t);   /* NULL is fine */
 
 /*

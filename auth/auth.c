@@ -14,6 +14,7 @@
 #include "auth/auth.h"
 #include "auth/auth_cache.h"
 #include "auth/auth_internal.h"
+#include "auth/jwt.h"
 #include "registry/mongo_lib.h"
 #include "auth/pwdigest.h"
 #include "registry/registry.h"
@@ -43,6 +44,7 @@ struct auth {
 	int64_t (*now_ms)(void);
 	struct auth_cache *cache;
 	struct auth_throttle *throttle;
+	struct auth_jwt *jwt;                 /* NULL: JWT authentication off */
 	struct registry *registry;
 	struct registry_worker *worker;
 	uint64_t seen_err_seq;
@@ -95,6 +97,8 @@ int auth_init_with(struct auth **out, const struct ih_config *cfg, const struct 
 	}
 	if(auth_cache_init(&a->cache, cfg->auth_cache_max)) goto fail;
 	if(auth_throttle_init(&a->throttle, cfg)) goto fail;
+	rc = auth_jwt_init(&a->jwt, cfg);
+	if(rc) goto fail;
 	rc = MOSQ_ERR_UNKNOWN;
 	if(registry_init(&a->registry, cfg, &a->factory, a->now_ms, on_registry_down, a)) goto fail;
 	if(registry_worker_start(&a->worker, cfg, &a->factory, a->now_ms)){
@@ -120,6 +124,7 @@ void auth_cleanup(struct auth *a)
 	if(a == NULL) return;
 	joined = registry_worker_stop(a->worker);
 	registry_cleanup(a->registry);
+	auth_jwt_cleanup(a->jwt);
 	auth_throttle_cleanup(a->throttle);
 	auth_cache_cleanup(a->cache);
 	/* A worker still stuck in the driver uses the source context and
@@ -287,6 +292,36 @@ static int outage(struct auth *a, const char *client_id, const char *address, co
 /* ------------------------------------------------------------------ */
 /* BASIC_AUTH                                                           */
 
+/*
+ * The token half of the chain (auth/jwt.h). With jwt_from username the
+ * username IS the token: log lines and the throttle then name the address
+ * only, never the token.
+ */
+static int check_token(struct auth *a, const char *client_id, const char *address, const char *username,
+		const char *token, int64_t now, struct ih_device **out)
+{
+	bool in_username = a->cfg->jwt_from == IH_JWT_FROM_USERNAME;
+	const char *name = in_username ? NULL : username;
+	const char *shown = in_username ? "(token)" : username;
+	const char *blocked;
+	char why[256];
+
+	blocked = auth_throttle_check(a->throttle, name, address, now);
+	if(blocked){
+		a->st.throttled++;
+		return refuse(a, MOSQ_LOG_NOTICE, client_id, address, shown, "%s", blocked);
+	}
+	if(auth_jwt_verify(a->jwt, token, username, client_id, (int64_t)time(NULL), out, why, sizeof(why))){
+		auth_throttle_failure(a->throttle, name, address, now);
+		a->st.jwt_refused++;
+		return refuse(a, MOSQ_LOG_NOTICE, client_id, address, shown, "invalid token: %s", why);
+	}
+	auth_throttle_success(a->throttle, name);
+	a->st.jwt_accepted++;
+	a->st.accepted++;
+	return MOSQ_ERR_SUCCESS; /* *out is the caller's reference */
+}
+
 int auth_check(struct auth *a, const char *client_id, const char *address, const char *username,
 		const char *password, struct ih_device **out)
 {
@@ -301,6 +336,11 @@ int auth_check(struct auth *a, const char *client_id, const char *address, const
 
 	*out = NULL;
 	poll_health(a);
+	/* Before the P/D username rule: token usernames have no '/'. */
+	if(a->jwt){
+		const char *cred = cfg->jwt_from == IH_JWT_FROM_USERNAME ? username : password;
+		if(cred && auth_jwt_looks_like(cred)) return check_token(a, client_id, address, username, cred, now, out);
+	}
 	if(username == NULL){
 		if(cfg->allow_anonymous){
 			a->st.accepted++;

@@ -31,7 +31,11 @@
  *  - while the registry is down, auth_check does no network I/O
  *    (registry.h) and admits only through the outage rule (outage() in
  *    auth.c), which needs a digest verified in this process;
- *  - a malformed username is refused before any registry query or hashing.
+ *  - a malformed username is refused before any registry query or hashing;
+ *  - a credential in the form of a JWT, when JWT is configured, is verified
+ *    as a token before anything else (auth/jwt.h), and yields a token
+ *    record (dev->token): the registry, the cache and the outage rule are
+ *    not involved; refusals count for the throttle like wrong passwords.
  */
 #ifndef IH_AUTH_AUTH_H
 #define IH_AUTH_AUTH_H
@@ -111,6 +115,8 @@ struct auth_stats {
 	uint64_t throttled;          /* refused by the throttle (included in refused) */
 	uint64_t outage_admits;      /* admitted under the outage rule (included in accepted) */
 	uint64_t preloaded;          /* records the start-up preload put in the cache */
+	uint64_t jwt_accepted;       /* admitted by a token (included in accepted) */
+	uint64_t jwt_refused;        /* refused token (included in refused) */
 	uint32_t cache_entries;
 	bool registry_up;
 };

@@ -170,7 +170,7 @@ int autosub_instantiate(struct autosub_list *out, const struct ih_config *cfg,
 		const struct acl_subject *who, const struct ih_strlist *tags)
 {
 	struct build b = {.who = who};
-	struct acl_subject nobody = {NULL, 0, NULL};
+	struct acl_subject nobody = {NULL, 0, NULL, false};
 	void *block;
 	size_t size;
 

@@ -64,7 +64,7 @@ static void bind_clients(struct autosub_index *idx, const struct ih_config *cfg,
 
 	for(int i = 0; i < n; i++){
 		struct autosub_list l;
-		struct acl_subject who = {user, 0, cid};
+		struct acl_subject who = {user, 0, cid, false};
 
 		snprintf(cid, sizeof(cid), "client-%d", i);
 		who.product_len = (size_t)snprintf(user, sizeof(user), "p%d", i / 100);
@@ -101,7 +101,7 @@ int main(void)
 	struct acl_rules *rules;
 	struct acl_cache *cache;
 	struct autosub_list grants;
-	struct acl_subject who = {"p1/d1", 2, "device-p1-d1"};
+	struct acl_subject who = {"p1/d1", 2, "device-p1-d1", false};
 	struct acl_cache_key key;
 	enum acl_decision d;
 

@@ -18,9 +18,10 @@ cc -std=gnu11 -O2 -g -I. -D_GNU_SOURCE $(pkg-config --cflags $PKGS) -o "$OUT/aut
 
 if command -v valgrind >/dev/null 2>&1; then
 	CALLS=200
-	for fn in warm digest pbkdf2 clear; do
+	for fn in warm digest pbkdf2 clear cold jwt; do
 		n=$CALLS
-		[ "$fn" = pbkdf2 ] && n=$((CALLS * 10))   # the program runs n/10 PBKDF2 calls
+		# the program runs n/10 PBKDF2 and cold calls
+		case $fn in pbkdf2 | cold) n=$((CALLS * 10)) ;; esac
 		valgrind --tool=callgrind --callgrind-out-file="$OUT/callgrind.$fn" \
 			--toggle-collect="bench_$fn" "$OUT/auth_micro" "$n" "$fn" >/dev/null 2>&1
 		ir=$(callgrind_annotate "$OUT/callgrind.$fn" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1; exit}')

@@ -52,6 +52,7 @@ static const char *const deny_action_choices[] = {"ignore", "disconnect", NULL};
 static const char *const format_choices[] = {"bson", "json", NULL};
 static const char *const queue_type_choices[] = {"classic", "quorum", NULL};
 static const char *const preload_choices[] = {"connected", "all", "off", NULL};
+static const char *const jwt_from_choices[] = {"password", "username", NULL};
 
 /* Default templates of each ACL list (acl_NAME options); the lists not
  * named here start empty. The IotHub server's device ACL
@@ -72,6 +73,9 @@ static const char *const acl_list_defaults[IH_ACL_LIST_COUNT][8] = {
 		NULL
 	},
 };
+
+/* An empty list: the default of the repeatable options that start empty. */
+static const char *const empty_list[] = {NULL};
 
 /* Device uplink topics: what the IotHub server consumes as message.publish. */
 static const char *const default_event_topics[] = {
@@ -193,6 +197,19 @@ static const struct opt_def opt_table[] = {
 	{"auth_preload_save_interval", OPT_SECONDS, OFF(auth_preload_save_interval_s), "60s", NULL, 1, DAY_S, NULL},
 	{"state_dir", OPT_STR, OFF(state_dir), "", NULL, 0, 0, NULL},
 	/* end restart preload */
+	/* -- JWT authentication (auth/jwt.c); README "JWT authentication" -- */
+	{"jwt_secret", OPT_STR_OPT, OFF(jwt_secret), NULL, NULL, 0, 0, NULL},
+	{"jwt_public_key", OPT_STR_OPT, OFF(jwt_public_key), NULL, NULL, 0, 0, NULL},
+	{"jwt_from", OPT_ENUM, OFF(jwt_from), "password", NULL, 0, 0, jwt_from_choices},
+	{"jwt_verify_claims", OPT_LIST, OFF(jwt_verify_claims), NULL, empty_list, 0, 0, NULL},
+	{"jwt_leeway", OPT_SECONDS, OFF(jwt_leeway_s), "0s", NULL, 0, DAY_S, NULL},
+	{"jwt_require_exp", OPT_BOOL, OFF(jwt_require_exp), "true", NULL, 0, 0, NULL},
+	{"jwt_superuser_claim", OPT_STR_OPT, OFF(jwt_superuser_claim), NULL, NULL, 0, 0, NULL},
+	{"jwt_acl_publish", OPT_LIST, OFF(jwt_acl_publish), NULL, empty_list, 0, 0, NULL},
+	{"jwt_acl_subscribe", OPT_LIST, OFF(jwt_acl_subscribe), NULL, empty_list, 0, 0, NULL},
+	{"jwt_acl_pubsub", OPT_LIST, OFF(jwt_acl_pubsub), NULL, empty_list, 0, 0, NULL},
+	{"jwt_disconnect_on_expiry", OPT_BOOL, OFF(jwt_disconnect_on_expiry), "true", NULL, 0, 0, NULL},
+	/* -- end JWT authentication -- */
 };
 
 #define OPT_COUNT (sizeof(opt_table) / sizeof(opt_table[0]))

@@ -29,6 +29,7 @@ enum ih_deny_action { IH_DENY_IGNORE = 0, IH_DENY_DISCONNECT = 1 };
 enum ih_event_format { IH_FORMAT_BSON = 0, IH_FORMAT_JSON = 1 };
 enum ih_queue_type { IH_QUEUE_CLASSIC = 0, IH_QUEUE_QUORUM = 1 };
 enum ih_auth_preload { IH_PRELOAD_CONNECTED = 0, IH_PRELOAD_ALL = 1, IH_PRELOAD_OFF = 2 };
+enum ih_jwt_from { IH_JWT_FROM_PASSWORD = 0, IH_JWT_FROM_USERNAME = 1 };
 
 struct ih_config {
 	/* ---- registry (MongoDB) ---- */
@@ -124,6 +125,19 @@ struct ih_config {
 	uint32_t auth_preload_save_interval_s;
 	char *state_dir;               /* "": spool_dir */
 	/* ---- end restart preload ---- */
+	/* ---- JWT authentication (auth/jwt.c) ---- */
+	char *jwt_secret;              /* HS256/384/512 key; NULL: no HS tokens */
+	char *jwt_public_key;          /* PEM file (RSA: RS*, EC: ES*); NULL: none */
+	enum ih_jwt_from jwt_from;
+	struct ih_strlist jwt_verify_claims;   /* "CLAIM=VALUE", %u/%c expanded */
+	uint32_t jwt_leeway_s;
+	bool jwt_require_exp;
+	char *jwt_superuser_claim;     /* NULL: no JWT client is a superuser */
+	struct ih_strlist jwt_acl_publish;
+	struct ih_strlist jwt_acl_subscribe;
+	struct ih_strlist jwt_acl_pubsub;
+	bool jwt_disconnect_on_expiry;
+	/* ---- end JWT authentication ---- */
 };
 
 /*

@@ -95,7 +95,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *user = fz_str(&f);
 	char *id = fz_str(&f);
 	char *topic = fz_str(&f);
-	struct acl_subject who = {NULL, 0, NULL};
+	struct acl_subject who = {NULL, 0, NULL, false};
 	enum acl_ph_result rc;
 	unsigned uses = 0;
 	char err[128];

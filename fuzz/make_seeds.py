@@ -205,3 +205,26 @@ for body in [b'iothub-preload 1\nend 0\n',
              b'iothub-preload 2\nend 0\n',
              b'iothub-preload 1\nend 0\ntrailing\n']:
     save('preload_state', b'\xff' + body)
+
+# ---- jwt: flags | username \0 client id \0 token (fuzz/fuzz_jwt.c)
+def _b64(b):
+    import base64
+    return base64.urlsafe_b64encode(b).rstrip(b'=').decode()
+
+
+def _si(header, claims):
+    return _b64(json.dumps(header).encode()) + '.' + _b64(json.dumps(claims).encode())
+
+
+for flags, header, claims in [
+        (1, {'alg': 'HS256', 'typ': 'JWT'}, {'username': 'svc', 'exp': 1700000010, 'iat': 1700000000}),
+        (1, {'alg': 'HS256'}, {'username': 'svc', 'exp': 1700000010, 'su': True,
+                               'acl': {'pub': ['a/%u/#'], 'sub': ['b/+'], 'all': ['c']}}),
+        (3, {'alg': 'HS256'}, {'nbf': 1700000100, 'acl': {'pub': 'x'}}),
+        (3, {'alg': 'ES256'}, {'exp': 1700000010}),
+        (1, {'alg': 'none'}, {'exp': 1700000010}),
+        (1, {'alg': 'HS256', 'crit': ['b64']}, {'exp': 1.7e9}),
+        (0, {'alg': 'RS256'}, {'exp': 1700000010})]:
+    save('jwt', bytes([flags]) + z('svc', 'c1', _si(header, claims)))
+save('jwt', b'\x00' + z('svc', 'c1', 'eyJ.eyJ.'))
+save('jwt', b'\x01' + z('', '', _b64(b'{"alg":"HS256","alg":"none"}') + '.' + _b64(b'{"exp":1e30}')))

@@ -34,6 +34,8 @@ int iothub_init(struct iothub **out, mosquitto_plugin_id_t *pid, const struct mo
 	}
 	rc = acl_templates_init(&ih->acl_tpl, &ih->cfg);
 	if(rc) goto fail;
+	rc = acl_templates_init_jwt(&ih->jwt_acl_tpl, &ih->cfg);
+	if(rc) goto fail;
 	rc = autosub_templates_validate(&ih->cfg);
 	if(rc) goto fail;
 	rc = conn_table_new(&ih->conns);
@@ -73,6 +75,7 @@ void iothub_cleanup(struct iothub *ih)
 	session_checks_free(ih);
 	if(ih->conns) conn_table_free(ih->conns, session_free_conn, ih);
 	autosub_index_free(ih->autosub);
+	acl_templates_cleanup(ih->jwt_acl_tpl);
 	acl_templates_cleanup(ih->acl_tpl);
 	ih_config_cleanup(&ih->cfg);
 	mosquitto_free(ih);

@@ -46,11 +46,13 @@ struct iothub {
 	struct conn_table *conns;
 	struct auth *auth;
 	struct acl_templates *acl_tpl;
+	struct acl_templates *jwt_acl_tpl;       /* jwt_acl_*: token clients without an acl claim */
 	struct autosub_index *autosub;
 	struct events *events;          /* NULL when forwarding is off */
 	struct ih_kick *kicks;          /* plugin/kick.h */
 	struct ih_control_wait *control_waits;   /* answers held for re-reads */
 	struct ih_session_check *session_checks; /* resumed sessions to confirm */
+	int64_t token_next_expiry;      /* wall-clock s of the first token to lapse; 0: none */
 	time_t next_revalidate;
 	time_t next_stats;
 	char *preload_path;             /* owned; NULL: auth_preload off */
@@ -75,6 +77,9 @@ void session_shutdown(struct iothub *ih);
  * autosub_index_hold_subscriptions); c must be ONLINE. */
 void session_check_resolve(struct iothub *ih, struct ih_conn *c);
 void session_checks_run(struct iothub *ih);     /* TICK */
+/* TICK: queue kicks (reason token_expired) for the token clients whose
+ * token lapsed by now_s (wall clock), when jwt_disconnect_on_expiry. */
+void session_expire_tokens(struct iothub *ih, int64_t now_s);
 void session_checks_free(struct iothub *ih);
 
 /* plugin/authorize.c: MOSQ_EVT_ACL_CHECK, and the cached decision it makes

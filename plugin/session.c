@@ -61,12 +61,18 @@ void session_free_conn(struct ih_conn *c, void *ud)
 static int conn_compile(struct iothub *ih, const struct ih_conn *c, const struct ih_device *dev,
 		struct acl_rules **rules_out, struct autosub_list *subs_out)
 {
-	struct acl_subject who = {c->username, c->product_len, c->client_id};
+	struct acl_subject who = {c->username, c->product_len, c->client_id, dev && dev->token};
 	int rc;
 
 	*rules_out = NULL;
 	memset(subs_out, 0, sizeof(*subs_out));
 	if(dev && dev->superuser) return MOSQ_ERR_SUCCESS; /* superusers bypass both */
+	if(dev && dev->token){
+		/* A token client: its acl claim, else the jwt_acl_* templates; the
+		 * device templates and auto-subscriptions are for devices. */
+		return acl_rules_build(rules_out, dev->token_acl ? NULL : ih->jwt_acl_tpl,
+				dev->token_acl ? &dev->acl : NULL, NULL, 0, &who);
+	}
 
 	rc = autosub_instantiate(subs_out, &ih->cfg, &who, dev ? &dev->tags : NULL);
 	if(rc) return rc;
@@ -246,6 +252,9 @@ int session_accept(struct iothub *ih, struct mosquitto *client, const char *user
 	/* Only now that the new connection is certain to be accepted. */
 	if(old) retire_predecessor(ih, old);
 	if(!c->clean_session && autosub_index_hold_subscriptions(ih->autosub, c->client_id)) session_check_add(ih, c);
+	if(dev && dev->token_expires_s && (ih->token_next_expiry == 0 || dev->token_expires_s < ih->token_next_expiry)){
+		ih->token_next_expiry = dev->token_expires_s;
+	}
 	emit_connected(ih, c);
 	return MOSQ_ERR_SUCCESS;
 
@@ -342,6 +351,8 @@ void session_device_changed(void *userdata, const char *username, struct ih_devi
 	const char *reason = NULL;
 
 	for(c = conn_table_by_username(ih->conns, username); c; c = c->next_by_user){
+		/* A token client that shares a device's name is not that device. */
+		if(c->dev && c->dev->token) continue;
 		if(dev == NULL || !dev->active){
 			/* Deleted or suspended: no more access from now on, even for
 			 * what the broker has queued for an offline session. */
@@ -361,4 +372,37 @@ void session_device_changed(void *userdata, const char *username, struct ih_devi
 		mosquitto_log_printf(MOSQ_LOG_NOTICE, "iothub: device %s is %s: disconnecting its connections", username, reason);
 		kick_queue(ih, username, true, reason);
 	}
+}
+
+struct expiry_walk {
+	struct iothub *ih;
+	int64_t now;
+	int64_t next;
+};
+
+static void expire_one(struct ih_conn *c, void *ud)
+{
+	struct expiry_walk *w = ud;
+	int64_t at = c->dev && c->dev->token ? c->dev->token_expires_s : 0;
+
+	if(at == 0 || c->state != IH_CONN_ONLINE || c->kick_reason) return;
+	if(at > w->now){
+		if(w->next == 0 || at < w->next) w->next = at;
+		return;
+	}
+	mosquitto_log_printf(MOSQ_LOG_NOTICE, "iothub: token of client %s (username %s) expired: disconnecting it",
+			c->client_id, c->username ? c->username : "(none)");
+	c->kick_reason = "token_expired";
+	kick_queue(w->ih, c->client_id, false, "token_expired");
+}
+
+/* Walks the table only when the earliest known expiry has come, so an
+ * idle tick costs one comparison. */
+void session_expire_tokens(struct iothub *ih, int64_t now_s)
+{
+	struct expiry_walk w = {ih, now_s, 0};
+
+	if(!ih->cfg.jwt_disconnect_on_expiry || ih->token_next_expiry == 0 || now_s < ih->token_next_expiry) return;
+	conn_table_foreach(ih->conns, expire_one, &w);
+	ih->token_next_expiry = w.next;
 }

@@ -64,6 +64,8 @@ static void append_auth(bson_t *doc, const struct auth *a)
 	BSON_APPEND_INT64(&sub, "registry_errors", (int64_t)s.registry_errors);
 	BSON_APPEND_INT64(&sub, "throttled", (int64_t)s.throttled);
 	BSON_APPEND_INT64(&sub, "outage_admits", (int64_t)s.outage_admits);
+	BSON_APPEND_INT64(&sub, "jwt_accepted", (int64_t)s.jwt_accepted);
+	BSON_APPEND_INT64(&sub, "jwt_refused", (int64_t)s.jwt_refused);
 	BSON_APPEND_BOOL(&sub, "registry_up", s.registry_up);
 	bson_append_document_end(doc, &sub);
 }

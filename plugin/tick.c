@@ -78,6 +78,7 @@ void tick_run(struct iothub *ih)
 	auth_tick(ih->auth, device_changed, ih);
 	session_checks_run(ih);
 	control_tick(ih);
+	session_expire_tokens(ih, ih_wall_ms() / 1000);
 	kick_run(ih);
 	run_revalidation(ih, now);
 	if(ih->events) events_tick(ih->events, now);

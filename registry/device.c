@@ -296,6 +296,31 @@ done:
 	return rc;
 }
 
+struct ih_device *registry_device_new_token(const char *username)
+{
+	struct ih_device *dev = mosquitto_calloc(1, sizeof(*dev));
+
+	if(dev == NULL) return NULL;
+	dev->refcount = 1;
+	dev->active = true;
+	dev->token = true;
+	if(username){
+		dev->username = mosquitto_strdup(username);
+		if(dev->username == NULL){
+			mosquitto_free(dev);
+			return NULL;
+		}
+	}
+	return dev; /* the caller owns the reference */
+}
+
+int registry_device_list_add(struct ih_strlist *l, const char *s, size_t len)
+{
+	struct device_list_builder b = {l, l->count};
+
+	return device_list_append(&b, s, len);
+}
+
 void registry_device_ref(struct ih_device *dev)
 {
 	if(dev) dev->refcount++;

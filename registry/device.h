@@ -37,6 +37,11 @@ struct ih_device {
 	/* Digest of everything that affects auth, ACL or auto-subscription, so a
 	 * refresh can tell "unchanged" without comparing field by field. */
 	uint8_t fingerprint[32];
+	/* A client admitted by a token (auth/jwt.c), not by the registry: no
+	 * secret, no tags, never refreshed from the registry. */
+	bool token;
+	bool token_acl;          /* acl holds the token's `acl` claim */
+	int64_t token_expires_s; /* wall-clock second (exp + jwt_leeway) it lapses; 0: never */
 };
 
 /*
@@ -55,6 +60,13 @@ struct ih_device {
  */
 int registry_device_decode(const bson_t *device_doc, const bson_t *acl_doc,
 		const struct ih_config *cfg, struct ih_device **out, char *err, size_t errlen);
+
+/* An empty, active token record for `username` (may be NULL: anonymous),
+ * refcount 1, or NULL when out of memory. */
+struct ih_device *registry_device_new_token(const char *username);
+/* Append a copy of s[0..len) to a list of a record being built; 0 or -1
+ * (out of memory, the list unchanged). */
+int registry_device_list_add(struct ih_strlist *l, const char *s, size_t len);
 
 void registry_device_ref(struct ih_device *dev);
 void registry_device_unref(struct ih_device *dev);   /* frees at zero; NULL is fine */

@@ -24,7 +24,7 @@ PACKAGES=(
     check valgrind clang libclang-rt-14-dev gnuplot-nox
     rabbitmq-server
     python3-mockupdb python3-mongomock python3-pymongo
-    python3-paho-mqtt python3-pika python3-pytest
+    python3-paho-mqtt python3-pika python3-pytest python3-cryptography
 )
 
 missing=()

@@ -92,6 +92,11 @@ ADMIN_SECRET=$(credentials iothub/server --superuser)
 
 # ---- 4. the broker ---------------------------------------------------------
 CONF="$RUN/mosquitto.conf"
+# The JWT secret (the IotHub server's JWT_SECRET), fresh for each run; the
+# file is what `iothubctl token --secret-file` reads.
+JWT_SECRET=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
+(umask 077 && printf '%s\n' "$JWT_SECRET" >"$RUN/jwt.secret")
+
 {
     echo "# Written by tools/run.sh; see mosquitto.conf.example for every option."
     echo "listener $MQTT_PORT 127.0.0.1"
@@ -110,6 +115,8 @@ CONF="$RUN/mosquitto.conf"
     echo "plugin_opt_autosub_tags true"
     echo "plugin_opt_stats_file $RUN/stats.json"
     echo "plugin_opt_stats_interval 10s"
+    echo "plugin_opt_jwt_secret $JWT_SECRET"
+    echo "plugin_opt_jwt_acl_pubsub svc/%u/#"
 } >"$CONF"
 
 mosquitto -c "$CONF" &
@@ -157,6 +164,12 @@ In another terminal:
    $CTL --config $CONF --broker 127.0.0.1:$P --broker-user iothub/server --broker-pass '$ADMIN_SECRET' suspend demo/device1
    $CTL --config $CONF --broker 127.0.0.1:$P --broker-user iothub/server --broker-pass '$ADMIN_SECRET' resume demo/device1
    $CTL --config $CONF list
+
+6. JWT clients (the IotHub server's internal clients): mint a token with
+   iothubctl and use it as the password, with a username without '/'; the
+   token's client may use svc/<username>/# (plugin_opt_jwt_acl_pubsub).
+   mosquitto_sub -p $P -u svc1 -P "\$($CTL token --secret-file $RUN/jwt.secret --ttl 1h svc1)" -t 'svc/svc1/#' -v
+   mosquitto_pub -p $P -u svc1 -P "\$($CTL token --secret-file $RUN/jwt.secret svc1)" -t svc/svc1/hello -m hi -q 1
 
 Counters: $RUN/stats.json (every 10 s)   Spool: $RUN/spool
 ================================================================================

@@ -4,7 +4,8 @@
 # the auto-subscription index lookup with 10 and 10,000 bound clients
 # (bench/acl_micro.sh), and what BASIC_AUTH costs on a warm connect (cache
 # hit + one HMAC-SHA256) next to the PBKDF2-SHA512 (101 iterations) that
-# dynamic security computes on every connect (bench/auth_micro.sh).
+# dynamic security computes on every connect, a cold connect (no cache) and
+# a JWT connect with the IotHub server's token (bench/auth_micro.sh).
 SCENARIO_ID=micro
 SCENARIO_KIND=standalone
 SCENARIO_TITLE="Hot paths, instructions per operation (callgrind)"
@@ -15,6 +16,8 @@ metric_def index_match_10 "auto-subscription index match, 10 clients" "instr" lo
 metric_def index_match_10000 "auto-subscription index match, 10,000 clients" "instr" lower
 metric_def auth_warm "BASIC_AUTH, warm cache (auth_check)" "instr" lower
 metric_def auth_pbkdf2 "PBKDF2-SHA512 x101 (dynsec's per-connect hash)" "instr" lower
+metric_def auth_cold "BASIC_AUTH, cold (no cache: stub registry + decode + PBKDF2)" "instr" lower
+metric_def auth_jwt "BASIC_AUTH, JWT (the server's HS256 token)" "instr" lower
 
 scenario_run() {
 	command -v valgrind >/dev/null || { echo "bench: valgrind missing: no micro-benchmarks" >&2; return 0; }
@@ -27,4 +30,6 @@ scenario_run() {
 	done
 	metric auth_warm "$(awk '$1 == "warm:" && /instructions/ {print $2}' "$RAW.auth.txt")"
 	metric auth_pbkdf2 "$(awk '$1 == "pbkdf2:" && /instructions/ {print $2}' "$RAW.auth.txt")"
+	metric auth_cold "$(awk '$1 == "cold:" && /instructions/ {print $2}' "$RAW.auth.txt")"
+	metric auth_jwt "$(awk '$1 == "jwt:" && /instructions/ {print $2}' "$RAW.auth.txt")"
 }

@@ -18,6 +18,7 @@ SCENARIO_KIND=standalone
 SCENARIO_TITLE="Instructions per operation in the broker (callgrind, user space)"
 metric_def cold_connect "cold connect" "instr" lower
 metric_def warm_connect "warm connect + disconnect" "instr" lower
+metric_def jwt_connect "JWT connect + disconnect (the server's HS256 token)" "instr" lower
 metric_def uplink "uplink message, QoS 1" "instr" lower
 metric_def uplink_plugin "  of which the plugin / dynsec" "instr" lower
 metric_def fanout "fan-out delivery, QoS 1" "instr" lower
@@ -32,7 +33,8 @@ _instr_life() {
 	rm -f "$out"
 	BROKER_WRAPPER="valgrind --tool=callgrind --callgrind-out-file=$out"
 	# 50 times slower: a 1 s registry timeout would read as an outage.
-	PLUGIN_EXTRA_CONF="plugin_opt_mongo_timeout 20000ms"
+	PLUGIN_EXTRA_CONF="plugin_opt_mongo_timeout 20000ms
+plugin_opt_jwt_secret $INSTR_JWT_SECRET"
 	launch_broker "$cfg" || return 1
 	await_broker "$cfg" || return 1
 	if [ $# -gt 0 ]; then
@@ -58,6 +60,10 @@ _instr_config() {
 		--sub-user "$DEV_USER" --sub-pass "$DEV_PASS" --topic "tags/$PRODUCT/floor1/cmd/reboot/plain/%n"
 		--sub-topic 'tags/%p/+/cmd/+/+/+/#')
 	local conn=(--mode conn --clients 200 --conn-window 16 --user "$DEV_USER" --pass "$DEV_PASS")
+	# The IotHub server's internal clients: one token (iothubctl token), any
+	# username without '/'. Plugin configurations only.
+	local jwt=(--mode conn --clients 200 --conn-window 16 --user 'svc%i' --pass "$INSTR_JWT_TOKEN")
+	local ja="" jb=""
 	z=$(_instr_life "$cfg" z) || return
 	ca=$(_instr_life "$cfg" ca "${conn[@]}") || return
 	cb=$(_instr_life "$cfg" cb "${conn[@]}" --repeat 3 --round-pause 0.2) || return
@@ -65,13 +71,21 @@ _instr_config() {
 	ub=$(_instr_life "$cfg" ub "${up[@]}" --count 250) || return
 	fa=$(_instr_life "$cfg" fa "${fan[@]}" --count 50) || return
 	fb=$(_instr_life "$cfg" fb "${fan[@]}" --count 250) || return
-	echo "$cfg|$z|$ca|$cb|$ua|$ub|$fa|$fb" >"$WORK/instr/$cfg.result"
+	case $cfg in bare* | dynsec) ;; *)
+		ja=$(_instr_life "$cfg" ja "${jwt[@]}") || return
+		jb=$(_instr_life "$cfg" jb "${jwt[@]}" --repeat 3 --round-pause 0.2) || return
+		;;
+	esac
+	echo "$cfg|$z|$ca|$cb|$ua|$ub|$fa|$fb|$ja|$jb" >"$WORK/instr/$cfg.result"
 }
 
 scenario_run() {
 	local cfg pids=() line
 	command -v valgrind >/dev/null || { echo "bench: valgrind missing: no instruction counts" >&2; return 0; }
 	mkdir -p "$WORK/instr"
+	INSTR_JWT_SECRET=bench-jwt-$$
+	printf '%s\n' "$INSTR_JWT_SECRET" >"$WORK/instr/jwt.secret"
+	INSTR_JWT_TOKEN=$("$BENCH_ROOT/build/iothubctl" token --secret-file "$WORK/instr/jwt.secret" --ttl 2h svc) || return 0
 	# A small dynamic-security file: its checks do not depend on the number
 	# of clients (hash lookups), and 10,000 take minutes to load under valgrind.
 	DYNSEC_JSON=$WORK/instr/dynamic-security.json
@@ -90,7 +104,7 @@ scenario_run() {
 			continue
 		fi
 		cp "$WORK/instr/$cfg.result" "$RAW.$cfg.txt"
-		IFS='|' read -r _ z ca cb ua ub fa fb <"$WORK/instr/$cfg.result"
+		IFS='|' read -r _ z ca cb ua ub fa fb ja jb <"$WORK/instr/$cfg.result"
 		line=$(echo "$z|$ca|$cb|$ua|$ub|$fa|$fb" | awk -F'|' '{
 			split($1, z, " "); split($2, ca, " "); split($3, cb, " "); split($4, ua, " ")
 			split($5, ub, " "); split($6, fa, " "); split($7, fb, " ")
@@ -102,6 +116,9 @@ scenario_run() {
 		CONFIG=$cfg
 		metric cold_connect "$c_cold"
 		metric warm_connect "$c_warm"
+		if [ -n "$jb" ]; then
+			metric jwt_connect "$(echo "$ja|$jb" | awk -F'|' '{split($1, a, " "); split($2, b, " "); printf "%.0f", (b[1] - a[1]) / 400}')"
+		fi
 		metric uplink "$c_up"
 		metric uplink_plugin "$c_upp"
 		metric fanout "$c_fan"

@@ -127,7 +127,7 @@ def test_make_run_commands_do_what_they_say(demo, registry):
     assert 'mosquitto-iothub is running on 127.0.0.1:%d' % demo.mqtt_port \
         in text
     steps = printed_commands(banner)
-    assert sorted(steps) == [1, 2, 3, 4, 5], steps
+    assert sorted(steps) == [1, 2, 3, 4, 5, 6], steps
     for cmds in steps.values():
         for cmd, _ in cmds:
             # every command talks to this demo's ports, none to a default
@@ -209,6 +209,11 @@ def test_make_run_commands_do_what_they_say(demo, registry):
     rc, out, err = sh(registry, listing)
     assert rc == 0 and re.search(r'^demo/device1\s+active\s+floor1', out,
                                  re.M), out
+
+    # 6. a JWT client: the minted token admits it
+    (jwt_sub, _), (jwt_pub, _) = steps[6]
+    rc, out, err = sh(registry, jwt_pub)
+    assert rc == 0, (jwt_pub, out, err)
 
     # Ctrl-C stops everything it started
     mark = demo.mark()

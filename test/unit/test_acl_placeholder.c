@@ -11,7 +11,7 @@
 #include "acl/placeholder.h"
 #include "test/unit/unit_run.h"
 
-static const struct acl_subject p1d1 = {"p1/d1", 2, "client-1"};
+static const struct acl_subject p1d1 = {"p1/d1", 2, "client-1", false};
 
 static enum acl_ph_result expand(const char *tpl, const struct acl_subject *who, char *out, size_t outsize)
 {
@@ -99,7 +99,7 @@ START_TEST(test_expand_checked)
 	}
 	/* Values are still checked: an unsafe one drops the rule. */
 	{
-		const struct acl_subject bad = {"p1/d1", 2, "a+b"};
+		const struct acl_subject bad = {"p1/d1", 2, "a+b", false};
 		ck_assert_int_eq(acl_placeholder_expand_checked("inbox/%c/#", &bad, got, sizeof(got), &glen),
 				ACL_PH_UNSAFE_VALUE);
 	}
@@ -110,10 +110,10 @@ END_TEST
  * spelled out; every other unsafe or missing value fails the template. */
 START_TEST(test_expand_spelled)
 {
-	const struct acl_subject slash = {"p1/d1", 2, "a/b"};
-	const struct acl_subject anon = {NULL, 0, "a/b"};
-	const struct acl_subject dollar = {"p1/d1", 2, "$a/b"};
-	const struct acl_subject hash = {"p1/d1", 2, "a/#"};
+	const struct acl_subject slash = {"p1/d1", 2, "a/b", false};
+	const struct acl_subject anon = {NULL, 0, "a/b", false};
+	const struct acl_subject dollar = {"p1/d1", 2, "$a/b", false};
+	const struct acl_subject hash = {"p1/d1", 2, "a/#", false};
 	char out[64];
 	size_t len;
 
@@ -191,7 +191,7 @@ START_TEST(test_unsafe_client_id)
 	static const char *const ids[] = {"#", "+", "a/b", "/", "a#", "x+y", ""};
 
 	for(size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++){
-		struct acl_subject who = {"p1/d1", 2, ids[i]};
+		struct acl_subject who = {"p1/d1", 2, ids[i], false};
 		expect_rc("inbox/%c/#", &who, ACL_PH_UNSAFE_VALUE);
 		/* Rules not using %c are unaffected. */
 		expect("cmd/%u/#", &who, "cmd/p1/d1/#");
@@ -202,14 +202,14 @@ END_TEST
 START_TEST(test_unsafe_username)
 {
 	static const struct acl_subject bad[] = {
-		{"p1/d1/x", 2, "c"},     /* three levels */
-		{"p1", 2, "c"},          /* no device */
-		{"p1/", 2, "c"},         /* empty device */
-		{"/d1", 0, "c"},         /* empty product */
-		{"p+/d1", 2, "c"},
-		{"p1/#", 2, "c"},
-		{"p1/d1", 1, "c"},       /* product_len does not point at the '/' */
-		{"p1/d1", 5, "c"},
+		{"p1/d1/x", 2, "c", false},     /* three levels */
+		{"p1", 2, "c", false},          /* no device */
+		{"p1/", 2, "c", false},         /* empty device */
+		{"/d1", 0, "c", false},         /* empty product */
+		{"p+/d1", 2, "c", false},
+		{"p1/#", 2, "c", false},
+		{"p1/d1", 1, "c", false},       /* product_len does not point at the '/' */
+		{"p1/d1", 5, "c", false},
 	};
 
 	for(size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++){
@@ -223,7 +223,7 @@ END_TEST
 
 START_TEST(test_dollar_first_level)
 {
-	struct acl_subject who = {"$SYS/d1", 4, "$SYS"};
+	struct acl_subject who = {"$SYS/d1", 4, "$SYS", false};
 
 	expect_rc("%c/#", &who, ACL_PH_UNSAFE_VALUE);
 	expect_rc("%u/#", &who, ACL_PH_UNSAFE_VALUE);
@@ -235,8 +235,8 @@ END_TEST
 
 START_TEST(test_anonymous)
 {
-	struct acl_subject anon = {NULL, 0, "c1"};
-	struct acl_subject no_id = {"p1/d1", 2, NULL};
+	struct acl_subject anon = {NULL, 0, "c1", false};
+	struct acl_subject no_id = {"p1/d1", 2, NULL, false};
 
 	expect_rc("cmd/%u/#", &anon, ACL_PH_NO_IDENTITY);
 	expect_rc("up/%p/+", &anon, ACL_PH_NO_IDENTITY);
@@ -253,7 +253,7 @@ START_TEST(test_too_long)
 {
 	size_t n = 40000, len;
 	char *id = malloc(n + 1);
-	struct acl_subject who = {"p1/d1", 2, NULL};
+	struct acl_subject who = {"p1/d1", 2, NULL, false};
 
 	ck_assert_ptr_nonnull(id);
 	memset(id, 'c', n);

@@ -54,7 +54,7 @@ static struct acl_rules *build_for(const char *username, const char *client_id, 
 {
 	char g[3][128];
 	const char *grants[3] = {g[0], g[1], g[2]};
-	struct acl_subject who = {username, 0, client_id};
+	struct acl_subject who = {username, 0, client_id, false};
 	struct acl_rules *r = NULL;
 	size_t ng = 0;
 
@@ -372,7 +372,7 @@ END_TEST
 START_TEST(test_bad_read_grant_skipped)
 {
 	const char *grants[] = {"cmd/p1/d1/#", "bad/#/x", "x+"};
-	struct acl_subject who = {"p1/d1", 2, "c1"};
+	struct acl_subject who = {"p1/d1", 2, "c1", false};
 	struct acl_rules *r = NULL;
 
 	stub_log_clear();
@@ -425,7 +425,7 @@ END_TEST
 
 START_TEST(test_global_only_no_device)
 {
-	struct acl_subject who = {"p1/d1", 2, "c1"};
+	struct acl_subject who = {"p1/d1", 2, "c1", false};
 	struct acl_rules *r = NULL;
 
 	ck_assert_int_eq(acl_rules_build(&r, NULL, NULL, NULL, 0, &who), MOSQ_ERR_SUCCESS);
@@ -518,7 +518,7 @@ START_TEST(test_grants_from_autosub)
 	struct mosquitto_opt opts[] = {{"autosub_tags", "true"}};
 	char *tags[] = {"floor1"};
 	struct ih_strlist tl = {tags, 1};
-	struct acl_subject who = {"p1/d1", 2, "c1"};
+	struct acl_subject who = {"p1/d1", 2, "c1", false};
 	struct autosub_list l;
 	struct acl_rules *r = NULL;
 

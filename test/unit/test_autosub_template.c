@@ -95,7 +95,7 @@ END_TEST
 START_TEST(test_instantiate_defaults)
 {
 	struct ih_config cfg;
-	struct acl_subject who = {"p1/d1", 2, "c1"};
+	struct acl_subject who = {"p1/d1", 2, "c1", false};
 	struct autosub_list l;
 	long before;
 
@@ -130,7 +130,7 @@ START_TEST(test_tags)
 	char *tags[] = {"floor1", "", "a/b", "x+", "#", "bad\x01", "\xff\xfe", "floor1", "\xe6\xa5\xbc", "100%"};
 	struct ih_strlist tl = {tags, sizeof(tags) / sizeof(tags[0])};
 	struct ih_config cfg;
-	struct acl_subject who = {"p1/d1", 2, "c1"};
+	struct acl_subject who = {"p1/d1", 2, "c1", false};
 	struct autosub_list l;
 
 	ck_assert_int_eq(ih_config_parse(&cfg, opts, 2), MOSQ_ERR_SUCCESS);
@@ -163,7 +163,7 @@ START_TEST(test_none)
 	char *tags[] = {"floor1"};
 	struct ih_strlist tl = {tags, 1};
 	struct ih_config cfg;
-	struct acl_subject who = {"p1/d1", 2, "c1"};
+	struct acl_subject who = {"p1/d1", 2, "c1", false};
 	struct autosub_list l;
 
 	ck_assert_int_eq(ih_config_parse(&cfg, opts, 2), MOSQ_ERR_SUCCESS);
@@ -189,7 +189,7 @@ START_TEST(test_merge_max_qos)
 		{"autosub", "cmd/%u/# 1"},
 	};
 	struct ih_config cfg;
-	struct acl_subject who = {"p1/d1", 2, "c1"};
+	struct acl_subject who = {"p1/d1", 2, "c1", false};
 	struct autosub_list l;
 
 	ck_assert_int_eq(ih_config_parse(&cfg, opts, 3), MOSQ_ERR_SUCCESS);
@@ -213,8 +213,8 @@ START_TEST(test_unsafe_and_anonymous)
 	char *tags[] = {"floor1"};
 	struct ih_strlist tl = {tags, 1};
 	struct ih_config cfg;
-	struct acl_subject evil = {"p1/d1", 2, "#"};
-	struct acl_subject anon = {NULL, 0, "anon"};
+	struct acl_subject evil = {"p1/d1", 2, "#", false};
+	struct acl_subject anon = {NULL, 0, "anon", false};
 	struct autosub_list l;
 
 	ck_assert_int_eq(ih_config_parse(&cfg, opts, 4), MOSQ_ERR_SUCCESS);

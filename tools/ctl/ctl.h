@@ -56,6 +56,9 @@ struct ctl_opts {
 	int hash_iterations;
 	bool superuser;
 	const char *tags;           /* --tags a,b */
+	const char *secret_file;    /* token --secret-file */
+	const char *ttl;            /* token --ttl */
+	const char *acl;            /* token --acl JSON */
 };
 
 struct ctl_registry;
@@ -124,5 +127,6 @@ int ctl_cmd_rotate(struct ctl *c, int argc, char **argv);
 int ctl_cmd_tags(struct ctl *c, int argc, char **argv);
 int ctl_cmd_acl(struct ctl *c, int argc, char **argv);
 int ctl_cmd_stats(struct ctl *c, int argc, char **argv);
+int ctl_cmd_token(struct ctl *c, int argc, char **argv);
 
 #endif

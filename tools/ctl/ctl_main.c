@@ -41,6 +41,11 @@ static const char usage_text[] =
 static const char usage_tail[] =
 "  acl show P/D                   the device's ACL lists\n"
 "  stats                          the plugin's counters (needs --broker)\n"
+"  token --secret-file F [--ttl 10s] [--acl JSON] USERNAME\n"
+"                                 mint an HS256 JWT for a JWT client (claims\n"
+"                                 username, exp = now + ttl, iat; --acl adds an\n"
+"                                 EMQX 4.3 acl claim {\"pub\":[..],\"sub\":[..],\"all\":[..]});\n"
+"                                 F holds plugin_opt_jwt_secret on its first line\n"
 "\n"
 "Registry options:\n"
 "  --mongo-uri URI       MongoDB URI; default $MONGO_URI, then plugin_opt_mongo_uri\n"
@@ -101,6 +106,7 @@ static void usage(void)
 enum {
 	OPT_MONGO_URI = 1000, OPT_MONGO_DB, OPT_CONFIG, OPT_JSON, OPT_TIMEOUT, OPT_BROKER, OPT_BROKER_USER,
 	OPT_BROKER_PASS, OPT_CLEAR, OPT_HASH, OPT_ITER, OPT_SUPERUSER, OPT_TAGS, OPT_VERSION,
+	OPT_SECRET_FILE, OPT_TTL, OPT_ACL,
 };
 
 static const struct option long_opts[] = {
@@ -117,6 +123,9 @@ static const struct option long_opts[] = {
 	{"hash-iterations", required_argument, NULL, OPT_ITER},
 	{"superuser", no_argument, NULL, OPT_SUPERUSER},
 	{"tags", required_argument, NULL, OPT_TAGS},
+	{"secret-file", required_argument, NULL, OPT_SECRET_FILE},
+	{"ttl", required_argument, NULL, OPT_TTL},
+	{"acl", required_argument, NULL, OPT_ACL},
 	{"verbose", no_argument, NULL, 'v'},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, OPT_VERSION},
@@ -139,6 +148,7 @@ static const struct subcommand subcommands[] = {
 	{"tags", ctl_cmd_tags},
 	{"acl", ctl_cmd_acl},
 	{"stats", ctl_cmd_stats},
+	{"token", ctl_cmd_token},
 };
 
 /* The driver's own log lines would clutter the one-line-per-result output;
@@ -215,6 +225,9 @@ static int parse_options(struct ctl *c, int argc, char **argv, bool *done)
 				break;
 			case OPT_SUPERUSER: c->opt.superuser = true; break;
 			case OPT_TAGS: c->opt.tags = optarg; break;
+			case OPT_SECRET_FILE: c->opt.secret_file = optarg; break;
+			case OPT_TTL: c->opt.ttl = optarg; break;
+			case OPT_ACL: c->opt.acl = optarg; break;
 			case 'v': c->opt.verbose = true; break;
 			case 'h':
 				usage();
