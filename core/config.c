@@ -184,6 +184,13 @@ static const struct opt_def opt_table[] = {
 	{"revalidate_batch", OPT_U32, OFF(revalidate_batch), "500", NULL, 1, 100000, NULL},
 	{"stats_interval", OPT_SECONDS, OFF(stats_interval_s), "60s", NULL, 0, DAY_S, NULL},
 	{"stats_file", OPT_STR_OPT, OFF(stats_file), NULL, NULL, 0, 0, NULL},
+
+	/* cluster (cluster/): several nodes routed by RabbitMQ */
+	{"cluster", OPT_BOOL, OFF(cluster), "false", NULL, 0, 0, NULL},
+	{"cluster_exchange", OPT_STR, OFF(cluster_exchange), "iothub.route", NULL, 0, 0, NULL},
+	{"cluster_admin_exchange", OPT_STR, OFF(cluster_admin_exchange), "iothub.admin", NULL, 0, 0, NULL},
+	{"cluster_queue_prefix", OPT_STR, OFF(cluster_queue_prefix), "iothub.node.", NULL, 0, 0, NULL},
+	{"cluster_takeover_wait", OPT_MILLIS, OFF(cluster_takeover_wait_ms), "1000ms", NULL, 0, 60000, NULL},
 };
 
 #define OPT_COUNT (sizeof(opt_table) / sizeof(opt_table[0]))
@@ -539,6 +546,10 @@ static int check_consistency(const struct ih_config *cfg)
 	}
 	if(cfg->spool_segment_bytes > cfg->spool_max_bytes){
 		mosquitto_log_printf(MOSQ_LOG_ERR, "iothub: option spool_segment_bytes: larger than spool_max_bytes");
+		rc = MOSQ_ERR_INVAL;
+	}
+	if(cfg->cluster && cfg->amqp_uri == NULL){
+		mosquitto_log_printf(MOSQ_LOG_ERR, "iothub: option cluster: needs amqp_uri (the nodes route through RabbitMQ)");
 		rc = MOSQ_ERR_INVAL;
 	}
 	if(cfg->amqp_uri && cfg->spool_dir[0] == '\0'){

@@ -129,6 +129,14 @@ struct ih_config {
 	uint32_t revalidate_batch;
 	uint32_t stats_interval_s;
 	char *stats_file;
+
+	/* ---- cluster (several nodes routed by RabbitMQ, cluster/) ---- */
+	bool cluster;                  /* off: nothing of cluster/ runs */
+	char *cluster_exchange;        /* topic exchange of routed downlinks */
+	char *cluster_admin_exchange;  /* fanout exchange of fleet-wide commands */
+	char *cluster_queue_prefix;    /* node queue = prefix + node_name */
+	uint32_t cluster_takeover_wait_ms; /* bound on waiting for another node's disconnect */
+	/* ---- end cluster ---- */
 };
 
 /*
