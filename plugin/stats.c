@@ -16,6 +16,7 @@
 #include "autosub/autosub_index.h"
 #include "events/events.h"
 #include "plugin/conn.h"
+#include "cluster/cluster.h"
 #include "plugin/iothub.h"
 
 static void append_events(bson_t *doc, const struct events *ev)
@@ -66,6 +67,34 @@ static void append_auth(bson_t *doc, const struct auth *a)
 	bson_append_document_end(doc, &sub);
 }
 
+/* Only with `cluster true`: single-node documents stay as they were. */
+static void append_cluster(bson_t *doc, struct cluster *cl)
+{
+	struct cluster_stats s;
+	bson_t sub;
+
+	if(cl == NULL) return;
+	cluster_get_stats(cl, &s);
+	BSON_APPEND_DOCUMENT_BEGIN(doc, "cluster", &sub);
+	BSON_APPEND_BOOL(&sub, "connected", s.connected);
+	BSON_APPEND_INT64(&sub, "routed_out", (int64_t)s.routed_out);
+	BSON_APPEND_INT64(&sub, "routed_local", (int64_t)s.routed_local);
+	BSON_APPEND_INT64(&sub, "routed_in", (int64_t)s.routed_in);
+	BSON_APPEND_INT64(&sub, "own_dropped", (int64_t)s.own_dropped);
+	BSON_APPEND_INT64(&sub, "admin_out", (int64_t)s.admin_out);
+	BSON_APPEND_INT64(&sub, "admin_in", (int64_t)s.admin_in);
+	BSON_APPEND_INT64(&sub, "takeovers_out", (int64_t)s.takeovers_out);
+	BSON_APPEND_INT64(&sub, "takeovers_in", (int64_t)s.takeovers_in);
+	BSON_APPEND_INT64(&sub, "takeover_timeouts", (int64_t)s.takeover_timeouts);
+	BSON_APPEND_INT64(&sub, "amqp_published", (int64_t)s.amqp_published);
+	BSON_APPEND_INT64(&sub, "amqp_confirmed", (int64_t)s.amqp_confirmed);
+	BSON_APPEND_INT64(&sub, "amqp_received", (int64_t)s.amqp_received);
+	BSON_APPEND_INT64(&sub, "amqp_reconnects", (int64_t)s.amqp_reconnects);
+	BSON_APPEND_INT64(&sub, "keys", (int64_t)s.keys);
+	BSON_APPEND_INT64(&sub, "binds_pending", (int64_t)s.binds_pending);
+	bson_append_document_end(doc, &sub);
+}
+
 char *stats_json(struct iothub *ih)
 {
 	bson_t doc = BSON_INITIALIZER, sub;
@@ -92,6 +121,7 @@ char *stats_json(struct iothub *ih)
 	BSON_APPEND_INT64(&sub, "suppressed", (int64_t)ih->n.autosub_suppressed);
 	bson_append_document_end(&doc, &sub);
 	append_events(&doc, ih->events);
+	append_cluster(&doc, ih->cluster);
 	BSON_APPEND_INT64(&doc, "events_dropped", (int64_t)ih->n.events_dropped);
 	BSON_APPEND_INT64(&doc, "kicks", (int64_t)ih->n.kicks);
 	BSON_APPEND_INT64(&doc, "refreshes", (int64_t)ih->n.refreshes);

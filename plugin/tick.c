@@ -10,6 +10,7 @@
 #include <mosquitto_broker.h>
 
 #include "auth/auth.h"
+#include "cluster/cluster.h"
 #include "events/events.h"
 #include "core/clock.h"
 #include "plugin/conn.h"
@@ -133,6 +134,7 @@ void tick_run(struct iothub *ih)
 	auth_tick(ih->auth, device_changed, ih);
 	session_checks_run(ih);
 	control_tick(ih);
+	if(ih->cluster) cluster_tick(ih->cluster);   /* before the kicks: takeovers queue some */
 	run_kicks(ih);
 	run_revalidation(ih, now);
 	if(ih->events) events_tick(ih->events, now);
