@@ -129,8 +129,8 @@ def test_every_downlink_kind_crosses_nodes_exactly_once(fleet, mongo):
     ops.publish('rpc/p1/d10/ping/2/0', 'rpc')             # node 2's device
     ops.publish('tags/p1/t1/cmd/upgrade/3/0', 'tag')      # nodes 0 and 2
     ops.publish('cmd/p1/d2/local/4/0', 'local')           # node 1: stays local
-    # m2m from d2 (node 1) to its peer d1 (node 0)
-    c2.publish('m2m/p1/d2/d1/5', 'm2m', qos=1)
+    # m2m from d2 (node 1) to its peer d1 (node 0): m2m/<P>/<to>/<from>/<x>
+    c2.publish('m2m/p1/d1/d2/5', 'm2m', qos=1)
     for c, dev in ((c1, 'd1'), (c10, 'd10'), (c2, 'd2')):
         ops.publish('cmd/p1/%s/sentinel/9/0' % dev, 'end')
     got1 = payloads(c1, 4)
@@ -138,7 +138,7 @@ def test_every_downlink_kind_crosses_nodes_exactly_once(fleet, mongo):
     got2 = payloads(c2, 2)
     assert sorted(got1) == sorted([('cmd/p1/d1/reboot/1/0', b'cmd'),
                                    ('tags/p1/t1/cmd/upgrade/3/0', b'tag'),
-                                   ('m2m/p1/d2/d1/5', b'm2m'),
+                                   ('m2m/p1/d1/d2/5', b'm2m'),
                                    ('cmd/p1/d1/sentinel/9/0', b'end')])
     assert got1[-1] == ('cmd/p1/d1/sentinel/9/0', b'end')
     assert got10 == [('rpc/p1/d10/ping/2/0', b'rpc'),
