@@ -250,3 +250,72 @@ def test_routed_qos1_survives_rabbitmq_restart(fleet, mongo, rabbit):
     rabbit.start()
     got = payloads(c, n, timeout=30)
     assert sorted(set(int(p) for _, p in got)) == list(range(n))
+
+
+def start_haproxy(registry, workdir, nodes):
+    """tools/haproxy.cfg with this test's ports."""
+    import re
+    from pathlib import Path
+    src = (harness.REPO / 'tools' / 'haproxy.cfg').read_text()
+    port = harness.free_port()
+    src = src.replace('bind 127.0.0.1:1883', 'bind 127.0.0.1:%d' % port)
+    src = re.sub(r'^    server .*\n', '', src, flags=re.M)
+    src = src.replace('log stdout format raw local0 info', 'log stdout format raw local0 notice')
+    src += ''.join('    server %s 127.0.0.1:%d check inter 1s fall 2 rise 2\n'
+                   % (b.node_name, b.port) for b in nodes)
+    cfg = Path(workdir) / 'haproxy.cfg'
+    cfg.write_text(src)
+    proc = registry.spawn(['haproxy', '-db', '-f', str(cfg)],
+                          log_path=Path(workdir) / 'haproxy.log')
+    harness.wait_until(lambda: harness.port_open(port), 10, what='haproxy')
+    return proc, port
+
+
+def node_of(f, cid):
+    """The node whose log shows client id `cid` connecting last."""
+    for b in f.nodes:
+        if b.running and ('as %s ' % cid) in b.log_text():
+            return b
+    return None
+
+
+def test_killed_node_devices_reconnect_through_haproxy(fleet, mongo, mqtt, registry, workdir):
+    f = fleet(n=3)
+    proc, port = start_haproxy(registry, workdir, f.nodes)
+    try:
+        devs = [mongo.add_device('p1', 'h%d' % i) for i in range(6)]
+        cids = ['hap-%s-%d' % (f.tag, i) for i in range(6)]
+        clients = []
+        for d, cid in zip(devs, cids):
+            c = mqtt(port, d.username, d.secret, client_id=cid, proto=5)
+            assert c.connack == 0
+            clients.append(c)
+        # The same client id goes back to the same node (stick table).
+        first = node_of(f, cids[0])
+        clients[0].disconnect()
+        again = mqtt(port, devs[0].username, devs[0].secret, client_id=cids[0], proto=5)
+        assert again.connack == 0
+        assert f.nodes.index(first) == f.nodes.index(node_of(f, cids[0]))
+        clients[0] = again
+        victim = first
+        on_victim = [i for i, cid in enumerate(cids)
+                     if node_of(f, cid) is victim]
+        victim.kill()
+        survivor = next(i for i, b in enumerate(f.nodes) if b.running)
+        for i in on_victim:
+            harness.wait_until(lambda: not clients[i].connected, 10, what='dropped')
+            c = mqtt(port, devs[i].username, devs[i].secret, client_id=cids[i], proto=5)
+            assert c.connack == 0
+            clients[i] = c
+            assert node_of(f, cids[i]) is not victim
+        live = [i for i, b in enumerate(f.nodes) if b.running]
+        harness.wait_until(lambda: all(f.stats(i)['binds_pending'] == 0 for i in live), 10,
+                           what='bindings applied')
+        for i, d in enumerate(devs):
+            f.admin(survivor).publish('cmd/%s/after/%d/0' % (d.username, i), 'x%d' % i)
+        for i, c in enumerate(clients):
+            assert payloads(c, 1) == [('cmd/%s/after/%d/0' % (devs[i].username, i),
+                                       ('x%d' % i).encode())]
+    finally:
+        harness.stop_process(proc, 3)
+        registry.forget(proc)
