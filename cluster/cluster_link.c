@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,17 @@
 #define OUTBOX_MAX 100000        /* publishes held for confirms; beyond, new ones are dropped */
 #define POLL_MS 200              /* heartbeats are served at least this often */
 #define LOCK_QUEUE_PREFIX "iothub.lock."
+/*
+ * Waking the broker. Mosquitto 2.0.11 gives plugins no way to wake its
+ * loop, which sleeps up to 100 ms in epoll_wait when idle, and TICK (where
+ * the broker thread takes what arrived) runs once per loop: a routed
+ * command would wait for the next idle wake-up. A signal to the broker's
+ * thread interrupts epoll_wait (EINTR, which mux_epoll.c ignores), the loop
+ * runs, and TICK comes at once. The handler does nothing; SA_RESTART keeps
+ * every other system call of that thread going. One signal per TICK at
+ * most (wake_pending).
+ */
+#define WAKE_SIGNAL (SIGRTMIN + 4)
 
 enum op_kind { OP_BIND, OP_UNBIND, OP_PUBLISH, OP_ACK };
 
@@ -90,7 +102,16 @@ struct cluster_link {
 	_Atomic uint64_t n_published, n_confirmed, n_received, n_acked, n_returned, n_reconnects,
 		n_bindings, n_binds, n_unbinds, n_dropped, n_key_ops;
 	_Atomic bool connected;
+	pthread_t broker_thread;
+	_Atomic bool wake_pending;
+	bool wake_installed;
+	struct sigaction wake_old;
 };
+
+static void on_wake_signal(int sig)
+{
+	(void)sig; /* its only purpose is interrupting epoll_wait */
+}
 
 static void out_free(struct out *o)
 {
@@ -136,6 +157,9 @@ static void push_in(struct cluster_link *l, struct cluster_msg *m)
 	*l->in_tail = m;
 	l->in_tail = &m->next;
 	pthread_mutex_unlock(&l->lock);
+	if(l->wake_installed && !atomic_exchange(&l->wake_pending, true)){
+		pthread_kill(l->broker_thread, WAKE_SIGNAL);
+	}
 }
 
 /* ------------------------------------------------------------------ */
@@ -225,6 +249,8 @@ struct cluster_msg *cluster_link_take(struct cluster_link *l)
 {
 	struct cluster_msg *m;
 
+	/* First: whatever arrives from now on wakes the broker again. */
+	atomic_store(&l->wake_pending, false);
 	pthread_mutex_lock(&l->lock);
 	m = l->in;
 	l->in = NULL;
@@ -632,20 +658,9 @@ static int handle_frame(struct cluster_link *l, amqp_frame_t *fr, char *err, siz
 		}
 		case AMQP_BASIC_RETURN_METHOD:
 			return take_message(l, 0, true, err, errlen);
-		case AMQP_CHANNEL_CLOSE_METHOD: {
-			amqp_channel_close_t *c = fr->payload.method.decoded;
-			snprintf(err, errlen, "channel closed by server: %u %.*s", c->reply_code,
-					(int)c->reply_text.len, (const char *)c->reply_text.bytes);
-			return -1;
-		}
-		case AMQP_CONNECTION_CLOSE_METHOD: {
-			amqp_connection_close_t *c = fr->payload.method.decoded;
-			amqp_connection_close_ok_t ok;
-			snprintf(err, errlen, "connection closed by server: %u %.*s", c->reply_code,
-					(int)c->reply_text.len, (const char *)c->reply_text.bytes);
-			amqp_send_method(l->conn, 0, AMQP_CONNECTION_CLOSE_OK_METHOD, &ok);
-			return -1;
-		}
+		case AMQP_CHANNEL_CLOSE_METHOD:
+		case AMQP_CONNECTION_CLOSE_METHOD:
+			return events_amqp_server_close(l->conn, fr, err, errlen);
 		case AMQP_BASIC_CANCEL_METHOD:
 			snprintf(err, errlen, "RabbitMQ cancelled the node queue's consumer (queue deleted or its node down)");
 			return -1;
@@ -823,6 +838,17 @@ int cluster_link_start(struct cluster_link **out, const struct ih_config *cfg, c
 		snprintf(err, errlen, "eventfd: %s", strerror(errno));
 		return -1;
 	}
+	/* The broker thread calls this: it is the thread to wake. */
+	l->broker_thread = pthread_self();
+	{
+		struct sigaction sa;
+
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = on_wake_signal;
+		sa.sa_flags = SA_RESTART;
+		sigemptyset(&sa.sa_mask);
+		l->wake_installed = sigaction(WAKE_SIGNAL, &sa, &l->wake_old) == 0;
+	}
 	if(pthread_create(&l->thread, NULL, link_main, l)){
 		snprintf(err, errlen, "cannot start the cluster thread");
 		return -1;
@@ -865,6 +891,9 @@ void cluster_link_stop(struct cluster_link *l)
 		wake(l);
 		pthread_join(l->thread, NULL);
 	}
+	/* No thread left to send it: the broker's own disposition comes back
+	 * before this code can be unloaded. */
+	if(l->wake_installed) sigaction(WAKE_SIGNAL, &l->wake_old, NULL);
 	ih_logq_drain(&l->log);
 	while(l->ops){
 		struct op *o = l->ops;

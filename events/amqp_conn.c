@@ -351,3 +351,23 @@ int events_amqp_fd(amqp_connection_state_t conn)
 
 	return s ? amqp_socket_get_sockfd(s) : -1;
 }
+
+int events_amqp_server_close(amqp_connection_state_t conn, const amqp_frame_t *fr, char *err, size_t errlen)
+{
+	if(fr->frame_type != AMQP_FRAME_METHOD) return 0;
+	if(fr->payload.method.id == AMQP_CHANNEL_CLOSE_METHOD){
+		const amqp_channel_close_t *c = fr->payload.method.decoded;
+		snprintf(err, errlen, "channel closed by server: %u %.*s", c->reply_code,
+				(int)c->reply_text.len, (const char *)c->reply_text.bytes);
+		return -1;
+	}
+	if(fr->payload.method.id == AMQP_CONNECTION_CLOSE_METHOD){
+		const amqp_connection_close_t *c = fr->payload.method.decoded;
+		amqp_connection_close_ok_t ok;
+		snprintf(err, errlen, "connection closed by server: %u %.*s", c->reply_code,
+				(int)c->reply_text.len, (const char *)c->reply_text.bytes);
+		amqp_send_method(conn, 0, AMQP_CONNECTION_CLOSE_OK_METHOD, &ok);
+		return -1;
+	}
+	return 0;
+}

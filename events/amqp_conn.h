@@ -61,6 +61,10 @@ void events_amqp_disconnect(amqp_connection_state_t conn, bool graceful);
 /* Describe a failed RPC reply. */
 void events_amqp_reply_string(amqp_rpc_reply_t r, const char *what, char *err, size_t errlen);
 int events_amqp_fd(amqp_connection_state_t conn);
+/* A channel.close or connection.close frame from the server: describe it
+ * in err (answering connection.close with close-ok) and return -1; any
+ * other frame: 0. */
+int events_amqp_server_close(amqp_connection_state_t conn, const amqp_frame_t *fr, char *err, size_t errlen);
 /* A UTF-8 field table entry pointing at key and v (not copied). */
 amqp_table_entry_t events_amqp_str_entry(const char *key, const char *v);
 

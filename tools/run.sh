@@ -151,6 +151,15 @@ else
     wait_port 127.0.0.1 "$MQTT_PORT" 20 mosquitto
 fi
 
+devices_banner() {
+    cat <<EOF
+Demo devices (secrets are shown once; a new run issues new ones):
+  demo/device1   $DEV1_SECRET   (tag: floor1)
+  demo/device2   $DEV2_SECRET
+  iothub/server  $ADMIN_SECRET   (superuser: the platform's own service client)
+EOF
+}
+
 if [ "$CLUSTER" -gt 1 ]; then
     P1=$((MQTT_PORT + 1)); P2=$((MQTT_PORT + 2)); PN=$((MQTT_PORT + CLUSTER))
     cat <<EOF
@@ -159,10 +168,7 @@ if [ "$CLUSTER" -gt 1 ]; then
  mosquitto-iothub cluster: $CLUSTER nodes on 127.0.0.1:$P1..$PN, HAProxy on 127.0.0.1:$MQTT_PORT,
  RabbitMQ on 127.0.0.1:$AMQP_PORT routing between them   (Ctrl-C stops everything)
 ================================================================================
-Demo devices (secrets are shown once; a new run issues new ones):
-  demo/device1   $DEV1_SECRET   (tag: floor1)
-  demo/device2   $DEV2_SECRET
-  iothub/server  $ADMIN_SECRET   (superuser: the platform's own service client)
+$(devices_banner)
 
 In another terminal:
 
@@ -202,10 +208,7 @@ cat <<EOF
 ================================================================================
  mosquitto-iothub is running on 127.0.0.1:$P   (Ctrl-C stops everything)
 ================================================================================
-Demo devices (secrets are shown once; a new run issues new ones):
-  demo/device1   $DEV1_SECRET   (tag: floor1)
-  demo/device2   $DEV2_SECRET
-  iothub/server  $ADMIN_SECRET   (superuser: the platform's own service client)
+$(devices_banner)
 
 In another terminal:
 
