@@ -54,6 +54,14 @@ struct release {
 	int64_t deadline_ms;
 };
 
+/* Another node's latest counters. */
+struct peer {
+	struct ih_strmap_node node;
+	char *json;
+	int64_t at_ms;
+	char name[];
+};
+
 struct cluster {
 	struct cluster_link *link;
 	const struct cluster_handlers *h;
@@ -66,6 +74,8 @@ struct cluster {
 	struct takeover *takeovers;
 	struct release *releases;
 	uint64_t key_ops;      /* bind/unbind operations handed to the link */
+	struct ih_strmap peers;
+	int64_t next_stats_ms;
 	struct cluster_stats n;
 };
 
@@ -396,6 +406,81 @@ static void on_takeover(struct cluster *cl, const struct cluster_msg *m)
 	cl->releases = r;
 }
 
+static void peer_update(struct cluster *cl, const char *name, const void *body, size_t len)
+{
+	struct ih_strmap_node *nd = ih_strmap_find(&cl->peers, name, strlen(name));
+	struct peer *p;
+	char *json = mosquitto_malloc(len + 1);
+
+	if(json == NULL || name[0] == '\0'){
+		mosquitto_free(json);
+		return;
+	}
+	memcpy(json, body, len);
+	json[len] = '\0';
+	if(nd){
+		p = auth_container_of(nd, struct peer, node);
+	}else{
+		size_t n = strlen(name);
+
+		p = mosquitto_calloc(1, sizeof(*p) + n + 1);
+		if(p == NULL){
+			mosquitto_free(json);
+			return;
+		}
+		memcpy(p->name, name, n + 1);
+		ih_strmap_insert(&cl->peers, &p->node, p->name, n);
+	}
+	mosquitto_free(p->json);
+	p->json = json;
+	p->at_ms = ih_mono_ms();
+}
+
+static void peer_free(struct cluster *cl, struct peer *p)
+{
+	ih_strmap_remove(&cl->peers, &p->node);
+	mosquitto_free(p->json);
+	mosquitto_free(p);
+}
+
+/* Send ours; forget the nodes that stopped sending theirs. */
+static void run_stats(struct cluster *cl, int64_t now)
+{
+	int64_t period = (int64_t)cl->cfg->cluster_stats_interval_s * 1000;
+	char *json;
+
+	if(now < cl->next_stats_ms) return;
+	cl->next_stats_ms = now + period;
+	json = cl->h->stats_json(cl->ud);
+	if(json){
+		cluster_link_publish(cl->link, "stats", "", NULL, 0, NULL, json, strlen(json), false);
+		mosquitto_free(json);
+	}
+	for(size_t i = 0; cl->peers.buckets && i <= cl->peers.mask; i++){
+		struct ih_strmap_node *nd = cl->peers.buckets[i];
+
+		while(nd){
+			struct peer *p = auth_container_of(nd, struct peer, node);
+
+			nd = nd->next;
+			if(now - p->at_ms > 3 * period) peer_free(cl, p);
+		}
+	}
+}
+
+void cluster_foreach_node(const struct cluster *cl, void (*fn)(const char *node, const char *json, int64_t age_ms,
+		void *ud), void *ud)
+{
+	int64_t now = ih_mono_ms();
+
+	for(size_t i = 0; cl->peers.buckets && i <= cl->peers.mask; i++){
+		for(struct ih_strmap_node *nd = cl->peers.buckets[i]; nd; nd = nd->next){
+			const struct peer *p = auth_container_of(nd, struct peer, node);
+			fn(p->name, p->json, now - p->at_ms, ud);
+		}
+	}
+}
+
 static void on_message(struct cluster *cl, struct cluster_msg *m)
 {
 	bool own = !strcmp(m->origin, cl->cfg->node_name);
@@ -427,6 +512,9 @@ static void on_message(struct cluster *cl, struct cluster_msg *m)
 		case CLUSTER_MSG_TAKEOVER:
 			if(!own) on_takeover(cl, m);
 			break;
+		case CLUSTER_MSG_STATS:
+			if(!own) peer_update(cl, m->origin, m->body, m->len);
+			break;
 		case CLUSTER_MSG_RELEASED:
 		case CLUSTER_MSG_RETURNED:
 			if(m->arg) takeover_done(cl, m->arg, false);
@@ -451,6 +539,7 @@ void cluster_tick(struct cluster *cl)
 	now = ih_mono_ms();
 	if(cl->takeovers) expire_takeovers(cl, now);
 	run_releases(cl, now);
+	run_stats(cl, now);
 	cluster_link_drain_log(cl->link);
 }
 
@@ -470,7 +559,8 @@ int cluster_init(struct cluster **out, const struct ih_config *cfg, const struct
 	cl->h = h;
 	cl->ud = ud;
 	if(ih_strmap_init(&cl->keys, mosquitto_calloc, mosquitto_free)
-			|| ih_strmap_init(&cl->clients, mosquitto_calloc, mosquitto_free)){
+			|| ih_strmap_init(&cl->clients, mosquitto_calloc, mosquitto_free)
+			|| ih_strmap_init(&cl->peers, mosquitto_calloc, mosquitto_free)){
 		rc = MOSQ_ERR_NOMEM;
 		goto fail;
 	}
@@ -529,6 +619,10 @@ void cluster_cleanup(struct cluster *cl)
 	cluster_link_stop(cl->link);
 	free_map(cl, &cl->clients, true);
 	free_map(cl, &cl->keys, false);
+	for(size_t i = 0; cl->peers.buckets && i <= cl->peers.mask; i++){
+		while(cl->peers.buckets[i]) peer_free(cl, auth_container_of(cl->peers.buckets[i], struct peer, node));
+	}
+	ih_strmap_cleanup(&cl->peers);
 	while(cl->takeovers){
 		struct takeover *t = cl->takeovers;
 		cl->takeovers = t->next;

@@ -25,7 +25,9 @@
  * cluster_takeover_wait.
  *
  * Administration: cluster_broadcast sends a command to every other node
- * (fanout exchange); each applies it through handlers->admin.
+ * (fanout exchange); each applies it through handlers->admin. Every
+ * cluster_stats_interval each node sends its counters the same way, so
+ * getStats answers for the fleet at once (cluster_foreach_node).
  */
 #ifndef IH_CLUSTER_CLUSTER_H
 #define IH_CLUSTER_CLUSTER_H
@@ -50,6 +52,9 @@ struct cluster_handlers {
 	bool (*events_settled)(void *ud);
 	/* A client.connected held for a takeover may go out now. */
 	void (*connected_ready)(void *ud, const char *client_id, const char *conn_id);
+	/* This node's counters as JSON (mosquitto_malloc'd, the caller frees),
+	 * sent to the other nodes every cluster_stats_interval. */
+	char *(*stats_json)(void *ud);
 };
 
 struct cluster_stats {
@@ -88,6 +93,11 @@ void cluster_broadcast(struct cluster *cl, const char *command, const char *arg)
 bool cluster_takeover_begin(struct cluster *cl, const char *client_id, const char *conn_id);
 
 void cluster_tick(struct cluster *cl);
+
+/* The other live nodes' latest counters (JSON as they sent it), with their
+ * age; a node silent for 3 intervals is forgotten. */
+void cluster_foreach_node(const struct cluster *cl, void (*fn)(const char *node, const char *json, int64_t age_ms,
+		void *ud), void *ud);
 void cluster_get_stats(struct cluster *cl, struct cluster_stats *out);
 const char *cluster_node(const struct cluster *cl);
 

@@ -212,7 +212,7 @@ int cluster_link_publish(struct cluster_link *l, const char *kind, const char *k
 		p->arg = dup_or_null(arg, &fail);
 		p->qos = qos;
 		p->mandatory = mandatory;
-		p->admin = !strcmp(kind, "admin");
+		p->admin = !strcmp(kind, "admin") || !strcmp(kind, "stats");
 		if(len){
 			p->body = malloc(len);
 			if(p->body) memcpy(p->body, body, len);
@@ -584,6 +584,7 @@ static enum cluster_msg_kind kind_of(const amqp_basic_properties_t *p)
 		if(IS("admin")) return CLUSTER_MSG_ADMIN;
 		if(IS("takeover")) return CLUSTER_MSG_TAKEOVER;
 		if(IS("released")) return CLUSTER_MSG_RELEASED;
+		if(IS("stats")) return CLUSTER_MSG_STATS;
 #undef IS
 	}
 	return CLUSTER_MSG_ROUTE; /* the platform's AMQP downlink sets no type */

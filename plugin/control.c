@@ -147,6 +147,7 @@ static const char *cmd_stats(struct iothub *ih, bson_t *data)
 	mosquitto_free(json);
 	if(doc == NULL) return "internal error";
 	bson_concat(data, doc);
+	stats_append_fleet(ih, data, doc);
 	bson_destroy(doc);
 	return NULL;
 }

@@ -130,12 +130,18 @@ static void on_connected_ready(void *ud, const char *client_id, const char *conn
 	if(c->state == IH_CONN_ONLINE && !c->disconnect_emitted) emit_connected(ih, c);
 }
 
+static char *on_stats_json(void *ud)
+{
+	return stats_json(ud);
+}
+
 static const struct cluster_handlers handlers = {
 	.deliver = on_deliver,
 	.admin = on_admin,
 	.takeover = on_takeover,
 	.events_settled = on_events_settled,
 	.connected_ready = on_connected_ready,
+	.stats_json = on_stats_json,
 };
 
 int fleet_init(struct iothub *ih)

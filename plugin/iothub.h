@@ -135,6 +135,10 @@ void control_cleanup(struct iothub *ih);
 
 /* plugin/stats.c: a JSON document of every counter; caller frees with mosquitto_free. */
 char *stats_json(struct iothub *ih);
+/* Cluster mode: a `fleet` section in a getStats answer: every live node's
+ * latest counters (`own` is this node's), their count and online total. */
+struct _bson_t;
+void stats_append_fleet(struct iothub *ih, struct _bson_t *data, const struct _bson_t *own);
 void stats_write_file(struct iothub *ih);
 
 #endif

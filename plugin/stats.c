@@ -137,6 +137,57 @@ char *stats_json(struct iothub *ih)
 	return out;
 }
 
+struct fleet_doc {
+	bson_t *per_node;
+	uint32_t index;
+	int64_t online;
+};
+
+static void fleet_add(struct fleet_doc *f, const char *node, const bson_t *stats, int64_t age_ms)
+{
+	char key[16];
+	const char *k;
+	bson_t item;
+	bson_iter_t it;
+
+	if(bson_iter_init(&it, stats) && bson_iter_find_descendant(&it, "connections.online", &it)
+			&& BSON_ITER_HOLDS_INT(&it)){
+		f->online += bson_iter_as_int64(&it);
+	}
+	bson_uint32_to_string(f->index++, &k, key, sizeof(key));
+	bson_append_document_begin(f->per_node, k, -1, &item);
+	BSON_APPEND_UTF8(&item, "node", node);
+	BSON_APPEND_INT64(&item, "age_ms", age_ms);
+	BSON_APPEND_DOCUMENT(&item, "stats", stats);
+	bson_append_document_end(f->per_node, &item);
+}
+
+static void fleet_peer(const char *node, const char *json, int64_t age_ms, void *ud)
+{
+	bson_error_t error;
+	bson_t *doc = bson_new_from_json((const uint8_t *)json, -1, &error);
+
+	if(doc == NULL) return; /* a node that sent something else: left out */
+	fleet_add(ud, node, doc, age_ms);
+	bson_destroy(doc);
+}
+
+void stats_append_fleet(struct iothub *ih, bson_t *data, const bson_t *own)
+{
+	bson_t fleet, per_node;
+	struct fleet_doc f = {&per_node, 0, 0};
+
+	if(ih->cluster == NULL) return;
+	BSON_APPEND_DOCUMENT_BEGIN(data, "fleet", &fleet);
+	BSON_APPEND_ARRAY_BEGIN(&fleet, "per_node", &per_node);
+	fleet_add(&f, ih->cfg.node_name, own, 0);
+	cluster_foreach_node(ih->cluster, fleet_peer, &f);
+	bson_append_array_end(&fleet, &per_node);
+	BSON_APPEND_INT64(&fleet, "nodes", (int64_t)f.index);
+	BSON_APPEND_INT64(&fleet, "online", f.online);
+	bson_append_document_end(data, &fleet);
+}
+
 /* Write-then-rename: a reader never sees a half-written file. */
 void stats_write_file(struct iothub *ih)
 {

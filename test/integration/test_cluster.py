@@ -354,3 +354,23 @@ def test_rabbitmq_node_killed_mid_stream_loses_no_acked_command(registry, workdi
     assert sorted(seen) == list(range(n)), 'missing %s (%d duplicates)' % (
         sorted(set(range(n)) - seen), dups)
     assert f.stats(1)['amqp_reconnects'] >= 1
+
+
+def test_getstats_answers_for_the_fleet(fleet, mongo):
+    f = fleet(n=3, cluster_stats_interval='1s')
+    d1 = mongo.add_device('p1', 'd1')
+    d2 = mongo.add_device('p1', 'd2')
+    f.connect(0, d1)
+    f.connect(2, d2)
+    names = {b.node_name for b in f.nodes}
+    f.settle()      # every node now has its admin connection too
+    own = {b.node_name: f.admin(i).stats()['connections']['online'] for i, b in enumerate(f.nodes)}
+
+    def fleet_view():
+        data = f.admin(1).stats()
+        fl = data['fleet']
+        per = {e['node']: e['stats']['connections']['online'] for e in fl['per_node']}
+        return fl['nodes'] == 3 and per == own and fl['online'] == sum(own.values()) and data
+    data = harness.wait_until(fleet_view, 10, interval=0.2, what='every node in getStats')
+    assert {e['node'] for e in data['fleet']['per_node']} == names
+    assert own[f.nodes[0].node_name] == 2 and own[f.nodes[2].node_name] == 2
