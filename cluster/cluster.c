@@ -76,6 +76,9 @@ struct cluster {
 	uint64_t key_ops;      /* bind/unbind operations handed to the link */
 	struct ih_strmap peers;
 	int64_t next_stats_ms;
+	int64_t hold_until_ms;     /* end of the startup hold */
+	struct cluster_msg *held;  /* routed messages waiting for their session (unacked) */
+	size_t n_held;
 	struct cluster_stats n;
 };
 
@@ -481,7 +484,42 @@ void cluster_foreach_node(const struct cluster *cl, void (*fn)(const char *node,
 	}
 }
 
-static void on_message(struct cluster *cl, struct cluster_msg *m)
+/* Keep an unmatched routed message during the startup hold: true when kept
+ * (m then belongs to the held list). */
+static bool hold(struct cluster *cl, struct cluster_msg *m)
+{
+	if(ih_mono_ms() >= cl->hold_until_ms || cl->n_held >= CLUSTER_HOLD_MAX) return false;
+	m->next = cl->held;
+	cl->held = m;
+	cl->n_held++;
+	cl->n.held++;
+	return true;
+}
+
+/* Offer the held messages again; past the hold, ack and drop the rest. */
+static void run_held(struct cluster *cl, int64_t now)
+{
+	struct cluster_msg **pp = &cl->held;
+
+	while(*pp){
+		struct cluster_msg *m = *pp;
+		bool delivered = cl->h->deliver(cl->ud, m->topic, m->body, m->len, m->qos) > 0;
+
+		if(!delivered && now < cl->hold_until_ms){
+			pp = &m->next;
+			continue;
+		}
+		*pp = m->next;
+		cl->n_held--;
+		if(delivered) cl->n.held_delivered++;
+		else cl->n.unmatched++;
+		cluster_link_ack(cl->link, m->tag, m->gen);
+		cluster_msg_free(m);
+	}
+}
+
+/* Returns true when m was kept (held), false when it may be freed. */
+static bool on_message(struct cluster *cl, struct cluster_msg *m)
 {
 	bool own = !strcmp(m->origin, cl->cfg->node_name);
 
@@ -493,7 +531,10 @@ static void on_message(struct cluster *cl, struct cluster_msg *m)
 				mosquitto_log_printf(MOSQ_LOG_WARNING, "iothub: cluster: dropped a routed message without a topic header");
 			}else{
 				cl->n.routed_in++;
-				cl->h->deliver(cl->ud, m->topic, m->body, m->len, m->qos);
+				if(cl->h->deliver(cl->ud, m->topic, m->body, m->len, m->qos) == 0){
+					if(hold(cl, m)) return true;
+					cl->n.unmatched++;
+				}
 			}
 			break;
 		case CLUSTER_MSG_ADMIN:
@@ -522,6 +563,7 @@ static void on_message(struct cluster *cl, struct cluster_msg *m)
 	}
 	/* The broker has it (queued for the clients), or it needs nothing. */
 	cluster_link_ack(cl->link, m->tag, m->gen);
+	return false;
 }
 
 void cluster_tick(struct cluster *cl)
@@ -533,10 +575,10 @@ void cluster_tick(struct cluster *cl)
 		struct cluster_msg *m = list;
 
 		list = m->next;
-		on_message(cl, m);
-		cluster_msg_free(m);
+		if(!on_message(cl, m)) cluster_msg_free(m);
 	}
 	now = ih_mono_ms();
+	if(cl->held) run_held(cl, now);
 	if(cl->takeovers) expire_takeovers(cl, now);
 	run_releases(cl, now);
 	run_stats(cl, now);
@@ -584,6 +626,7 @@ int cluster_init(struct cluster **out, const struct ih_config *cfg, const struct
 		default:
 			break;
 	}
+	cl->hold_until_ms = ih_mono_ms() + (int64_t)cfg->cluster_startup_hold_s * 1000;
 	*out = cl;
 	return MOSQ_ERR_SUCCESS;
 fail:
@@ -623,6 +666,11 @@ void cluster_cleanup(struct cluster *cl)
 		while(cl->peers.buckets[i]) peer_free(cl, auth_container_of(cl->peers.buckets[i], struct peer, node));
 	}
 	ih_strmap_cleanup(&cl->peers);
+	while(cl->held){
+		struct cluster_msg *m = cl->held;
+		cl->held = m->next;
+		cluster_msg_free(m); /* unacked: RabbitMQ keeps it for the next start */
+	}
 	while(cl->takeovers){
 		struct takeover *t = cl->takeovers;
 		cl->takeovers = t->next;

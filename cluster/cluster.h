@@ -24,6 +24,14 @@
  * "released"; client.connected waits for that, at most
  * cluster_takeover_wait.
  *
+ * Restart. A node that was down finds in its durable queue what was routed
+ * to the sessions it held; Mosquitto restores those sessions from its
+ * persistence file, but the plugin learns about each only when its client
+ * reconnects. So for cluster_startup_hold after start a routed message that
+ * matches nobody here is kept, unacked (at most CLUSTER_HOLD_MAX), and
+ * offered again at every TICK; whatever still matches nobody then is acked
+ * and dropped.
+ *
  * Administration: cluster_broadcast sends a command to every other node
  * (fanout exchange); each applies it through handlers->admin. Every
  * cluster_stats_interval each node sends its counters the same way, so
@@ -41,8 +49,9 @@ struct cluster;
 
 /* What the plugin glue does for the cluster; all called from cluster_tick. */
 struct cluster_handlers {
-	/* A downlink from another node (or the platform): deliver it locally. */
-	void (*deliver)(void *ud, const char *topic, const void *payload, size_t len, int qos);
+	/* A downlink from another node (or the platform): deliver it locally;
+	 * returns how many local auto-subscribers it matched. */
+	size_t (*deliver)(void *ud, const char *topic, const void *payload, size_t len, int qos);
 	/* A fleet-wide command from another node: kickDevice, kickClient, invalidateDevice. */
 	void (*admin)(void *ud, const char *command, const char *arg);
 	/* Another node accepted client_id: let it go (disconnect it with reason
@@ -57,11 +66,14 @@ struct cluster_handlers {
 	char *(*stats_json)(void *ud);
 };
 
+#define CLUSTER_HOLD_MAX 256
+
 struct cluster_stats {
 	uint64_t routed_out;        /* AMQP publishes of downlinks */
 	uint64_t routed_local;      /* downlinks kept local (target held here) */
 	uint64_t routed_in;         /* downlinks received from other nodes */
 	uint64_t own_dropped;       /* our own copies, dropped */
+	uint64_t held, held_delivered, unmatched; /* routed messages matching nobody here */
 	uint64_t admin_out, admin_in, takeovers_out, takeovers_in, takeover_timeouts;
 	uint64_t amqp_published, amqp_confirmed, amqp_received, amqp_reconnects;
 	uint64_t keys;              /* distinct routing keys bound */

@@ -192,6 +192,7 @@ static const struct opt_def opt_table[] = {
 	{"cluster_queue_prefix", OPT_STR, OFF(cluster_queue_prefix), "iothub.node.", NULL, 0, 0, NULL},
 	{"cluster_takeover_wait", OPT_MILLIS, OFF(cluster_takeover_wait_ms), "1000ms", NULL, 0, 60000, NULL},
 	{"cluster_stats_interval", OPT_SECONDS, OFF(cluster_stats_interval_s), "5s", NULL, 1, 3600, NULL},
+	{"cluster_startup_hold", OPT_SECONDS, OFF(cluster_startup_hold_s), "60s", NULL, 0, 3600, NULL},
 };
 
 #define OPT_COUNT (sizeof(opt_table) / sizeof(opt_table[0]))

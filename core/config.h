@@ -137,6 +137,7 @@ struct ih_config {
 	char *cluster_queue_prefix;    /* node queue = prefix + node_name */
 	uint32_t cluster_takeover_wait_ms; /* bound on waiting for another node's disconnect */
 	uint32_t cluster_stats_interval_s; /* how often a node tells the others its counters */
+	uint32_t cluster_startup_hold_s;   /* how long after start unmatched routed messages wait */
 	/* ---- end cluster ---- */
 };
 

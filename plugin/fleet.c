@@ -60,12 +60,12 @@ void fleet_publish(struct iothub *ih, const char *topic, const void *payload, ui
 /* ------------------------------------------------------------------ */
 /* handlers: what other nodes ask of this one (from cluster_tick)      */
 
-static void on_deliver(void *ud, const char *topic, const void *payload, size_t len, int qos)
+static size_t on_deliver(void *ud, const char *topic, const void *payload, size_t len, int qos)
 {
 	struct iothub *ih = ud;
 
-	if(len > UINT32_MAX) return;
-	autosub_deliver(ih, topic, payload, (uint32_t)len, qos);
+	if(len > UINT32_MAX) return 0;
+	return autosub_deliver(ih, topic, payload, (uint32_t)len, qos);
 }
 
 static void on_admin(void *ud, const char *command, const char *arg)

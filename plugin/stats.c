@@ -81,6 +81,9 @@ static void append_cluster(bson_t *doc, struct cluster *cl)
 	BSON_APPEND_INT64(&sub, "routed_local", (int64_t)s.routed_local);
 	BSON_APPEND_INT64(&sub, "routed_in", (int64_t)s.routed_in);
 	BSON_APPEND_INT64(&sub, "own_dropped", (int64_t)s.own_dropped);
+	BSON_APPEND_INT64(&sub, "held", (int64_t)s.held);
+	BSON_APPEND_INT64(&sub, "held_delivered", (int64_t)s.held_delivered);
+	BSON_APPEND_INT64(&sub, "unmatched", (int64_t)s.unmatched);
 	BSON_APPEND_INT64(&sub, "admin_out", (int64_t)s.admin_out);
 	BSON_APPEND_INT64(&sub, "admin_in", (int64_t)s.admin_in);
 	BSON_APPEND_INT64(&sub, "takeovers_out", (int64_t)s.takeovers_out);

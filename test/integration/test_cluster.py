@@ -28,7 +28,7 @@ pytestmark = pytest.mark.needs_plugin
 class Fleet:
     """N broker nodes with cluster true, a registry and RabbitMQ."""
 
-    def __init__(self, mongo, broker, mqtt, rabbit, n=3, **options):
+    def __init__(self, mongo, broker, mqtt, rabbit, n=3, persistent=(), **options):
         self.mongo = mongo
         self.mqtt = mqtt
         self.rabbit = rabbit
@@ -41,7 +41,7 @@ class Fleet:
         self.opts.update(options)
         self._broker = broker
         for i in range(n):
-            self.add_node('%s-%d' % (self.tag, i))
+            self.add_node('%s-%d' % (self.tag, i), persistence=i in persistent)
         self._cid = 0
 
     def add_node(self, name, **kw):
@@ -374,3 +374,22 @@ def test_getstats_answers_for_the_fleet(fleet, mongo):
     data = harness.wait_until(fleet_view, 10, interval=0.2, what='every node in getStats')
     assert {e['node'] for e in data['fleet']['per_node']} == names
     assert own[f.nodes[0].node_name] == 2 and own[f.nodes[2].node_name] == 2
+
+
+def test_routed_qos1_survives_restart_of_the_receiving_node(fleet, mongo):
+    """The device's node is down while a QoS 1 command is routed to it; the
+    node comes back (Mosquitto persistence restores the session), the device
+    reconnects to it and gets the command its durable queue kept."""
+    f = fleet(n=2, persistent=(0,))
+    d1 = mongo.add_device('p1', 'd1')
+    cid = f.cid(d1)
+    c = f.connect(0, d1, client_id=cid, clean=False, proto=4)
+    f.settle()
+    c.disconnect()
+    f.admins[0] = None          # its connection goes with the node
+    assert f.nodes[0].stop()
+    f.admin(1).publish('cmd/p1/d1/while-down/1/0', 'kept', qos=1)
+    f.nodes[0].start()
+    back = f.connect(0, d1, client_id=cid, clean=False, proto=4)
+    assert payloads(back, 1) == [('cmd/p1/d1/while-down/1/0', b'kept')]
+    assert f.stats(0)['held_delivered'] == 1
