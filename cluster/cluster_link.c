@@ -40,8 +40,9 @@
  * command would wait for the next idle wake-up. A signal to the broker's
  * thread interrupts epoll_wait (EINTR, which mux_epoll.c ignores), the loop
  * runs, and TICK comes at once. The handler does nothing; SA_RESTART keeps
- * every other system call of that thread going. One signal per TICK at
- * most (wake_pending).
+ * every other system call of that thread going, and the calls it cannot
+ * restart (poll) are retried on EINTR by libmongoc (MONGOC_ERRNO_IS_AGAIN)
+ * and mosquitto alike. One signal per TICK at most (wake_pending).
  */
 #define WAKE_SIGNAL (SIGRTMIN + 4)
 
