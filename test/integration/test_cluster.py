@@ -393,3 +393,16 @@ def test_routed_qos1_survives_restart_of_the_receiving_node(fleet, mongo):
     back = f.connect(0, d1, client_id=cid, clean=False, proto=4)
     assert payloads(back, 1) == [('cmd/p1/d1/while-down/1/0', b'kept')]
     assert f.stats(0)['held_delivered'] == 1
+
+
+def test_quorum_node_queues_route(fleet, mongo, rabbit):
+    """amqp_queue_type quorum: the node queues are quorum queues too."""
+    f = fleet(n=2, amqp_queue_type='quorum')
+    d1 = mongo.add_device('p1', 'd1')
+    c = f.connect(0, d1)
+    f.settle()
+    f.admin(1).publish('cmd/p1/d1/q/1/0', 'quorum', qos=1)
+    assert payloads(c, 1) == [('cmd/p1/d1/q/1/0', b'quorum')]
+    out = rabbit.ctl('list_queues', 'name', 'type', '--quiet', '--no-table-headers')
+    types = dict(line.split()[:2] for line in out.splitlines() if len(line.split()) >= 2)
+    assert types[f.opts['cluster_queue_prefix'] + f.nodes[0].node_name] == 'quorum'
