@@ -406,3 +406,19 @@ def test_quorum_node_queues_route(fleet, mongo, rabbit):
     out = rabbit.ctl('list_queues', 'name', 'type', '--quiet', '--no-table-headers')
     types = dict(line.split()[:2] for line in out.splitlines() if len(line.split()) >= 2)
     assert types[f.opts['cluster_queue_prefix'] + f.nodes[0].node_name] == 'quorum'
+
+
+def test_iothubctl_suspend_sent_to_one_node_applies_on_another(fleet, mongo, registry):
+    from test_ctl import run_ctl
+    f = fleet(n=2)
+    d1 = mongo.add_device('p1', 'd1')
+    c = f.connect(0, d1)
+    f.settle()
+    res = run_ctl(registry, ['--mongo-uri', mongo.uri, '--mongo-db', mongo.db_name, '--json',
+                             '--broker', '127.0.0.1:%d' % f.nodes[1].port,
+                             '--broker-user', f.ops.username, '--broker-pass', f.ops.secret,
+                             'suspend', d1.username])
+    assert res.rc == 0, res
+    harness.wait_until(lambda: not c.connected, 1 + MARGIN, what='suspended on node 0')
+    again = f.mqtt(f.nodes[0], d1.username, d1.secret, client_id=f.cid(d1), proto=5)
+    assert again.connack != 0
