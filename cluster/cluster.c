@@ -223,6 +223,10 @@ void cluster_routes_set(struct cluster *cl, const char *client_id, const void *o
 		for(size_t j = 0; j < nk && !dup; j++) dup = !strcmp(keys[j], keys[nk]);
 		if(!dup) nk++;
 	}
+	if(n + 1 > CLIENT_KEYS_MAX){
+		mosquitto_log_printf(MOSQ_LOG_WARNING, "iothub: cluster: client %s has %zu auto-subscriptions; other nodes"
+				" route to its first %d only", client_id, n, CLIENT_KEYS_MAX - 1);
+	}
 	r = mosquitto_calloc(1, sizeof(*r) + idn + 1);
 	if(r) r->keys = mosquitto_calloc(nk ? nk : 1, sizeof(*r->keys));
 	if(r == NULL || r->keys == NULL){
