@@ -408,7 +408,9 @@ static void on_takeover(struct cluster *cl, const struct cluster_msg *m)
 		mosquitto_free(r);
 		return;
 	}
-	r->deadline_ms = ih_mono_ms() + cl->cfg->cluster_takeover_wait_ms / 2;
+	/* Within the taker's own bound (it waits cluster_takeover_wait), with
+	 * time left for the answer to travel. */
+	r->deadline_ms = ih_mono_ms() + (int64_t)cl->cfg->cluster_takeover_wait_ms * 3 / 4;
 	r->next = cl->releases;
 	cl->releases = r;
 }
