@@ -5,7 +5,8 @@
 #   make test       install missing Debian packages, build, run unit + integration tests
 #   make unit       Check unit tests only
 #   make asan       the whole suite with an ASan/UBSan build of the plugin
-#   make run        broker + plugin + services + a demo device (tools/run.sh)
+#   make run        broker + plugin + services + a demo device (tools/run.sh);
+#                   CLUSTER=3: three nodes behind HAProxy
 #   make bench      benchmark report (bench/run.sh)
 #   make fuzz       libFuzzer targets for a bounded time (clang; FUZZ_SECONDS per target)
 #   make check-layers  every #include points down the folders (tools/check_layers.py)
@@ -18,6 +19,7 @@ BINDIR   ?= $(PREFIX)/bin
 BUILD    ?= build
 CC       ?= cc
 PYTHON   ?= /usr/bin/python3
+CLUSTER  ?= 1
 PKGS      = libmongoc-1.0 librabbitmq openssl
 
 # Lazily evaluated: `make test` installs the packages before anything needs them.
@@ -116,7 +118,7 @@ asan: deps
 
 run: deps
 	$(MAKE) all
-	tools/run.sh
+	CLUSTER=$(CLUSTER) tools/run.sh
 
 bench: deps
 	$(MAKE) all

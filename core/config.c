@@ -210,6 +210,15 @@ static const struct opt_def opt_table[] = {
 	{"jwt_acl_pubsub", OPT_LIST, OFF(jwt_acl_pubsub), NULL, empty_list, 0, 0, NULL},
 	{"jwt_disconnect_on_expiry", OPT_BOOL, OFF(jwt_disconnect_on_expiry), "true", NULL, 0, 0, NULL},
 	/* -- end JWT authentication -- */
+	/* cluster (cluster/): several nodes routed by RabbitMQ */
+	{"cluster", OPT_BOOL, OFF(cluster), "false", NULL, 0, 0, NULL},
+	{"cluster_exchange", OPT_STR, OFF(cluster_exchange), "iothub.route", NULL, 0, 0, NULL},
+	{"cluster_admin_exchange", OPT_STR, OFF(cluster_admin_exchange), "iothub.admin", NULL, 0, 0, NULL},
+	{"cluster_queue_prefix", OPT_STR, OFF(cluster_queue_prefix), "iothub.node.", NULL, 0, 0, NULL},
+	{"cluster_takeover_wait", OPT_MILLIS, OFF(cluster_takeover_wait_ms), "1000ms", NULL, 0, 60000, NULL},
+	{"cluster_stats_interval", OPT_SECONDS, OFF(cluster_stats_interval_s), "5s", NULL, 1, 3600, NULL},
+	{"cluster_startup_hold", OPT_SECONDS, OFF(cluster_startup_hold_s), "60s", NULL, 0, 3600, NULL},
+	/* end cluster */
 };
 
 #define OPT_COUNT (sizeof(opt_table) / sizeof(opt_table[0]))
@@ -579,6 +588,10 @@ static int check_consistency(const struct ih_config *cfg)
 	}
 	if(cfg->spool_segment_bytes > cfg->spool_max_bytes){
 		mosquitto_log_printf(MOSQ_LOG_ERR, "iothub: option spool_segment_bytes: larger than spool_max_bytes");
+		rc = MOSQ_ERR_INVAL;
+	}
+	if(cfg->cluster && cfg->amqp_uri == NULL){
+		mosquitto_log_printf(MOSQ_LOG_ERR, "iothub: option cluster: needs amqp_uri (the nodes route through RabbitMQ)");
 		rc = MOSQ_ERR_INVAL;
 	}
 	if(cfg->amqp_uri && cfg->spool_dir[0] == '\0'){

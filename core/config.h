@@ -138,6 +138,15 @@ struct ih_config {
 	struct ih_strlist jwt_acl_pubsub;
 	bool jwt_disconnect_on_expiry;
 	/* ---- end JWT authentication ---- */
+	/* ---- cluster (several nodes routed by RabbitMQ, cluster/) ---- */
+	bool cluster;                  /* off: nothing of cluster/ runs */
+	char *cluster_exchange;        /* topic exchange of routed downlinks */
+	char *cluster_admin_exchange;  /* fanout exchange of fleet-wide commands */
+	char *cluster_queue_prefix;    /* node queue = prefix + node_name */
+	uint32_t cluster_takeover_wait_ms; /* bound on waiting for another node's disconnect */
+	uint32_t cluster_stats_interval_s; /* how often a node tells the others its counters */
+	uint32_t cluster_startup_hold_s;   /* how long after start unmatched routed messages wait */
+	/* ---- end cluster ---- */
 };
 
 /*

@@ -46,22 +46,43 @@ int events_amqp_target_init(struct events_amqp_target *t, const struct ih_config
 		return -1;
 	}
 	snprintf(t->conn_name, nlen, "mosquitto-iothub@%s", cfg->node_name);
-	amqp_default_connection_info(&t->ci);
-	rc = amqp_parse_url(t->url, &t->ci);
-	if(rc != AMQP_STATUS_OK){
-		snprintf(err, errlen, "option amqp_uri: cannot parse \"%s\": %s (expected amqp://user:pass@host:port/vhost or amqps://...)",
-				cfg->amqp_uri, amqp_error_string2(rc));
+	for(char *save = NULL, *u = strtok_r(t->url, ",", &save); u; u = strtok_r(NULL, ",", &save)){
+		struct amqp_connection_info *ci;
+
+		while(*u == ' ' || *u == '\t') u++;
+		if(*u == '\0') continue;
+		if(t->n_uris == EVENTS_AMQP_MAX_URIS){
+			snprintf(err, errlen, "option amqp_uri: more than %d URIs", EVENTS_AMQP_MAX_URIS);
+			return -1;
+		}
+		ci = &t->cis[t->n_uris];
+		amqp_default_connection_info(ci);
+		rc = amqp_parse_url(u, ci);
+		if(rc != AMQP_STATUS_OK){
+			snprintf(err, errlen, "option amqp_uri: cannot parse \"%s\": %s (expected amqp://user:pass@host:port/vhost or amqps://..., comma-separated for several nodes)",
+					u, amqp_error_string2(rc));
+			return -1;
+		}
+		if(ci->host == NULL || ci->host[0] == '\0'){
+			snprintf(err, errlen, "option amqp_uri: no host in \"%s\"", u);
+			return -1;
+		}
+		if(ci->vhost == NULL || ci->vhost[0] == '\0'){
+			/* "amqp://host/" names the empty vhost by the letter of the URI spec;
+			 * every operator means the default one. */
+			ci->vhost = "/";
+		}
+		if(t->n_uris > 0 && ci->ssl != t->cis[0].ssl){
+			snprintf(err, errlen, "option amqp_uri: mixes amqp:// and amqps:// URIs");
+			return -1;
+		}
+		t->n_uris++;
+	}
+	if(t->n_uris == 0){
+		snprintf(err, errlen, "option amqp_uri: no URI in \"%s\"", cfg->amqp_uri);
 		return -1;
 	}
-	if(t->ci.host == NULL || t->ci.host[0] == '\0'){
-		snprintf(err, errlen, "option amqp_uri: no host in \"%s\"", cfg->amqp_uri);
-		return -1;
-	}
-	if(t->ci.vhost == NULL || t->ci.vhost[0] == '\0'){
-		/* "amqp://host/" names the empty vhost by the letter of the URI spec;
-		 * every operator means the default one. */
-		t->ci.vhost = "/";
-	}
+	t->ci = t->cis[0];
 	if((t->cert == NULL) != (t->key == NULL)){
 		snprintf(err, errlen, "options amqp_cert and amqp_key must be given together");
 		return -1;
@@ -136,7 +157,7 @@ static amqp_table_entry_t bool_entry(const char *key, bool v)
 	return e;
 }
 
-static amqp_table_entry_t str_entry(const char *key, const char *v)
+amqp_table_entry_t events_amqp_str_entry(const char *key, const char *v)
 {
 	amqp_table_entry_t e;
 
@@ -146,13 +167,14 @@ static amqp_table_entry_t str_entry(const char *key, const char *v)
 	return e;
 }
 
-static int open_socket(amqp_connection_state_t conn, const struct events_amqp_target *t, char *err, size_t errlen)
+static int open_socket(amqp_connection_state_t conn, const struct events_amqp_target *t,
+		const struct amqp_connection_info *ci, char *err, size_t errlen)
 {
 	amqp_socket_t *sock;
 	struct timeval tv = {(time_t)(t->timeout_ms / 1000), (suseconds_t)(t->timeout_ms % 1000) * 1000};
 	int rc;
 
-	if(t->ci.ssl){
+	if(ci->ssl){
 		sock = amqp_ssl_socket_new(conn);
 		if(sock == NULL){
 			snprintf(err, errlen, "cannot create a TLS socket");
@@ -176,15 +198,16 @@ static int open_socket(amqp_connection_state_t conn, const struct events_amqp_ta
 			return -1;
 		}
 	}
-	rc = amqp_socket_open_noblock(sock, t->ci.host, t->ci.port, &tv);
+	rc = amqp_socket_open_noblock(sock, ci->host, ci->port, &tv);
 	if(rc != AMQP_STATUS_OK){
-		snprintf(err, errlen, "connect to %s:%d: %s", t->ci.host, t->ci.port, amqp_error_string2(rc));
+		snprintf(err, errlen, "connect to %s:%d: %s", ci->host, ci->port, amqp_error_string2(rc));
 		return -1;
 	}
 	return 0;
 }
 
-amqp_connection_state_t events_amqp_connect(const struct events_amqp_target *t, char *err, size_t errlen)
+static amqp_connection_state_t connect_one(const struct events_amqp_target *t, const struct amqp_connection_info *ci,
+		amqp_channel_t channel, bool declare_events, const char *info, char *err, size_t errlen)
 {
 	amqp_connection_state_t conn;
 	struct timeval tv = {(time_t)(t->timeout_ms / 1000), (suseconds_t)(t->timeout_ms % 1000) * 1000};
@@ -199,7 +222,7 @@ amqp_connection_state_t events_amqp_connect(const struct events_amqp_target *t, 
 	}
 	amqp_set_handshake_timeout(conn, &tv);
 	amqp_set_rpc_timeout(conn, &tv);
-	if(open_socket(conn, t, err, errlen)) goto fail;
+	if(open_socket(conn, t, ci, err, errlen)) goto fail;
 
 	/* rabbitmq-c 0.11 only advertises capabilities it implements itself;
 	 * blocked notifications we handle, so we say so. */
@@ -207,9 +230,9 @@ amqp_connection_state_t events_amqp_connect(const struct events_amqp_target *t, 
 	caps[1] = bool_entry("publisher_confirms", true);
 	caps[2] = bool_entry("basic.nack", true);
 	caps[3] = bool_entry("authentication_failure_close", true);
-	props[0] = str_entry("product", "mosquitto-iothub");
-	props[1] = str_entry("connection_name", t->conn_name);
-	props[2] = str_entry("information", "mosquitto-iothub event forwarder");
+	props[0] = events_amqp_str_entry("product", "mosquitto-iothub");
+	props[1] = events_amqp_str_entry("connection_name", t->conn_name);
+	props[2] = events_amqp_str_entry("information", info);
 	props[3].key = amqp_cstring_bytes("capabilities");
 	props[3].value.kind = AMQP_FIELD_KIND_TABLE;
 	props[3].value.value.table.num_entries = 4;
@@ -217,35 +240,67 @@ amqp_connection_state_t events_amqp_connect(const struct events_amqp_target *t, 
 	client_props.num_entries = 4;
 	client_props.entries = props;
 
-	r = amqp_login_with_properties(conn, t->ci.vhost, 0, FRAME_MAX, t->heartbeat_s, &client_props,
-			AMQP_SASL_METHOD_PLAIN, t->ci.user, t->ci.password);
+	r = amqp_login_with_properties(conn, ci->vhost, 0, FRAME_MAX, t->heartbeat_s, &client_props,
+			AMQP_SASL_METHOD_PLAIN, ci->user, ci->password);
 	if(r.reply_type != AMQP_RESPONSE_NORMAL){
 		events_amqp_reply_string(r, "login", err, errlen);
 		goto fail;
 	}
-	amqp_channel_open(conn, EVENTS_AMQP_CHANNEL);
+	amqp_channel_open(conn, channel);
 	r = amqp_get_rpc_reply(conn);
 	if(r.reply_type != AMQP_RESPONSE_NORMAL){
 		events_amqp_reply_string(r, "channel.open", err, errlen);
 		goto fail;
 	}
-	amqp_confirm_select(conn, EVENTS_AMQP_CHANNEL);
+	amqp_confirm_select(conn, channel);
 	r = amqp_get_rpc_reply(conn);
 	if(r.reply_type != AMQP_RESPONSE_NORMAL){
 		events_amqp_reply_string(r, "confirm.select", err, errlen);
 		goto fail;
 	}
-	if(t->declare && events_amqp_declare(conn, t, err, errlen)) goto fail;
+	if(declare_events && t->declare && events_amqp_declare(conn, t, err, errlen)) goto fail;
 	return conn;
 fail:
 	events_amqp_disconnect(conn, false);
 	return NULL;
 }
 
+amqp_connection_state_t events_amqp_connect_channel(struct events_amqp_target *t, amqp_channel_t channel,
+		bool declare_events, const char *info, char *err, size_t errlen)
+{
+	char one[256];
+	size_t used = 0;
+
+	if(errlen) err[0] = '\0';
+	for(size_t k = 0; k < t->n_uris; k++){
+		size_t i = (t->cur + k) % t->n_uris;
+		amqp_connection_state_t conn = connect_one(t, &t->cis[i], channel, declare_events, info, one, sizeof(one));
+
+		if(conn){
+			t->cur = i;
+			t->ci = t->cis[i];
+			return conn;
+		}
+		/* Every node's reason, so an operator sees the whole picture. */
+		if(used < errlen){
+			int w = snprintf(err + used, errlen - used, "%s%s", used ? "; " : "", one);
+			if(w > 0) used += (size_t)w;
+		}
+	}
+	/* Next time start with the node after the one that failed first. */
+	t->cur = (t->cur + 1) % t->n_uris;
+	return NULL;
+}
+
+amqp_connection_state_t events_amqp_connect(struct events_amqp_target *t, char *err, size_t errlen)
+{
+	return events_amqp_connect_channel(t, EVENTS_AMQP_CHANNEL, true, "mosquitto-iothub event forwarder", err, errlen);
+}
+
 int events_amqp_declare(amqp_connection_state_t conn, const struct events_amqp_target *t, char *err, size_t errlen)
 {
 	static const char *const keys[3] = {"client.connected", "client.disconnected", "message.publish"};
-	amqp_table_entry_t qargs_e = str_entry("x-queue-type", "quorum");
+	amqp_table_entry_t qargs_e = events_amqp_str_entry("x-queue-type", "quorum");
 	amqp_table_t qargs = {t->quorum ? 1 : 0, t->quorum ? &qargs_e : NULL};
 	amqp_rpc_reply_t r;
 	char what[300];
@@ -295,4 +350,24 @@ int events_amqp_fd(amqp_connection_state_t conn)
 	amqp_socket_t *s = conn ? amqp_get_socket(conn) : NULL;
 
 	return s ? amqp_socket_get_sockfd(s) : -1;
+}
+
+int events_amqp_server_close(amqp_connection_state_t conn, const amqp_frame_t *fr, char *err, size_t errlen)
+{
+	if(fr->frame_type != AMQP_FRAME_METHOD) return 0;
+	if(fr->payload.method.id == AMQP_CHANNEL_CLOSE_METHOD){
+		const amqp_channel_close_t *c = fr->payload.method.decoded;
+		snprintf(err, errlen, "channel closed by server: %u %.*s", c->reply_code,
+				(int)c->reply_text.len, (const char *)c->reply_text.bytes);
+		return -1;
+	}
+	if(fr->payload.method.id == AMQP_CONNECTION_CLOSE_METHOD){
+		const amqp_connection_close_t *c = fr->payload.method.decoded;
+		amqp_connection_close_ok_t ok;
+		snprintf(err, errlen, "connection closed by server: %u %.*s", c->reply_code,
+				(int)c->reply_text.len, (const char *)c->reply_text.bytes);
+		amqp_send_method(conn, 0, AMQP_CONNECTION_CLOSE_OK_METHOD, &ok);
+		return -1;
+	}
+	return 0;
 }

@@ -316,20 +316,9 @@ static int handle_frame(struct events_fwd *f, amqp_frame_t *fr, char *err, size_
 		case AMQP_CONNECTION_UNBLOCKED_METHOD:
 			set_blocked(f, false);
 			return 0;
-		case AMQP_CHANNEL_CLOSE_METHOD: {
-			amqp_channel_close_t *c = fr->payload.method.decoded;
-			snprintf(err, errlen, "channel closed by server: %u %.*s", c->reply_code,
-					(int)c->reply_text.len, (const char *)c->reply_text.bytes);
-			return -1;
-		}
-		case AMQP_CONNECTION_CLOSE_METHOD: {
-			amqp_connection_close_t *c = fr->payload.method.decoded;
-			amqp_connection_close_ok_t ok;
-			snprintf(err, errlen, "connection closed by server: %u %.*s", c->reply_code,
-					(int)c->reply_text.len, (const char *)c->reply_text.bytes);
-			amqp_send_method(f->conn, 0, AMQP_CONNECTION_CLOSE_OK_METHOD, &ok);
-			return -1;
-		}
+		case AMQP_CHANNEL_CLOSE_METHOD:
+		case AMQP_CONNECTION_CLOSE_METHOD:
+			return events_amqp_server_close(f->conn, fr, err, errlen);
 		default:
 			return 0;
 	}

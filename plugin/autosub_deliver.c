@@ -26,7 +26,7 @@ static bool may_read(struct iothub *ih, struct ih_conn *c, const char *topic)
 	return authorize_decide(ih, c, MOSQ_ACL_READ, topic) == ACL_ALLOW;
 }
 
-void autosub_deliver(struct iothub *ih, const char *topic, const void *payload, uint32_t payloadlen, int qos)
+size_t autosub_deliver(struct iothub *ih, const char *topic, const void *payload, uint32_t payloadlen, int qos)
 {
 	const struct autosub_match *m;
 	size_t n = autosub_index_match(ih->autosub, topic, &m);
@@ -44,4 +44,5 @@ void autosub_deliver(struct iothub *ih, const char *topic, const void *payload, 
 			ih->n.autosub_delivered++;
 		}
 	}
+	return n;
 }

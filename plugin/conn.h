@@ -62,6 +62,8 @@ struct ih_conn {
 	bool disconnect_emitted;       /* a client.disconnected already went out */
 	bool suspended;                /* refused all access until it goes away */
 	bool session_check;            /* resumed a session the broker may have dropped */
+	bool connected_pending;        /* cluster: client.connected waits for another node's release */
+	bool moved;                    /* cluster: taken over by another node, nothing of it stays */
 	const char *kick_reason;       /* set when we asked the broker to kick it */
 	time_t deny_window_at;         /* rate limit of "denied" log lines */
 	uint32_t deny_in_window;

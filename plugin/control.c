@@ -102,7 +102,7 @@ static const char *cmd_kick_device(struct iothub *ih, const bson_t *cmd, bson_t 
 	for(struct ih_conn *c = conn_table_by_username(ih->conns, u); c; c = c->next_by_user){
 		if(c->state == IH_CONN_ONLINE) n++;
 	}
-	kick_queue(ih, u, true, "kicked");
+	fleet_kick_device(ih, u);
 	BSON_APPEND_INT64(data, "kicked", n);
 	return NULL;
 }
@@ -112,7 +112,7 @@ static const char *cmd_kick_client(struct iothub *ih, const bson_t *cmd, bson_t 
 	const char *id = get_str(cmd, "clientid");
 
 	if(id == NULL || id[0] == '\0') return "missing clientid";
-	kick_queue(ih, id, false, "kicked");
+	fleet_kick_client(ih, id);
 	BSON_APPEND_INT64(data, "kicked", conn_table_find_client_id(ih->conns, id) ? 1 : 0);
 	return NULL;
 }
@@ -126,7 +126,7 @@ static const char *cmd_invalidate(struct iothub *ih, struct reply *r, const bson
 	/* The cache entry goes now, so the next CONNECT reads the registry; live
 	 * connections are refreshed when the worker's re-read arrives, and the
 	 * answer waits for that. */
-	auth_invalidate(ih->auth, u);
+	fleet_invalidate_device(ih, u);
 	for(struct ih_conn *c = conn_table_by_username(ih->conns, u); c; c = c->next_by_user) n++;
 	BSON_APPEND_INT64(data, "connections", n);
 	/* Not waited for if the copy fails: the answer just comes sooner. */
@@ -148,6 +148,7 @@ static const char *cmd_stats(struct iothub *ih, bson_t *data)
 	mosquitto_free(json);
 	if(doc == NULL) return "internal error";
 	bson_concat(data, doc);
+	stats_append_fleet(ih, data, doc);
 	bson_destroy(doc);
 	return NULL;
 }

@@ -11,6 +11,7 @@
 #include "auth/auth.h"
 #include "autosub/autosub_index.h"
 #include "autosub/autosub_template.h"
+#include "cluster/cluster.h"
 #include "events/events.h"
 #include "plugin/callbacks.h"
 #include "core/clock.h"
@@ -50,11 +51,15 @@ int iothub_init(struct iothub **out, mosquitto_plugin_id_t *pid, const struct mo
 		rc = events_init(&ih->events, &ih->cfg);
 		if(rc) goto fail;
 	}
+	if(ih->cfg.cluster){
+		rc = fleet_init(ih);
+		if(rc) goto fail;
+	}
 	rc = callbacks_register(ih);
 	if(rc) goto fail;
-	mosquitto_log_printf(MOSQ_LOG_INFO, "iothub: ready (registry %s/%s, events %s, node %s)",
+	mosquitto_log_printf(MOSQ_LOG_INFO, "iothub: ready (registry %s/%s, events %s, cluster %s, node %s)",
 			ih->cfg.mongo_db, ih->cfg.devices_collection,
-			ih->events ? "on" : "off", ih->cfg.node_name);
+			ih->events ? "on" : "off", ih->cluster ? "on" : "off", ih->cfg.node_name);
 	*out = ih;
 	return MOSQ_ERR_SUCCESS;
 fail:
@@ -68,6 +73,7 @@ void iothub_cleanup(struct iothub *ih)
 	callbacks_unregister(ih);
 	preload_stop(ih);
 	session_shutdown(ih);
+	cluster_cleanup(ih->cluster);
 	events_cleanup(ih->events);
 	auth_cleanup(ih->auth);
 	kick_free(ih);

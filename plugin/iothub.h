@@ -26,6 +26,8 @@ struct events;
 struct ih_control_wait;
 struct ih_session_check;
 struct ih_kick;
+struct cluster;
+struct autosub_filter;
 
 struct ih_counters {
 	uint64_t acl_checks;
@@ -49,6 +51,7 @@ struct iothub {
 	struct acl_templates *jwt_acl_tpl;       /* jwt_acl_*: token clients without an acl claim */
 	struct autosub_index *autosub;
 	struct events *events;          /* NULL when forwarding is off */
+	struct cluster *cluster;        /* NULL unless `cluster true` */
 	struct ih_kick *kicks;          /* plugin/kick.h */
 	struct ih_control_wait *control_waits;   /* answers held for re-reads */
 	struct ih_session_check *session_checks; /* resumed sessions to confirm */
@@ -93,8 +96,26 @@ void emit_disconnected(struct iothub *ih, struct ih_conn *c, const char *reason)
 int emit_publish(struct iothub *ih, struct mosquitto *client, const char *topic,
 		const void *payload, uint32_t payloadlen, int qos, bool retain);
 
-/* plugin/autosub_deliver.c: MOSQ_EVT_MESSAGE delivery to auto-subscribers. */
-void autosub_deliver(struct iothub *ih, const char *topic, const void *payload, uint32_t payloadlen, int qos);
+/* plugin/autosub_deliver.c: MOSQ_EVT_MESSAGE delivery to auto-subscribers;
+ * returns how many auto-subscribers matched here (delivered or not). */
+size_t autosub_deliver(struct iothub *ih, const char *topic, const void *payload, uint32_t payloadlen, int qos);
+
+/* plugin/fleet.c: the cluster's glue. Every function acts on this node and,
+ * in cluster mode, on every other node too; the HTTP API calls the same
+ * ones (through the function table it is given) so a command sent to any
+ * node applies fleet-wide. */
+int fleet_init(struct iothub *ih);
+void fleet_kick_device(struct iothub *ih, const char *username);
+void fleet_kick_client(struct iothub *ih, const char *client_id);
+void fleet_invalidate_device(struct iothub *ih, const char *username);
+/* A downlink published on this node by other means than an MQTT client
+ * (the HTTP API): delivered here and routed to the nodes that need it. */
+void fleet_publish(struct iothub *ih, const char *topic, const void *payload, uint32_t payloadlen, int qos);
+/* The connection's auto-subscriptions changed (or it went away): keep the
+ * index and, in cluster mode, the node's RabbitMQ bindings in step. */
+int fleet_routes_bind(struct iothub *ih, struct ih_conn *c, const struct autosub_filter *items,
+		const char *const *names, size_t n);
+void fleet_routes_release(struct iothub *ih, struct ih_conn *c);
 
 /* plugin/preload.c: the usernames saved for the next start's auth preload. */
 int preload_start(struct iothub *ih);     /* after auth_init */
@@ -113,6 +134,10 @@ void control_cleanup(struct iothub *ih);
 
 /* plugin/stats.c: a JSON document of every counter; caller frees with mosquitto_free. */
 char *stats_json(struct iothub *ih);
+/* Cluster mode: a `fleet` section in a getStats answer: every live node's
+ * latest counters (`own` is this node's), their count and online total. */
+struct _bson_t;
+void stats_append_fleet(struct iothub *ih, struct _bson_t *data, const struct _bson_t *own);
 void stats_write_file(struct iothub *ih);
 
 #endif

@@ -21,6 +21,7 @@
 #include "registry/username.h"
 #include "autosub/autosub_index.h"
 #include "autosub/autosub_template.h"
+#include "cluster/cluster.h"
 #include "core/clock.h"
 #include "plugin/conn.h"
 #include "plugin/iothub.h"
@@ -36,7 +37,7 @@
 static void session_retire(struct iothub *ih, struct ih_conn *c)
 {
 	if(c == NULL) return;
-	autosub_index_release(ih->autosub, c->client_id, c);
+	fleet_routes_release(ih, c);
 	session_free_conn(c, ih);
 }
 
@@ -243,7 +244,10 @@ int session_accept(struct iothub *ih, struct mosquitto *client, const char *user
 	 * were tracking for it; the auto-subscriptions are rebuilt either way
 	 * because tags may have changed since the session was created. */
 	if(c->clean_session) autosub_index_clear_subscriptions(ih->autosub, c->client_id);
-	rc = autosub_index_bind(ih->autosub, c->client_id, subs.items, subs.count, c);
+	/* Cluster: a client id no connection here held may be live on another
+	 * node; ask it to let go before this node claims the id's route. */
+	if(ih->cluster && old == NULL) c->connected_pending = cluster_takeover_begin(ih->cluster, c->client_id, c->conn_id);
+	rc = fleet_routes_bind(ih, c, subs.items, subs.names, subs.count);
 	autosub_list_free(&subs);
 	if(rc){
 		conn_table_remove(ih->conns, c);
@@ -255,7 +259,7 @@ int session_accept(struct iothub *ih, struct mosquitto *client, const char *user
 	if(dev && dev->token_expires_s && (ih->token_next_expiry == 0 || dev->token_expires_s < ih->token_next_expiry)){
 		ih->token_next_expiry = dev->token_expires_s;
 	}
-	emit_connected(ih, c);
+	if(!c->connected_pending) emit_connected(ih, c);
 	return MOSQ_ERR_SUCCESS;
 
 refuse:
@@ -276,6 +280,12 @@ void session_close(struct iothub *ih, struct mosquitto *client)
 	session_check_resolve(ih, c);
 
 	if(c->state == IH_CONN_ONLINE){
+		if(c->connected_pending){
+			/* Gone before the other node released it: consumers still see
+			 * the connect before the disconnect. */
+			c->connected_pending = false;
+			emit_connected(ih, c);
+		}
 		if(!c->disconnect_emitted){
 			emit_disconnected(ih, c, c->kick_reason ? c->kick_reason : "closed");
 			c->disconnect_emitted = true;
@@ -283,7 +293,7 @@ void session_close(struct iothub *ih, struct mosquitto *client)
 		/* Taken over by a newer connection with this client id: that one
 		 * carries the session on, and this entry has no further use. */
 		bool taken_over = conn_table_find_client_id(ih->conns, c->client_id) != c;
-		if(!c->clean_session && !c->suspended && !taken_over){
+		if(!c->clean_session && !c->suspended && !taken_over && !c->moved){
 			/* The broker keeps the session: keep the rules that decide what
 			 * it may queue, and the auto-subscriptions that feed it. */
 			conn_table_set_offline(ih->conns, c);
@@ -292,7 +302,7 @@ void session_close(struct iothub *ih, struct mosquitto *client)
 	}
 	/* Clean session ended, a live session taken over, or an offline
 	 * session resumed/taken over. */
-	autosub_index_release(ih->autosub, c->client_id, c);
+	fleet_routes_release(ih, c);
 	conn_table_remove(ih->conns, c);
 	session_free_conn(c, ih);
 }
@@ -324,7 +334,7 @@ static void conn_refresh(struct iothub *ih, struct ih_conn *c, struct ih_device 
 
 	rc = conn_compile(ih, c, dev, &rules, &subs);
 	if(rc == MOSQ_ERR_SUCCESS){
-		rc = autosub_index_bind(ih->autosub, c->client_id, subs.items, subs.count, c);
+		rc = fleet_routes_bind(ih, c, subs.items, subs.names, subs.count);
 		autosub_list_free(&subs);
 	}
 	if(rc){

@@ -17,6 +17,7 @@
 #include "events/events.h"
 #include "plugin/conn.h"
 #include "core/atomic_file.h"
+#include "cluster/cluster.h"
 #include "plugin/iothub.h"
 
 static void append_events(bson_t *doc, const struct events *ev)
@@ -70,6 +71,37 @@ static void append_auth(bson_t *doc, const struct auth *a)
 	bson_append_document_end(doc, &sub);
 }
 
+/* Only with `cluster true`: single-node documents stay as they were. */
+static void append_cluster(bson_t *doc, struct cluster *cl)
+{
+	struct cluster_stats s;
+	bson_t sub;
+
+	if(cl == NULL) return;
+	cluster_get_stats(cl, &s);
+	BSON_APPEND_DOCUMENT_BEGIN(doc, "cluster", &sub);
+	BSON_APPEND_BOOL(&sub, "connected", s.connected);
+	BSON_APPEND_INT64(&sub, "routed_out", (int64_t)s.routed_out);
+	BSON_APPEND_INT64(&sub, "routed_local", (int64_t)s.routed_local);
+	BSON_APPEND_INT64(&sub, "routed_in", (int64_t)s.routed_in);
+	BSON_APPEND_INT64(&sub, "own_dropped", (int64_t)s.own_dropped);
+	BSON_APPEND_INT64(&sub, "held", (int64_t)s.held);
+	BSON_APPEND_INT64(&sub, "held_delivered", (int64_t)s.held_delivered);
+	BSON_APPEND_INT64(&sub, "unmatched", (int64_t)s.unmatched);
+	BSON_APPEND_INT64(&sub, "admin_out", (int64_t)s.admin_out);
+	BSON_APPEND_INT64(&sub, "admin_in", (int64_t)s.admin_in);
+	BSON_APPEND_INT64(&sub, "takeovers_out", (int64_t)s.takeovers_out);
+	BSON_APPEND_INT64(&sub, "takeovers_in", (int64_t)s.takeovers_in);
+	BSON_APPEND_INT64(&sub, "takeover_timeouts", (int64_t)s.takeover_timeouts);
+	BSON_APPEND_INT64(&sub, "amqp_published", (int64_t)s.amqp_published);
+	BSON_APPEND_INT64(&sub, "amqp_confirmed", (int64_t)s.amqp_confirmed);
+	BSON_APPEND_INT64(&sub, "amqp_received", (int64_t)s.amqp_received);
+	BSON_APPEND_INT64(&sub, "amqp_reconnects", (int64_t)s.amqp_reconnects);
+	BSON_APPEND_INT64(&sub, "keys", (int64_t)s.keys);
+	BSON_APPEND_INT64(&sub, "binds_pending", (int64_t)s.binds_pending);
+	bson_append_document_end(doc, &sub);
+}
+
 char *stats_json(struct iothub *ih)
 {
 	bson_t doc = BSON_INITIALIZER, sub;
@@ -96,6 +128,7 @@ char *stats_json(struct iothub *ih)
 	BSON_APPEND_INT64(&sub, "suppressed", (int64_t)ih->n.autosub_suppressed);
 	bson_append_document_end(&doc, &sub);
 	append_events(&doc, ih->events);
+	append_cluster(&doc, ih->cluster);
 	BSON_APPEND_INT64(&doc, "events_dropped", (int64_t)ih->n.events_dropped);
 	BSON_APPEND_INT64(&doc, "kicks", (int64_t)ih->n.kicks);
 	BSON_APPEND_INT64(&doc, "refreshes", (int64_t)ih->n.refreshes);
@@ -109,6 +142,57 @@ char *stats_json(struct iothub *ih)
 	}
 	bson_destroy(&doc);
 	return out;
+}
+
+struct fleet_doc {
+	bson_t *per_node;
+	uint32_t index;
+	int64_t online;
+};
+
+static void fleet_add(struct fleet_doc *f, const char *node, const bson_t *stats, int64_t age_ms)
+{
+	char key[16];
+	const char *k;
+	bson_t item;
+	bson_iter_t it;
+
+	if(bson_iter_init(&it, stats) && bson_iter_find_descendant(&it, "connections.online", &it)
+			&& BSON_ITER_HOLDS_INT(&it)){
+		f->online += bson_iter_as_int64(&it);
+	}
+	bson_uint32_to_string(f->index++, &k, key, sizeof(key));
+	bson_append_document_begin(f->per_node, k, -1, &item);
+	BSON_APPEND_UTF8(&item, "node", node);
+	BSON_APPEND_INT64(&item, "age_ms", age_ms);
+	BSON_APPEND_DOCUMENT(&item, "stats", stats);
+	bson_append_document_end(f->per_node, &item);
+}
+
+static void fleet_peer(const char *node, const char *json, int64_t age_ms, void *ud)
+{
+	bson_error_t error;
+	bson_t *doc = bson_new_from_json((const uint8_t *)json, -1, &error);
+
+	if(doc == NULL) return; /* a node that sent something else: left out */
+	fleet_add(ud, node, doc, age_ms);
+	bson_destroy(doc);
+}
+
+void stats_append_fleet(struct iothub *ih, bson_t *data, const bson_t *own)
+{
+	bson_t fleet, per_node;
+	struct fleet_doc f = {&per_node, 0, 0};
+
+	if(ih->cluster == NULL) return;
+	BSON_APPEND_DOCUMENT_BEGIN(data, "fleet", &fleet);
+	BSON_APPEND_ARRAY_BEGIN(&fleet, "per_node", &per_node);
+	fleet_add(&f, ih->cfg.node_name, own, 0);
+	cluster_foreach_node(ih->cluster, fleet_peer, &f);
+	bson_append_array_end(&fleet, &per_node);
+	BSON_APPEND_INT64(&fleet, "nodes", (int64_t)f.index);
+	BSON_APPEND_INT64(&fleet, "online", f.online);
+	bson_append_document_end(data, &fleet);
 }
 
 /* Atomic (core/atomic_file.h): a reader never sees a half-written file. */

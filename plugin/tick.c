@@ -10,6 +10,7 @@
 #include <mosquitto_broker.h>
 
 #include "auth/auth.h"
+#include "cluster/cluster.h"
 #include "events/events.h"
 #include "core/clock.h"
 #include "plugin/conn.h"
@@ -79,6 +80,7 @@ void tick_run(struct iothub *ih)
 	session_checks_run(ih);
 	control_tick(ih);
 	session_expire_tokens(ih, ih_wall_ms() / 1000);
+	if(ih->cluster) cluster_tick(ih->cluster);   /* before the kicks: takeovers queue some */
 	kick_run(ih);
 	run_revalidation(ih, now);
 	if(ih->events) events_tick(ih->events, now);

@@ -9,6 +9,9 @@
 #   tools/rabbitmq_node.sh status DIR        exit 0 if the node answers
 #   tools/rabbitmq_node.sh env    DIR        print the environment (sh syntax)
 #   tools/rabbitmq_node.sh ctl    DIR ARGS…  rabbitmqctl -n NODE ARGS… with that env
+#   tools/rabbitmq_node.sh join   DIR PORT PEERDIR
+#                                            start a node in DIR and cluster it with
+#                                            the running node of PEERDIR
 #
 # Everything lives in DIR: config, Mnesia (queues and messages), logs, the
 # Erlang cookie (HOME) and the chosen ports (DIR/node.env).  The node name
@@ -39,7 +42,7 @@ START_TIMEOUT=${RABBITMQ_START_TIMEOUT:-60}
 die() { echo "rabbitmq_node: $*" >&2; exit 1; }
 
 usage() {
-    sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 
@@ -82,7 +85,8 @@ load_env() {
         local hash dist epmd
         hash=$(printf '%s' "$dir" | cksum | cut -d' ' -f1)
         dist=$(free_port 20000 30000) || die "no free distribution port"
-        epmd=$(free_port 30000 32700) || die "no free epmd port"
+        # Nodes of one cluster must find each other through one epmd.
+        epmd=${JOIN_EPMD_PORT:-$(free_port 30000 32700)} || die "no free epmd port"
         mkdir -p "$dir/mnesia" "$dir/log" "$dir/home"
         echo '[].' > "$dir/enabled_plugins"
         : > "$dir/rabbitmq-env.conf"
@@ -204,6 +208,29 @@ cmd_start() {
     return 1
 }
 
+# A second node for a two-node cluster (the peer keeps running): same epmd,
+# same Erlang cookie, then join_cluster. Restart it later with `start`.
+cmd_join() {
+    local dir port peer peer_node peer_epmd
+    dir=$(abs_dir "$1")
+    port=$2
+    peer=$(abs_dir "$3")
+    [ -f "$peer/node.env" ] || die "no node in $peer"
+    peer_node=$(. "$peer/node.env"; echo "$RABBITMQ_NODENAME")
+    peer_epmd=$(. "$peer/node.env"; echo "$ERL_EPMD_PORT")
+    [ -f "$peer/home/.erlang.cookie" ] || die "$peer has no Erlang cookie (start it first)"
+    JOIN_EPMD_PORT=$peer_epmd load_env "$dir" "$port"
+    mkdir -p "$dir/home"
+    install -m 400 "$peer/home/.erlang.cookie" "$dir/home/.erlang.cookie"
+    cmd_start "$dir" "$port" || return 1
+    load_env "$dir"
+    ctl stop_app > /dev/null || die "stop_app failed on $NODE"
+    ctl join_cluster "$peer_node" > /dev/null || die "$NODE could not join $peer_node"
+    ctl start_app > /dev/null || die "start_app failed on $NODE"
+    ctl await_startup --timeout 30 > /dev/null || die "$NODE did not come back after joining"
+    echo "rabbitmq_node: $NODE joined $peer_node"
+}
+
 cmd_stop() {
     local dir
     dir=$(abs_dir "$1")
@@ -262,6 +289,7 @@ action=$1
 shift
 case $action in
     start)  [ $# -eq 2 ] || usage; cmd_start "$1" "$2" ;;
+    join)   [ $# -eq 3 ] || usage; cmd_join "$1" "$2" "$3" ;;
     stop)   cmd_stop "$1" ;;
     kill)   cmd_kill "$1" ;;
     status) cmd_status "$1" ;;

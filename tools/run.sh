@@ -10,6 +10,10 @@
 #   IOTHUB_AMQP_PORT   private RabbitMQ node      (default 15673)
 #   IOTHUB_MONGO_PORT  local registry             (default 17017)
 #   MONGO_URI          use this MongoDB instead of starting one
+#   CLUSTER            number of broker nodes (default 1); with 2 or more
+#                      (`make run CLUSTER=3`) the nodes listen on
+#                      IOTHUB_MQTT_PORT+1.. with `cluster true`, and HAProxy
+#                      (tools/haproxy.cfg) on IOTHUB_MQTT_PORT balances them
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -17,6 +21,7 @@ RUN=${IOTHUB_RUN_DIR:-$ROOT/run}
 MQTT_PORT=${IOTHUB_MQTT_PORT:-11883}
 AMQP_PORT=${IOTHUB_AMQP_PORT:-15673}
 MONGO_PORT=${IOTHUB_MONGO_PORT:-17017}
+CLUSTER=${CLUSTER:-1}
 PY=/usr/bin/python3
 CTL=$ROOT/build/iothubctl
 PIDS=()
@@ -90,39 +95,119 @@ DEV1_SECRET=$(credentials demo/device1 --tags floor1)
 DEV2_SECRET=$(credentials demo/device2)
 ADMIN_SECRET=$(credentials iothub/server --superuser)
 
-# ---- 4. the broker ---------------------------------------------------------
-CONF="$RUN/mosquitto.conf"
+# ---- 4. the broker(s) -----------------------------------------------------
 # The JWT secret (the IotHub server's JWT_SECRET), fresh for each run; the
 # file is what `iothubctl token --secret-file` reads.
 JWT_SECRET=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
 (umask 077 && printf '%s\n' "$JWT_SECRET" >"$RUN/jwt.secret")
 
-{
-    echo "# Written by tools/run.sh; see mosquitto.conf.example for every option."
-    echo "listener $MQTT_PORT 127.0.0.1"
-    echo "allow_anonymous false"
-    echo "persistence false"
-    echo "log_dest stdout"
-    echo "log_type error"
-    echo "log_type warning"
-    echo "log_type notice"
-    echo "log_type information"
-    [ "$(id -u)" = 0 ] && echo "user root"
-    echo "plugin $ROOT/build/mosquitto_iothub.so"
-    echo "plugin_opt_mongo_uri $MONGO_URI"
-    echo "plugin_opt_amqp_uri $AMQP_URI"
-    echo "plugin_opt_spool_dir $RUN/spool"
-    echo "plugin_opt_autosub_tags true"
-    echo "plugin_opt_stats_file $RUN/stats.json"
-    echo "plugin_opt_stats_interval 10s"
-    echo "plugin_opt_jwt_secret $JWT_SECRET"
-    echo "plugin_opt_jwt_acl_pubsub svc/%u/#"
-} >"$CONF"
+write_conf() {  # conf port node [extra lines...]
+    local conf=$1 port=$2 node=$3; shift 3
+    {
+        echo "# Written by tools/run.sh; see mosquitto.conf.example for every option."
+        echo "listener $port 127.0.0.1"
+        echo "allow_anonymous false"
+        echo "persistence false"
+        echo "log_dest stdout"
+        echo "log_type error"
+        echo "log_type warning"
+        echo "log_type notice"
+        echo "log_type information"
+        [ "$(id -u)" = 0 ] && echo "user root"
+        echo "plugin $ROOT/build/mosquitto_iothub.so"
+        echo "plugin_opt_mongo_uri $MONGO_URI"
+        echo "plugin_opt_amqp_uri $AMQP_URI"
+        echo "plugin_opt_node_name $node"
+        echo "plugin_opt_spool_dir $RUN/spool-$node"
+        echo "plugin_opt_autosub_tags true"
+        echo "plugin_opt_stats_file $RUN/stats-$node.json"
+        echo "plugin_opt_stats_interval 10s"
+        echo "plugin_opt_jwt_secret $JWT_SECRET"
+        echo "plugin_opt_jwt_acl_pubsub svc/%u/#"
+        local line
+        for line in "$@"; do echo "$line"; done
+    } >"$conf"
+}
 
-mosquitto -c "$CONF" &
-BROKER=$!
-PIDS+=("$BROKER")
-wait_port 127.0.0.1 "$MQTT_PORT" 20 mosquitto
+if [ "$CLUSTER" -gt 1 ]; then
+    command -v haproxy >/dev/null || { say "iothub: CLUSTER=$CLUSTER needs haproxy (tools/deps.sh)"; exit 1; }
+    SERVERS=""
+    for i in $(seq 1 "$CLUSTER"); do
+        port=$((MQTT_PORT + i))
+        write_conf "$RUN/mosquitto-node$i.conf" "$port" "node$i" "plugin_opt_cluster true"
+        mosquitto -c "$RUN/mosquitto-node$i.conf" >"$RUN/node$i.log" 2>&1 &
+        PIDS+=($!)
+        wait_port 127.0.0.1 "$port" 20 "mosquitto node$i"
+        SERVERS+="    server node$i 127.0.0.1:$port check inter 1s fall 2 rise 2"$'\n'
+    done
+    CONF="$RUN/mosquitto-node1.conf"
+    # tools/haproxy.cfg with our listener and one server line per node.
+    sed -e "s/bind 127.0.0.1:1883/bind 127.0.0.1:$MQTT_PORT/" -e '/^    server /d' \
+        "$ROOT/tools/haproxy.cfg" >"$RUN/haproxy.cfg"
+    printf '%s' "$SERVERS" >>"$RUN/haproxy.cfg"
+    haproxy -db -f "$RUN/haproxy.cfg" >"$RUN/haproxy.log" 2>&1 &
+    BROKER=$!
+    PIDS+=("$BROKER")
+    wait_port 127.0.0.1 "$MQTT_PORT" 10 haproxy
+else
+    CONF="$RUN/mosquitto.conf"
+    write_conf "$CONF" "$MQTT_PORT" "$(hostname)"
+    mosquitto -c "$CONF" &
+    BROKER=$!
+    PIDS+=("$BROKER")
+    wait_port 127.0.0.1 "$MQTT_PORT" 20 mosquitto
+fi
+
+devices_banner() {
+    cat <<EOF
+Demo devices (secrets are shown once; a new run issues new ones):
+  demo/device1   $DEV1_SECRET   (tag: floor1)
+  demo/device2   $DEV2_SECRET
+  iothub/server  $ADMIN_SECRET   (superuser: the platform's own service client)
+EOF
+}
+
+if [ "$CLUSTER" -gt 1 ]; then
+    P1=$((MQTT_PORT + 1)); P2=$((MQTT_PORT + 2)); PN=$((MQTT_PORT + CLUSTER))
+    cat <<EOF
+
+================================================================================
+ mosquitto-iothub cluster: $CLUSTER nodes on 127.0.0.1:$P1..$PN, HAProxy on 127.0.0.1:$MQTT_PORT,
+ RabbitMQ on 127.0.0.1:$AMQP_PORT routing between them   (Ctrl-C stops everything)
+================================================================================
+$(devices_banner)
+
+In another terminal:
+
+1. A command crossing nodes: device1 is on node1, the platform publishes on node$CLUSTER.
+   mosquitto_sub -p $P1 -u demo/device1 -P '$DEV1_SECRET' -i device1 -c -q 1 -v -t 'tags/demo/+/cmd/+/+/+/#'
+   then:
+   mosquitto_pub -p $PN -u iothub/server -P '$ADMIN_SECRET' -t cmd/demo/device1/reboot/plain/req1 -m now -q 1
+   mosquitto_pub -p $PN -u iothub/server -P '$ADMIN_SECRET' -t tags/demo/floor1/cmd/lights/plain/req2 -m off -q 1
+       -> device1 prints both; node$CLUSTER published each once to RabbitMQ ("routed_out"):
+   grep -o '"routed_out" : [0-9]*' $RUN/stats-node$CLUSTER.json      (written every 10 s)
+   The bindings node1 holds for device1:
+   $ROOT/tools/rabbitmq_node.sh ctl $RUN/rabbitmq list_bindings destination_name routing_key | grep node1
+
+2. Through HAProxy (balanced and stuck by client id), a command from node1:
+   mosquitto_sub -p $MQTT_PORT -u demo/device2 -P '$DEV2_SECRET' -i device2 -c -q 1 -v -t 'tags/demo/+/cmd/+/+/+/#'
+   mosquitto_pub -p $P1 -u iothub/server -P '$ADMIN_SECRET' -t cmd/demo/device2/ping/plain/req3 -m hi -q 1
+
+3. Takeover: the same client id on node2 disconnects the one on node1 (event reason takeover):
+   mosquitto_sub -p $P2 -u demo/device1 -P '$DEV1_SECRET' -i device1 -c -q 1 -v -t 'tags/demo/+/cmd/+/+/+/#'
+   /usr/bin/python3 $ROOT/tools/iothub_events.py --amqp $AMQP_URI
+
+4. Fleet-wide administration, sent to node1, applies wherever device2 is:
+   $CTL --config $CONF --broker 127.0.0.1:$P1 --broker-user iothub/server --broker-pass '$ADMIN_SECRET' suspend demo/device2
+   $CTL --config $CONF --broker 127.0.0.1:$P1 --broker-user iothub/server --broker-pass '$ADMIN_SECRET' resume demo/device2
+
+Logs: $RUN/node*.log, $RUN/haproxy.log   Counters: $RUN/stats-node*.json (every 10 s)
+================================================================================
+
+EOF
+    wait "$BROKER"
+    exit 0
+fi
 
 P=$MQTT_PORT
 cat <<EOF
@@ -130,10 +215,7 @@ cat <<EOF
 ================================================================================
  mosquitto-iothub is running on 127.0.0.1:$P   (Ctrl-C stops everything)
 ================================================================================
-Demo devices (secrets are shown once; a new run issues new ones):
-  demo/device1   $DEV1_SECRET   (tag: floor1)
-  demo/device2   $DEV2_SECRET
-  iothub/server  $ADMIN_SECRET   (superuser: the platform's own service client)
+$(devices_banner)
 
 In another terminal:
 

@@ -109,6 +109,8 @@ def test_missing_or_corrupt_state_file_starts_cold(mongo, broker):
     b = broker(options=opts())
     b.wait_log(r'auth preload: no state file \S+iothub-preload\.state yet, starting cold')
     assert connect(b, dev, 'cold-1') == 0
+    # The broker must have seen the client go before it is stopped.
+    b.wait_log(r'Client cold-1 (disconnected|closed its connection)')
     assert b.stop()
     # Nobody connected at the stop: an empty list, still well formed.
     assert state_path(b).read_text() == 'iothub-preload 1\nend 0\n'
