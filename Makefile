@@ -17,7 +17,7 @@ BINDIR   ?= $(PREFIX)/bin
 BUILD    ?= build
 CC       ?= cc
 PYTHON   ?= /usr/bin/python3
-PKGS      = libmongoc-1.0 librabbitmq openssl
+PKGS      = libmongoc-1.0 librabbitmq openssl libmicrohttpd
 
 # Lazily evaluated: `make test` installs the packages before anything needs them.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))

@@ -129,6 +129,14 @@ struct ih_config {
 	uint32_t revalidate_batch;
 	uint32_t stats_interval_s;
 	char *stats_file;
+
+	/* ---- HTTP management API ---- */
+	char *http_api_listen;         /* HOST:PORT; NULL: the API is off */
+	struct ih_strlist http_api_keys; /* APPID:SECRET, HTTP Basic */
+	char *http_api_certfile;       /* both set: HTTPS */
+	char *http_api_keyfile;
+	uint64_t http_api_max_body;
+	bool http_api_metrics_public;  /* GET /metrics without a key */
 };
 
 /*

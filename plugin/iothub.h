@@ -25,6 +25,7 @@ struct autosub_index;
 struct events;
 struct ih_control_wait;
 struct ih_session_check;
+struct api_glue;
 
 /* A kick the broker thread performs at the next TICK, outside whatever
  * callback decided it. */
@@ -46,6 +47,8 @@ struct ih_counters {
 	uint64_t control_commands;
 	uint64_t kicks;
 	uint64_t refreshes;
+	uint64_t api_requests;        /* HTTP API requests the broker thread performed */
+	uint64_t api_published;       /* messages published through the HTTP API */
 };
 
 struct iothub {
@@ -59,6 +62,7 @@ struct iothub {
 	struct ih_kick *kicks;
 	struct ih_control_wait *control_waits;   /* answers held for re-reads */
 	struct ih_session_check *session_checks; /* resumed sessions to confirm */
+	struct api_glue *api;           /* NULL when the HTTP API is off */
 	time_t next_revalidate;
 	time_t next_stats;
 	struct ih_counters n;
@@ -72,6 +76,9 @@ int session_accept(struct iothub *ih, struct mosquitto *client, const char *user
 void session_close(struct iothub *ih, struct mosquitto *client);
 void session_device_changed(void *ih, const char *username, struct ih_device *dev);
 void session_free_conn(struct ih_conn *c, void *ih);
+/* Rebind c's auto-subscriptions (templates + c->api_subs) after the HTTP API
+ * changed c->api_subs. */
+int session_rebind(struct iothub *ih, struct ih_conn *c);
 /* At shutdown: client.disconnected (reason "shutdown") for every connection
  * still online. */
 void session_shutdown(struct iothub *ih);
@@ -92,9 +99,17 @@ void emit_connected(struct iothub *ih, struct ih_conn *c);
 void emit_disconnected(struct iothub *ih, struct ih_conn *c, const char *reason);
 int emit_publish(struct iothub *ih, struct mosquitto *client, const char *topic,
 		const void *payload, uint32_t payloadlen, int qos, bool retain);
+/* message.publish for a message the HTTP API published; sender may be NULL. */
+void emit_publish_api(struct iothub *ih, const char *sender, const char *topic,
+		const void *payload, uint32_t payloadlen, int qos, bool retain);
 
 /* plugin/autosub_deliver.c: MOSQ_EVT_MESSAGE delivery to auto-subscribers. */
 void autosub_deliver(struct iothub *ih, const char *topic, const void *payload, uint32_t payloadlen, int qos);
+
+/* plugin/api_glue.c: the HTTP management API's broker-thread side. */
+int api_glue_init(struct iothub *ih);
+void api_glue_tick(struct iothub *ih);
+void api_glue_cleanup(struct iothub *ih);
 
 /* plugin/tick.c */
 void tick_run(struct iothub *ih);

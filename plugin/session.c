@@ -45,6 +45,8 @@ void session_free_conn(struct ih_conn *c, void *ud)
 	if(c == NULL) return;
 	acl_cache_free(c->acl_cache);
 	acl_rules_free(c->rules);
+	for(size_t i = 0; i < c->api_subs_count; i++) mosquitto_free(c->api_subs[i].filter);
+	mosquitto_free(c->api_subs);
 	registry_device_unref(c->dev);
 	mosquitto_free(c->address);
 	mosquitto_free(c->username);
@@ -72,6 +74,38 @@ static int conn_compile(struct iothub *ih, const struct ih_conn *c, const struct
 	rc = acl_rules_build(rules_out, ih->acl_tpl, (dev && ih->cfg.acl_registry) ? &dev->acl : NULL,
 			subs_out->names, subs_out->count, &who);
 	if(rc) autosub_list_free(subs_out);
+	return rc;
+}
+
+/* Bind the templates' set plus the subscriptions the HTTP API added for
+ * this connection, so that a refresh from the registry keeps the latter. */
+static int bind_subs(struct iothub *ih, struct ih_conn *c, const struct autosub_list *subs)
+{
+	struct autosub_filter *all;
+	size_t n = subs->count + c->api_subs_count;
+	int rc;
+
+	if(c->api_subs_count == 0) return autosub_index_bind(ih->autosub, c->client_id, subs->items, subs->count, c);
+	all = mosquitto_malloc(n * sizeof(*all));
+	if(all == NULL) return MOSQ_ERR_NOMEM;
+	if(subs->count) memcpy(all, subs->items, subs->count * sizeof(*all));
+	memcpy(all + subs->count, c->api_subs, c->api_subs_count * sizeof(*all));
+	rc = autosub_index_bind(ih->autosub, c->client_id, all, n, c); /* the index copies the filters */
+	mosquitto_free(all);
+	return rc;
+}
+
+int session_rebind(struct iothub *ih, struct ih_conn *c)
+{
+	struct acl_rules *rules = NULL;
+	struct autosub_list subs;
+	int rc;
+
+	rc = conn_compile(ih, c, c->dev, &rules, &subs);
+	acl_rules_free(rules); /* only the subscriptions are wanted here */
+	if(rc) return rc;
+	rc = bind_subs(ih, c, &subs);
+	autosub_list_free(&subs);
 	return rc;
 }
 
@@ -236,7 +270,7 @@ int session_accept(struct iothub *ih, struct mosquitto *client, const char *user
 	 * were tracking for it; the auto-subscriptions are rebuilt either way
 	 * because tags may have changed since the session was created. */
 	if(c->clean_session) autosub_index_clear_subscriptions(ih->autosub, c->client_id);
-	rc = autosub_index_bind(ih->autosub, c->client_id, subs.items, subs.count, c);
+	rc = bind_subs(ih, c, &subs);
 	autosub_list_free(&subs);
 	if(rc){
 		conn_table_remove(ih->conns, c);
@@ -313,7 +347,7 @@ static void conn_refresh(struct iothub *ih, struct ih_conn *c, struct ih_device 
 
 	rc = conn_compile(ih, c, dev, &rules, &subs);
 	if(rc == MOSQ_ERR_SUCCESS){
-		rc = autosub_index_bind(ih->autosub, c->client_id, subs.items, subs.count, c);
+		rc = bind_subs(ih, c, &subs);
 		autosub_list_free(&subs);
 	}
 	if(rc){
