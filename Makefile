@@ -61,7 +61,7 @@ $(BUILD)/mosquitto_iothub.so: $(PLUGIN_OBJ) plugin/exports.map
 ctl: $(if $(CTL_SRC),$(BUILD)/iothubctl,)
 
 $(BUILD)/iothubctl: $(CTL_OBJ) $(CTL_SHARED)
-	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(PKG_LIBS) -lmosquitto -lpthread
+	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(PKG_LIBS) $(shell pkg-config --libs libcurl) -lmosquitto -lpthread
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)

@@ -409,3 +409,28 @@ def test_refuses_to_start_without_key(broker):
     b = broker(options={'http_api_listen': '127.0.0.1:%d' % harness.free_port()},
                expect_fail=True)
     assert 'needs at least one http_api_key' in b.log_text()
+
+
+# ----------------------------------------------------------------------
+# iothubctl publish / kick
+# ----------------------------------------------------------------------
+def test_ctl_publish_and_kick(api, registry):
+    from test_ctl import run_ctl
+    d = api.device('p1', 'd1')
+    c = api.connect(d, client_id='p1/d1/ctl')
+    base = ['--api', 'http://127.0.0.1:%d' % api.port,
+            '--api-key', '%s:%s' % KEY, '--json']
+    topic = cmd_topic(d, req='ctl')
+    res = run_ctl(registry, base + ['publish', topic, 'from ctl'])
+    assert res.rc == 0, res
+    m = c.wait_for(1)[0]
+    assert (m.topic, m.payload, m.qos) == (topic, b'from ctl', 1)
+    res = run_ctl(registry, base + ['kick', 'p1/d1/ctl'])
+    assert res.rc == 0, res
+    harness.wait_until(lambda: not c.connected, 1.0, what='kicked')
+    res = run_ctl(registry, base + ['kick', 'p1/d1/ctl'])
+    assert res.rc == 3, res
+    res = run_ctl(registry, base[:2] + ['--api-key', 'app1:nope', 'kick', 'x'])
+    assert res.rc == 6 and '401' in res.stderr + res.stdout, res
+    res = run_ctl(registry, base + ['publish', 'cmd/#', 'x'])
+    assert res.rc == 2 and 'wildcard' in res.stderr + res.stdout, res

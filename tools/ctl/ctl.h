@@ -56,6 +56,11 @@ struct ctl_opts {
 	int hash_iterations;
 	bool superuser;
 	const char *tags;           /* --tags a,b */
+	/* HTTP management API (publish, kick) */
+	const char *api_url;        /* --api URL, or NULL ($IOTHUBCTL_API) */
+	const char *api_key;        /* --api-key ID:SECRET, or NULL ($IOTHUBCTL_API_KEY) */
+	int qos;                    /* publish --qos */
+	bool retain;                /* publish --retain */
 };
 
 struct ctl_registry;
@@ -124,5 +129,7 @@ int ctl_cmd_rotate(struct ctl *c, int argc, char **argv);
 int ctl_cmd_tags(struct ctl *c, int argc, char **argv);
 int ctl_cmd_acl(struct ctl *c, int argc, char **argv);
 int ctl_cmd_stats(struct ctl *c, int argc, char **argv);
+int ctl_cmd_publish(struct ctl *c, int argc, char **argv);   /* ctl_cmd_api.c */
+int ctl_cmd_kick(struct ctl *c, int argc, char **argv);
 
 #endif
