@@ -12,6 +12,7 @@
 #include <bson/bson.h>
 #include <openssl/evp.h>
 
+#include "acl/topic.h"
 #include "api/api_request.h"
 
 /* ------------------------------------------------------------------ */
@@ -162,32 +163,16 @@ void api_route_result_free(struct api_route_result *r)
 /* ------------------------------------------------------------------ */
 /* topics                                                               */
 
-static bool topic_common(const char *t, size_t *len)
-{
-	*len = t ? strlen(t) : 0;
-	return *len > 0 && *len <= API_TOPIC_MAX && bson_utf8_validate(t, *len, false);
-}
-
+/* The MQTT rules are acl/topic.c's; MQTT also wants UTF-8, which a JSON
+ * string already is unless it carried an escaped NUL (refused earlier). */
 bool api_topic_name_valid(const char *t)
 {
-	size_t n;
-
-	return topic_common(t, &n) && strpbrk(t, "+#") == NULL;
+	return t && acl_topic_valid(t) && bson_utf8_validate(t, strlen(t), false);
 }
 
 bool api_topic_filter_valid(const char *t)
 {
-	size_t n;
-
-	if(!topic_common(t, &n)) return false;
-	for(size_t i = 0; i < n; i++){
-		bool starts = i == 0 || t[i - 1] == '/';
-		bool ends = i + 1 == n || t[i + 1] == '/';
-
-		if(t[i] == '+' && !(starts && ends)) return false;
-		if(t[i] == '#' && !(starts && i + 1 == n)) return false;
-	}
-	return true;
+	return t && acl_filter_valid(t) && bson_utf8_validate(t, strlen(t), false);
 }
 
 /* ------------------------------------------------------------------ */

@@ -90,8 +90,7 @@ struct api_sub {
 int api_parse_subscribe(const char *body, size_t len, struct api_sub *out, char *err, size_t errlen);
 void api_sub_free(struct api_sub *s);
 
-/* Topic checks, MQTT rules: a publish name has no wildcard; a filter has
- * '+' and '#' only as whole levels, '#' last. Both: 1..65535 bytes, UTF-8. */
+/* acl_topic_valid / acl_filter_valid (acl/topic.h), and valid UTF-8. */
 bool api_topic_name_valid(const char *t);
 bool api_topic_filter_valid(const char *t);
 
