@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -301,6 +302,24 @@ static enum MHD_Result answer(struct api_server *s, struct MHD_Connection *conn,
 	return send_json(conn, j->status, j->body ? j->body : "{\"code\":101}", j->body ? j->body_len : 12);
 }
 
+/*
+ * The pool threads run as SCHED_BATCH: such a thread does not preempt the
+ * one that wakes it. When the broker thread answers a request, it has only
+ * queued the message, which it writes to the subscribers at the top of its
+ * next loop iteration; at the normal policy, the woken HTTP thread could
+ * preempt it on a busy machine and put its own response ahead of that
+ * delivery. Set once per thread, from its first request.
+ */
+static void lower_priority(void)
+{
+	static __thread bool done;
+	struct sched_param sp = {0};
+
+	if(done) return;
+	done = true;
+	pthread_setschedparam(pthread_self(), SCHED_BATCH, &sp);
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
 		const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
 {
@@ -311,6 +330,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	enum MHD_Result rc = MHD_NO;
 
 	(void)version;
+	lower_priority();
 	if(st == NULL){
 		const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 
