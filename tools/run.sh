@@ -9,6 +9,7 @@
 #   IOTHUB_MQTT_PORT   broker listener            (default 11883)
 #   IOTHUB_AMQP_PORT   private RabbitMQ node      (default 15673)
 #   IOTHUB_MONGO_PORT  local registry             (default 17017)
+#   IOTHUB_API_PORT    HTTP management API        (default 18081)
 #   MONGO_URI          use this MongoDB instead of starting one
 set -euo pipefail
 
@@ -17,6 +18,7 @@ RUN=${IOTHUB_RUN_DIR:-$ROOT/run}
 MQTT_PORT=${IOTHUB_MQTT_PORT:-11883}
 AMQP_PORT=${IOTHUB_AMQP_PORT:-15673}
 MONGO_PORT=${IOTHUB_MONGO_PORT:-17017}
+API_PORT=${IOTHUB_API_PORT:-18081}
 PY=/usr/bin/python3
 CTL=$ROOT/build/iothubctl
 PIDS=()
@@ -91,6 +93,8 @@ DEV2_SECRET=$(credentials demo/device2)
 ADMIN_SECRET=$(credentials iothub/server --superuser)
 
 # ---- 4. the broker ---------------------------------------------------------
+# The HTTP API's key, as the IotHub server's EMQX_APP_ID:EMQX_APP_SECRET.
+API_KEY="iothub-server:$("$PY" -c 'import secrets; print(secrets.token_urlsafe(18))')"
 CONF="$RUN/mosquitto.conf"
 {
     echo "# Written by tools/run.sh; see mosquitto.conf.example for every option."
@@ -110,12 +114,15 @@ CONF="$RUN/mosquitto.conf"
     echo "plugin_opt_autosub_tags true"
     echo "plugin_opt_stats_file $RUN/stats.json"
     echo "plugin_opt_stats_interval 10s"
+    echo "plugin_opt_http_api_listen 127.0.0.1:$API_PORT"
+    echo "plugin_opt_http_api_key $API_KEY"
 } >"$CONF"
 
 mosquitto -c "$CONF" &
 BROKER=$!
 PIDS+=("$BROKER")
 wait_port 127.0.0.1 "$MQTT_PORT" 20 mosquitto
+wait_port 127.0.0.1 "$API_PORT" 20 "the HTTP API"
 
 P=$MQTT_PORT
 cat <<EOF
@@ -157,6 +164,14 @@ In another terminal:
    $CTL --config $CONF --broker 127.0.0.1:$P --broker-user iothub/server --broker-pass '$ADMIN_SECRET' suspend demo/device1
    $CTL --config $CONF --broker 127.0.0.1:$P --broker-user iothub/server --broker-pass '$ADMIN_SECRET' resume demo/device1
    $CTL --config $CONF list
+
+6. HTTP management API, as the IotHub server uses it (EMQX_API_URL=http://127.0.0.1:$API_PORT/api/v3/):
+   start the mosquitto_sub of step 3 again; this command reaches it through its
+   auto-subscription, then iothubctl kicks it (it reconnects by itself).
+   curl -sS -u '$API_KEY' -H 'Content-Type: application/json' -d '{"topic":"cmd/demo/device1/reboot/plain/req3","payload":"api","qos":1}' http://127.0.0.1:$API_PORT/api/v3//mqtt/publish
+       -> {"code":0}
+   $CTL --api http://127.0.0.1:$API_PORT --api-key '$API_KEY' kick device1
+   Also: GET /api/v4/clients/device1, GET /api/v4/stats, GET /metrics (README "HTTP management API").
 
 Counters: $RUN/stats.json (every 10 s)   Spool: $RUN/spool
 ================================================================================
