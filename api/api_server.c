@@ -73,25 +73,33 @@ void api_job_free(struct api_job *j)
 	free(j);
 }
 
-void api_job_set_error(struct api_job *j, int status, int code, const char *msg)
+void api_job_set_doc(struct api_job *j, int status, const bson_t *doc)
 {
-	bson_t doc = BSON_INITIALIZER;
-	char *json;
 	size_t len;
+	char *json = bson_as_relaxed_extended_json(doc, &len);
 
-	BSON_APPEND_INT32(&doc, "code", code);
-	if(msg) BSON_APPEND_UTF8(&doc, "message", msg);
-	json = bson_as_relaxed_extended_json(&doc, &len);
-	bson_destroy(&doc);
 	free(j->body);
 	j->body = NULL;
 	j->body_len = 0;
-	j->status = status;
-	if(json){
-		j->body = strdup(json);
-		j->body_len = j->body ? len : 0;
-		bson_free(json);
+	j->status = 500;
+	if(json == NULL) return;
+	j->body = malloc(len + 1);
+	if(j->body){
+		memcpy(j->body, json, len + 1); /* j owns this libc copy */
+		j->body_len = len;
+		j->status = status;
 	}
+	bson_free(json);
+}
+
+void api_job_set_error(struct api_job *j, int status, int code, const char *msg)
+{
+	bson_t doc = BSON_INITIALIZER;
+
+	BSON_APPEND_INT32(&doc, "code", code);
+	if(msg) BSON_APPEND_UTF8(&doc, "message", msg);
+	api_job_set_doc(j, status, &doc);
+	bson_destroy(&doc);
 }
 
 struct api_job *api_server_take(struct api_server *s)

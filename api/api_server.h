@@ -19,6 +19,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <bson/bson.h>
+
 #include "api/api_request.h"
 #include "core/logq.h"
 
@@ -60,8 +62,10 @@ void api_server_stop(struct api_server *s);
  * be passed to api_server_answer exactly once. */
 struct api_job *api_server_take(struct api_server *s);
 void api_server_answer(struct api_server *s, struct api_job *j);
-/* Set j's answer: {"code":code,"message":msg} (or {"code":0} when msg is NULL). */
+/* Set j's answer: {"code":code,"message":msg} (just {"code":code} when msg
+ * is NULL), or any document as JSON; status 500 if it cannot be built. */
 void api_job_set_error(struct api_job *j, int status, int code, const char *msg);
+void api_job_set_doc(struct api_job *j, int status, const bson_t *doc);
 
 /* The HTTP threads' log lines, printed by the broker thread. */
 struct ih_logq *api_server_log(struct api_server *s);

@@ -59,29 +59,15 @@ static void wake_broker(void *ud)
 /* ------------------------------------------------------------------ */
 /* answers                                                              */
 
-/* {"code":0} or {"code":0,"data":<doc>}, as a libc string in j. */
+/* {"code":0} or {"code":0,"data":<doc>}. */
 static void answer_ok(struct api_job *j, const bson_t *data)
 {
 	bson_t doc = BSON_INITIALIZER;
-	char *json;
-	size_t len;
 
 	BSON_APPEND_INT32(&doc, "code", API_CODE_OK);
 	if(data) BSON_APPEND_DOCUMENT(&doc, "data", data);
-	json = bson_as_relaxed_extended_json(&doc, &len);
+	api_job_set_doc(j, 200, &doc);
 	bson_destroy(&doc);
-	if(json == NULL){
-		api_job_set_error(j, 500, API_CODE_INTERNAL, "out of memory");
-		return;
-	}
-	free(j->body);
-	j->body = malloc(len + 1);
-	if(j->body){
-		memcpy(j->body, json, len + 1); /* j owns the libc copy */
-		j->body_len = len;
-		j->status = 200;
-	}
-	bson_free(json);
 }
 
 /* The live connection with this client id, or NULL. */
