@@ -434,3 +434,40 @@ def test_ctl_publish_and_kick(api, registry):
     assert res.rc == 6 and '401' in res.stderr + res.stdout, res
     res = run_ctl(registry, base + ['publish', 'cmd/#', 'x'])
     assert res.rc == 2 and 'wildcard' in res.stderr + res.stdout, res
+
+
+# ----------------------------------------------------------------------
+# events and HTTPS
+# ----------------------------------------------------------------------
+def test_api_publish_is_a_message_publish_event(mongo, broker, mqtt, rabbit):
+    a = Api(mongo, broker, mqtt)
+    topic = 'upload_data/p1/d1/temperature/m1'      # a forwarded uplink topic
+    s, _ = a.call('POST', '/api/v4/mqtt/publish', {
+        'topic': topic, 'payload': 'hot', 'qos': 1, 'client_id': 'srv7'})
+    assert s == 200
+    msgs = rabbit.consume_all('iothub_message_publish', timeout=20, count=1)
+    assert len(msgs) == 1, msgs
+    ev = harness.decode_event(msgs[0])
+    assert ev['topic'] == topic and ev['client_id'] == 'srv7'
+    payload = ev['payload']
+    assert bytes(payload if isinstance(payload, (bytes, bytearray)) else
+                 payload.encode()) == b'hot'
+
+
+def test_https(mongo, broker, mqtt, workdir):
+    import ssl
+    cert, key = workdir / 'api.crt', workdir / 'api.key'
+    subprocess.run(['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes',
+                    '-keyout', str(key), '-out', str(cert), '-days', '1',
+                    '-subj', '/CN=127.0.0.1'], check=True, capture_output=True)
+    a = Api(mongo, broker, mqtt, http_api_certfile=str(cert), http_api_keyfile=str(key))
+    ctx = ssl.create_default_context(cafile=str(cert))
+    ctx.check_hostname = False
+    conn = http.client.HTTPSConnection('127.0.0.1', a.port, context=ctx, timeout=10)
+    conn.request('GET', '/api/v4/stats', headers={'Authorization': basic(KEY)})
+    r = conn.getresponse()
+    assert r.status == 200 and json.loads(r.read())['code'] == 0
+    conn.close()
+    # plain HTTP on the HTTPS port gets no answer
+    with pytest.raises(Exception):
+        Api.call(a, 'GET', '/api/v4/stats')
