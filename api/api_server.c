@@ -58,6 +58,7 @@ struct req_state {
 	char *body;
 	size_t len;
 	bool too_big;
+	bool answered;      /* a response is queued already */
 };
 
 /* ------------------------------------------------------------------ */
@@ -345,11 +346,20 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		st = calloc(1, sizeof(*st));
 		if(st == NULL) return MHD_NO;
 		*con_cls = st; /* freed by request_done */
-		if(cl && strtoull(cl, NULL, 10) > s->max_body) st->too_big = true;
+		/* Refused before the body is read: MHD then closes the connection
+		 * instead of reading what follows. */
+		if(cl && strtoull(cl, NULL, 10) > s->max_body){
+			st->too_big = st->answered = true;
+			return send_error(s, conn, 413, API_CODE_BAD_PARAM, method, url, "body larger than http_api_max_body");
+		}
 		return MHD_YES;
 	}
 	if(*upload_data_size){
-		if(!st->too_big && st->len + *upload_data_size <= s->max_body){
+		if(st->answered){
+			*upload_data_size = 0; /* the 413 is queued; discard the rest */
+			return MHD_YES;
+		}
+		if(st->len + *upload_data_size <= s->max_body){
 			char *b = realloc(st->body, st->len + *upload_data_size + 1);
 			if(b == NULL){
 				st->too_big = true;
@@ -363,9 +373,15 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 			st->too_big = true;
 		}
 		*upload_data_size = 0; /* consumed (or discarded) */
+		if(st->too_big){
+			/* A (chunked) body that outgrew the limit: answer now. */
+			st->answered = true;
+			return send_error(s, conn, 413, API_CODE_BAD_PARAM, method, url, "body larger than http_api_max_body");
+		}
 		return MHD_YES;
 	}
 
+	if(st->answered) return MHD_YES;
 	api_route_parse(method, url, &route);
 	if(route.status == 404) return send_error(s, conn, 404, API_CODE_NOT_FOUND, method, url, "not found");
 	if(route.status == 405) return send_error(s, conn, 405, API_CODE_BAD_PARAM, method, url, "method not allowed");
