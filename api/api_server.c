@@ -140,6 +140,22 @@ static void add_ms(struct timespec *ts, long ms)
 	}
 }
 
+/*
+ * While it waits for the broker, an HTTP thread runs as SCHED_BATCH: such
+ * a thread does not preempt the one that wakes it. When the broker thread
+ * answers a request it has only queued the message, which it writes to the
+ * subscribers at the top of its next loop iteration; at the normal policy
+ * the woken HTTP thread could preempt it on a busy machine and put its own
+ * response ahead of that delivery. Back at the normal policy afterwards, so
+ * that the arrival of the next request is handled at once.
+ */
+static void set_policy(int policy)
+{
+	struct sched_param sp = {0};
+
+	pthread_setschedparam(pthread_self(), policy, &sp);
+}
+
 /* Queue j, wake the broker and wait for its answer. Returns true when j
  * was answered (the caller then owns and frees it); false when the wait
  * ran out or the server is stopping (whoever holds j last frees it). */
@@ -161,6 +177,7 @@ static bool run_job(struct api_server *s, struct api_job *j)
 	s->tail = j; /* the queue holds j until the broker takes it */
 	pthread_mutex_unlock(&s->lock);
 
+	set_policy(SCHED_BATCH);
 	s->wake(s->wake_ud);
 	pthread_mutex_lock(&s->lock);
 	while(!j->done && !s->stopping){
@@ -179,6 +196,7 @@ static bool run_job(struct api_server *s, struct api_job *j)
 	/* Not answered: the broker thread (or api_server_stop) frees j. */
 	if(!done) j->abandoned = true;
 	pthread_mutex_unlock(&s->lock);
+	set_policy(SCHED_OTHER);
 	return done;
 }
 
@@ -311,24 +329,6 @@ static enum MHD_Result answer(struct api_server *s, struct MHD_Connection *conn,
 	return send_json(conn, j->status, j->body ? j->body : "{\"code\":101}", j->body ? j->body_len : 12);
 }
 
-/*
- * The pool threads run as SCHED_BATCH: such a thread does not preempt the
- * one that wakes it. When the broker thread answers a request, it has only
- * queued the message, which it writes to the subscribers at the top of its
- * next loop iteration; at the normal policy, the woken HTTP thread could
- * preempt it on a busy machine and put its own response ahead of that
- * delivery. Set once per thread, from its first request.
- */
-static void lower_priority(void)
-{
-	static __thread bool done;
-	struct sched_param sp = {0};
-
-	if(done) return;
-	done = true;
-	pthread_setschedparam(pthread_self(), SCHED_BATCH, &sp);
-}
-
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
 		const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
 {
@@ -339,7 +339,6 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	enum MHD_Result rc = MHD_NO;
 
 	(void)version;
-	lower_priority();
 	if(st == NULL){
 		const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 
