@@ -59,13 +59,14 @@ static void wake_broker(void *ud)
 /* ------------------------------------------------------------------ */
 /* answers                                                              */
 
-/* {"code":0} or {"code":0,"data":<doc>}. */
-static void answer_ok(struct api_job *j, const bson_t *data)
+/* {"code":0} or {"code":0,"data":<doc or array>}. */
+static void answer_ok(struct api_job *j, const bson_t *data, bool array)
 {
 	bson_t doc = BSON_INITIALIZER;
 
 	BSON_APPEND_INT32(&doc, "code", API_CODE_OK);
-	if(data) BSON_APPEND_DOCUMENT(&doc, "data", data);
+	if(data && array) BSON_APPEND_ARRAY(&doc, "data", data);
+	else if(data) BSON_APPEND_DOCUMENT(&doc, "data", data);
 	api_job_set_doc(j, 200, &doc);
 	bson_destroy(&doc);
 }
@@ -102,7 +103,7 @@ static void do_publish(struct iothub *ih, struct api_job *j)
 		autosub_deliver(ih, m->topic, m->payload, m->payloadlen, m->qos);
 		ih->n.api_published++;
 	}
-	answer_ok(j, NULL);
+	answer_ok(j, NULL, false);
 }
 
 /* The server suspends or deletes a device in the registry, then kicks it,
@@ -119,13 +120,13 @@ static void do_kick(struct iothub *ih, struct api_job *j)
 	if(c->username) auth_invalidate(ih->auth, c->username);
 	tick_queue_kick(ih, j->client_id, false, "kicked"); /* run by this same tick */
 	mosquitto_log_printf(MOSQ_LOG_NOTICE, "iothub: http api: kicking client %s", j->client_id);
-	answer_ok(j, NULL);
+	answer_ok(j, NULL, false);
 }
 
 static void do_client(struct iothub *ih, struct api_job *j)
 {
 	struct ih_conn *c = conn_table_find_client_id(ih->conns, j->client_id);
-	bson_t data = BSON_INITIALIZER;
+	bson_t data = BSON_INITIALIZER, list = BSON_INITIALIZER;
 
 	if(c == NULL){
 		api_job_set_error(j, 404, API_CODE_NOT_FOUND, "client not found");
@@ -142,8 +143,11 @@ static void do_client(struct iothub *ih, struct api_job *j)
 	BSON_APPEND_BOOL(&data, "clean_start", c->clean_session);
 	BSON_APPEND_INT64(&data, "connected_at", c->connected_ms);
 	BSON_APPEND_UTF8(&data, "node", ih->cfg.node_name);
-	answer_ok(j, &data);
+	/* EMQX 4 answers a list (one entry per node that knows the client). */
+	BSON_APPEND_DOCUMENT(&list, "0", &data);
+	answer_ok(j, &list, true);
 	bson_destroy(&data);
+	bson_destroy(&list);
 }
 
 static bool may_subscribe(struct iothub *ih, struct ih_conn *c, const char *filter)
@@ -206,7 +210,7 @@ static void do_subscribe(struct iothub *ih, struct api_job *j)
 		api_job_set_error(j, 500, API_CODE_INTERNAL, "out of memory");
 		return;
 	}
-	answer_ok(j, NULL);
+	answer_ok(j, NULL, false);
 }
 
 static void do_unsubscribe(struct iothub *ih, struct api_job *j)
@@ -229,7 +233,7 @@ static void do_unsubscribe(struct iothub *ih, struct api_job *j)
 		api_job_set_error(j, 500, API_CODE_INTERNAL, "out of memory");
 		return;
 	}
-	answer_ok(j, NULL);
+	answer_ok(j, NULL, false);
 }
 
 /* stats: {"code":0,"data":<getStats>}; metrics: the bare document, which
@@ -252,7 +256,7 @@ static void do_stats(struct iothub *ih, struct api_job *j)
 	}else{
 		doc = bson_new_from_json((const uint8_t *)json, -1, &e);
 		if(doc){
-			answer_ok(j, doc);
+			answer_ok(j, doc, false);
 			bson_destroy(doc);
 		}else{
 			api_job_set_error(j, 500, API_CODE_INTERNAL, "internal error");

@@ -172,7 +172,8 @@ def test_get_client(api):
     api.connect(d, client_id='p1/d1/x', proto=5)
     status, doc = api.call('GET', '/api/v4/clients/p1/d1/x')
     assert status == 200 and doc['code'] == 0
-    data = doc['data']
+    (data,) = doc['data']           # EMQX 4: a list, one entry per node
+    assert data['clientid'] == 'p1/d1/x'
     assert data['connected'] is True
     assert data['username'] == 'p1/d1'
     assert data['ip_address'] == '127.0.0.1'
