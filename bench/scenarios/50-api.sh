@@ -16,6 +16,10 @@ metric_def api_p99 "API publish -> device, p99" ms lower
 metric_def mqtt_p99 "MQTT superuser publish -> device, p99" ms lower
 metric_def api_ratio_p50 "API / MQTT latency, p50" "x" lower
 metric_def api_ratio_p99 "API / MQTT latency, p99" "x" lower
+metric_def api_sent_p50 "API request sent -> device, p50" ms lower
+metric_def mqtt_sent_p50 "MQTT PUBLISH sent -> device, p50" ms lower
+metric_def api_ratio_sent_p50 "API / MQTT latency from the sent request, p50" "x" lower
+metric_def api_ratio_sent_p99 "API / MQTT latency from the sent request, p99" "x" lower
 metric_def api_rate_1 "API publishes/s, 1 keep-alive connection" "/s" higher
 metric_def api_rate_4 "API publishes/s, 4 keep-alive connections" "/s" higher
 metric_def mqtt_rate_1 "MQTT QoS 1 publishes/s, one at a time" "/s" higher
@@ -33,6 +37,10 @@ scenario_run() {
 	metric mqtt_p99 "$(awk -v x="$(v mqtt_p99_us)" 'BEGIN{printf "%.3f", x/1000}')"
 	metric api_ratio_p50 "$(v ratio_p50)"
 	metric api_ratio_p99 "$(v ratio_p99)"
+	metric api_sent_p50 "$(awk -v x="$(v api_sent_p50_us)" 'BEGIN{printf "%.3f", x/1000}')"
+	metric mqtt_sent_p50 "$(awk -v x="$(v mqtt_sent_p50_us)" 'BEGIN{printf "%.3f", x/1000}')"
+	metric api_ratio_sent_p50 "$(v ratio_sent_p50)"
+	metric api_ratio_sent_p99 "$(v ratio_sent_p99)"
 	metric api_rate_1 "$(v api_per_s_1conn)"
 	metric api_rate_4 "$(v api_per_s_4conn)"
 	metric mqtt_rate_1 "$(v mqtt_q1_per_s_1)"
