@@ -20,7 +20,7 @@ BUILD    ?= build
 CC       ?= cc
 PYTHON   ?= /usr/bin/python3
 CLUSTER  ?= 1
-PKGS      = libmongoc-1.0 librabbitmq openssl
+PKGS      = libmongoc-1.0 librabbitmq openssl libmicrohttpd
 
 # Lazily evaluated: `make test` installs the packages before anything needs them.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
@@ -65,7 +65,7 @@ $(BUILD)/mosquitto_iothub.so: $(PLUGIN_OBJ) plugin/exports.map
 ctl: $(if $(CTL_SRC),$(BUILD)/iothubctl,)
 
 $(BUILD)/iothubctl: $(CTL_OBJ) $(CTL_SHARED)
-	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(PKG_LIBS) -lmosquitto -lpthread
+	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(PKG_LIBS) $(shell pkg-config --libs libcurl) -lmosquitto -lpthread
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)

@@ -69,7 +69,7 @@ __attribute__((noinline)) void bench_jwt(void)
 	registry_device_unref(dev);
 }
 
-/* What the IotHub server's POST /tokens hands out (REFERENCE section 10). */
+/* What the IotHub server's POST /tokens hands out (docs/PROTOCOL.md §6). */
 static void mint_server_token(void)
 {
 	static const char header[] = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";

@@ -219,6 +219,14 @@ static const struct opt_def opt_table[] = {
 	{"cluster_stats_interval", OPT_SECONDS, OFF(cluster_stats_interval_s), "5s", NULL, 1, 3600, NULL},
 	{"cluster_startup_hold", OPT_SECONDS, OFF(cluster_startup_hold_s), "60s", NULL, 0, 3600, NULL},
 	/* end cluster */
+	/* HTTP management API (api/, plugin/api_glue.c) */
+	{"http_api_listen", OPT_STR_OPT, OFF(http_api_listen), NULL, NULL, 0, 0, NULL},
+	{"http_api_key", OPT_LIST, OFF(http_api_keys), NULL, empty_list, 0, 0, NULL},
+	{"http_api_certfile", OPT_STR_OPT, OFF(http_api_certfile), NULL, NULL, 0, 0, NULL},
+	{"http_api_keyfile", OPT_STR_OPT, OFF(http_api_keyfile), NULL, NULL, 0, 0, NULL},
+	{"http_api_max_body", OPT_SIZE, OFF(http_api_max_body), "1M", NULL, 1024, 256ULL * 1024 * 1024, NULL},
+	{"http_api_metrics_public", OPT_BOOL, OFF(http_api_metrics_public), "false", NULL, 0, 0, NULL},
+	/* end HTTP management API */
 };
 
 #define OPT_COUNT (sizeof(opt_table) / sizeof(opt_table[0]))
@@ -590,12 +598,28 @@ static int check_consistency(const struct ih_config *cfg)
 		mosquitto_log_printf(MOSQ_LOG_ERR, "iothub: option spool_segment_bytes: larger than spool_max_bytes");
 		rc = MOSQ_ERR_INVAL;
 	}
+	if(cfg->amqp_uri && cfg->spool_dir[0] == '\0'){
+		mosquitto_log_printf(MOSQ_LOG_ERR, "iothub: option spool_dir: must not be empty when amqp_uri is set");
+		rc = MOSQ_ERR_INVAL;
+	}
 	if(cfg->cluster && cfg->amqp_uri == NULL){
 		mosquitto_log_printf(MOSQ_LOG_ERR, "iothub: option cluster: needs amqp_uri (the nodes route through RabbitMQ)");
 		rc = MOSQ_ERR_INVAL;
 	}
-	if(cfg->amqp_uri && cfg->spool_dir[0] == '\0'){
-		mosquitto_log_printf(MOSQ_LOG_ERR, "iothub: option spool_dir: must not be empty when amqp_uri is set");
+	if(cfg->http_api_listen && cfg->http_api_keys.count == 0){
+		mosquitto_log_printf(MOSQ_LOG_ERR, "iothub: option http_api_listen: needs at least one http_api_key APPID:SECRET");
+		rc = MOSQ_ERR_INVAL;
+	}
+	for(size_t i = 0; i < cfg->http_api_keys.count; i++){
+		const char *k = cfg->http_api_keys.items[i], *colon = strchr(k, ':');
+
+		if(colon == NULL || colon == k || colon[1] == '\0'){
+			mosquitto_log_printf(MOSQ_LOG_ERR, "iothub: option http_api_key: expected APPID:SECRET (key %zu)", i + 1);
+			rc = MOSQ_ERR_INVAL;
+		}
+	}
+	if((cfg->http_api_certfile == NULL) != (cfg->http_api_keyfile == NULL)){
+		mosquitto_log_printf(MOSQ_LOG_ERR, "iothub: options http_api_certfile and http_api_keyfile: give both or neither");
 		rc = MOSQ_ERR_INVAL;
 	}
 	return rc;

@@ -147,6 +147,14 @@ struct ih_config {
 	uint32_t cluster_stats_interval_s; /* how often a node tells the others its counters */
 	uint32_t cluster_startup_hold_s;   /* how long after start unmatched routed messages wait */
 	/* ---- end cluster ---- */
+	/* ---- HTTP management API ---- */
+	char *http_api_listen;         /* HOST:PORT; NULL: the API is off */
+	struct ih_strlist http_api_keys; /* APPID:SECRET, HTTP Basic */
+	char *http_api_certfile;       /* both set: HTTPS */
+	char *http_api_keyfile;
+	uint64_t http_api_max_body;
+	bool http_api_metrics_public;  /* GET /metrics without a key */
+	/* ---- end HTTP management API ---- */
 };
 
 /*

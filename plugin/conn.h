@@ -35,6 +35,7 @@ struct mosquitto;
 struct ih_device;
 struct acl_rules;
 struct acl_cache;
+struct autosub_filter;
 
 enum ih_conn_state { IH_CONN_ONLINE = 0, IH_CONN_OFFLINE = 1 };
 
@@ -52,6 +53,10 @@ struct ih_conn {
 	struct ih_device *dev;         /* reference; NULL for anonymous */
 	struct acl_rules *rules;       /* owned, compiled for this connection */
 	struct acl_cache *acl_cache;   /* owned */
+	struct autosub_filter *api_subs; /* owned: server-side subscriptions made
+	                                  * through the HTTP API (plugin/api_glue.c),
+	                                  * bound with the templates' set */
+	size_t api_subs_count;
 	char conn_id[IH_CONN_ID_LEN];
 	int64_t connected_ms;
 	int keepalive;

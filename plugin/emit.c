@@ -71,3 +71,21 @@ int emit_publish(struct iothub *ih, struct mosquitto *client, const char *topic,
 	}
 	return 0;
 }
+
+void emit_publish_api(struct iothub *ih, const char *sender, const char *topic,
+		const void *payload, uint32_t payloadlen, int qos, bool retain)
+{
+	struct events_client ec;
+
+	if(ih->events == NULL || !events_publish_wanted(ih->events, topic)) return;
+	/* No connection: the event names the sender the request gave, as EMQX
+	 * names the API's client_id. */
+	memset(&ec, 0, sizeof(ec));
+	ec.client_id = sender ? sender : "http_api";
+	ec.conn_id = "";
+	ec.proto_ver = 4;
+	ec.clean_session = true;
+	if(events_publish(ih->events, &ec, ih_seq_next(), ih_wall_ms(), topic, payload, payloadlen, qos, retain)){
+		ih->n.events_dropped++;
+	}
+}

@@ -57,6 +57,8 @@ int iothub_init(struct iothub **out, mosquitto_plugin_id_t *pid, const struct mo
 	}
 	rc = callbacks_register(ih);
 	if(rc) goto fail;
+	rc = api_glue_init(ih);
+	if(rc) goto fail;
 	mosquitto_log_printf(MOSQ_LOG_INFO, "iothub: ready (registry %s/%s, events %s, cluster %s, node %s)",
 			ih->cfg.mongo_db, ih->cfg.devices_collection,
 			ih->events ? "on" : "off", ih->cluster ? "on" : "off", ih->cfg.node_name);
@@ -70,6 +72,7 @@ fail:
 void iothub_cleanup(struct iothub *ih)
 {
 	if(ih == NULL) return;
+	api_glue_cleanup(ih);
 	callbacks_unregister(ih);
 	preload_stop(ih);
 	session_shutdown(ih);

@@ -28,6 +28,7 @@ struct ih_session_check;
 struct ih_kick;
 struct cluster;
 struct autosub_filter;
+struct api_glue;
 
 struct ih_counters {
 	uint64_t acl_checks;
@@ -40,6 +41,8 @@ struct ih_counters {
 	uint64_t control_commands;
 	uint64_t kicks;
 	uint64_t refreshes;
+	uint64_t api_requests;        /* HTTP API requests the broker thread performed */
+	uint64_t api_published;       /* messages published through the HTTP API */
 };
 
 struct iothub {
@@ -56,6 +59,7 @@ struct iothub {
 	struct ih_control_wait *control_waits;   /* answers held for re-reads */
 	struct ih_session_check *session_checks; /* resumed sessions to confirm */
 	int64_t token_next_expiry;      /* wall-clock s of the first token to lapse; 0: none */
+	struct api_glue *api;           /* NULL when the HTTP API is off */
 	time_t next_revalidate;
 	time_t next_stats;
 	char *preload_path;             /* owned; NULL: auth_preload off */
@@ -72,6 +76,9 @@ int session_accept(struct iothub *ih, struct mosquitto *client, const char *user
 void session_close(struct iothub *ih, struct mosquitto *client);
 void session_device_changed(void *ih, const char *username, struct ih_device *dev);
 void session_free_conn(struct ih_conn *c, void *ih);
+/* Rebind c's auto-subscriptions (templates + c->api_subs) after the HTTP API
+ * changed c->api_subs. */
+int session_rebind(struct iothub *ih, struct ih_conn *c);
 /* At shutdown: client.disconnected (reason "shutdown") for every connection
  * still online. */
 void session_shutdown(struct iothub *ih);
@@ -94,6 +101,9 @@ int authorize_decide(struct iothub *ih, struct ih_conn *c, int access, const cha
 void emit_connected(struct iothub *ih, struct ih_conn *c);
 void emit_disconnected(struct iothub *ih, struct ih_conn *c, const char *reason);
 int emit_publish(struct iothub *ih, struct mosquitto *client, const char *topic,
+		const void *payload, uint32_t payloadlen, int qos, bool retain);
+/* message.publish for a message the HTTP API published; sender may be NULL. */
+void emit_publish_api(struct iothub *ih, const char *sender, const char *topic,
 		const void *payload, uint32_t payloadlen, int qos, bool retain);
 
 /* plugin/autosub_deliver.c: MOSQ_EVT_MESSAGE delivery to auto-subscribers;
@@ -121,6 +131,11 @@ void fleet_routes_release(struct iothub *ih, struct ih_conn *c);
 int preload_start(struct iothub *ih);     /* after auth_init */
 void preload_tick(struct iothub *ih, time_t now);
 void preload_stop(struct iothub *ih);     /* final save; before the conn table goes */
+
+/* plugin/api_glue.c: the HTTP management API's broker-thread side. */
+int api_glue_init(struct iothub *ih);
+void api_glue_tick(struct iothub *ih);
+void api_glue_cleanup(struct iothub *ih);
 
 /* plugin/control.c: $CONTROL/iothub/v1 */
 #define IH_CONTROL_TOPIC "$CONTROL/iothub/v1"

@@ -47,6 +47,8 @@ void session_free_conn(struct ih_conn *c, void *ud)
 	if(c == NULL) return;
 	acl_cache_free(c->acl_cache);
 	acl_rules_free(c->rules);
+	for(size_t i = 0; i < c->api_subs_count; i++) mosquitto_free(c->api_subs[i].filter);
+	mosquitto_free(c->api_subs);
 	registry_device_unref(c->dev);
 	mosquitto_free(c->address);
 	mosquitto_free(c->username);
@@ -80,6 +82,45 @@ static int conn_compile(struct iothub *ih, const struct ih_conn *c, const struct
 	rc = acl_rules_build(rules_out, ih->acl_tpl, (dev && ih->cfg.acl_registry) ? &dev->acl : NULL,
 			subs_out->names, subs_out->count, &who);
 	if(rc) autosub_list_free(subs_out);
+	return rc;
+}
+
+/* Bind the templates' set plus the subscriptions the HTTP API added for
+ * this connection, so that a refresh from the registry keeps the latter. */
+static int bind_subs(struct iothub *ih, struct ih_conn *c, const struct autosub_list *subs)
+{
+	struct autosub_filter *all;
+	const char **names;
+	size_t n = subs->count + c->api_subs_count;
+	int rc;
+
+	if(c->api_subs_count == 0) return fleet_routes_bind(ih, c, subs->items, subs->names, subs->count);
+	/* One block: the filters, then their names (the filter strings). */
+	all = mosquitto_malloc(n * (sizeof(*all) + sizeof(*names)));
+	if(all == NULL) return MOSQ_ERR_NOMEM;
+	names = (const char **)(void *)(all + n);
+	if(subs->count){
+		memcpy(all, subs->items, subs->count * sizeof(*all));
+		memcpy(names, subs->names, subs->count * sizeof(*names));
+	}
+	memcpy(all + subs->count, c->api_subs, c->api_subs_count * sizeof(*all));
+	for(size_t i = 0; i < c->api_subs_count; i++) names[subs->count + i] = c->api_subs[i].filter;
+	rc = fleet_routes_bind(ih, c, all, names, n); /* the index and the routes copy what they keep */
+	mosquitto_free(all);
+	return rc;
+}
+
+int session_rebind(struct iothub *ih, struct ih_conn *c)
+{
+	struct acl_rules *rules = NULL;
+	struct autosub_list subs;
+	int rc;
+
+	rc = conn_compile(ih, c, c->dev, &rules, &subs);
+	acl_rules_free(rules); /* only the subscriptions are wanted here */
+	if(rc) return rc;
+	rc = bind_subs(ih, c, &subs);
+	autosub_list_free(&subs);
 	return rc;
 }
 
@@ -247,7 +288,7 @@ int session_accept(struct iothub *ih, struct mosquitto *client, const char *user
 	/* Cluster: a client id no connection here held may be live on another
 	 * node; ask it to let go before this node claims the id's route. */
 	if(ih->cluster && old == NULL) c->connected_pending = cluster_takeover_begin(ih->cluster, c->client_id, c->conn_id);
-	rc = fleet_routes_bind(ih, c, subs.items, subs.names, subs.count);
+	rc = bind_subs(ih, c, &subs);
 	autosub_list_free(&subs);
 	if(rc){
 		conn_table_remove(ih->conns, c);
@@ -334,7 +375,7 @@ static void conn_refresh(struct iothub *ih, struct ih_conn *c, struct ih_device 
 
 	rc = conn_compile(ih, c, dev, &rules, &subs);
 	if(rc == MOSQ_ERR_SUCCESS){
-		rc = fleet_routes_bind(ih, c, subs.items, subs.names, subs.count);
+		rc = bind_subs(ih, c, &subs);
 		autosub_list_free(&subs);
 	}
 	if(rc){

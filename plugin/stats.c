@@ -133,6 +133,8 @@ char *stats_json(struct iothub *ih)
 	BSON_APPEND_INT64(&doc, "kicks", (int64_t)ih->n.kicks);
 	BSON_APPEND_INT64(&doc, "refreshes", (int64_t)ih->n.refreshes);
 	BSON_APPEND_INT64(&doc, "control_commands", (int64_t)ih->n.control_commands);
+	BSON_APPEND_INT64(&doc, "api_requests", (int64_t)ih->n.api_requests);
+	BSON_APPEND_INT64(&doc, "api_published", (int64_t)ih->n.api_published);
 
 	json = bson_as_relaxed_extended_json(&doc, &len);
 	if(json){

@@ -76,6 +76,8 @@ void tick_run(struct iothub *ih)
 {
 	time_t now = ih_mono_s();
 
+	/* First: an API request woke this tick, and its kicks run below. */
+	api_glue_tick(ih);
 	auth_tick(ih->auth, device_changed, ih);
 	session_checks_run(ih);
 	control_tick(ih);

@@ -20,7 +20,7 @@ PACKAGES=(
     build-essential pkg-config
     mosquitto mosquitto-dev libmosquitto-dev mosquitto-clients
     librabbitmq-dev libmongoc-dev libbson-dev libssl-dev uthash-dev
-    libmicrohttpd-dev libjwt-dev haproxy curl
+    libmicrohttpd-dev libjwt-dev haproxy curl libcurl4-openssl-dev
     check valgrind clang libclang-rt-14-dev gnuplot-nox
     rabbitmq-server
     python3-mockupdb python3-mongomock python3-pymongo

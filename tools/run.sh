@@ -9,6 +9,7 @@
 #   IOTHUB_MQTT_PORT   broker listener            (default 11883)
 #   IOTHUB_AMQP_PORT   private RabbitMQ node      (default 15673)
 #   IOTHUB_MONGO_PORT  local registry             (default 17017)
+#   IOTHUB_API_PORT    HTTP management API        (default 18081)
 #   MONGO_URI          use this MongoDB instead of starting one
 #   CLUSTER            number of broker nodes (default 1); with 2 or more
 #                      (`make run CLUSTER=3`) the nodes listen on
@@ -22,6 +23,7 @@ MQTT_PORT=${IOTHUB_MQTT_PORT:-11883}
 AMQP_PORT=${IOTHUB_AMQP_PORT:-15673}
 MONGO_PORT=${IOTHUB_MONGO_PORT:-17017}
 CLUSTER=${CLUSTER:-1}
+API_PORT=${IOTHUB_API_PORT:-18081}
 PY=/usr/bin/python3
 CTL=$ROOT/build/iothubctl
 PIDS=()
@@ -96,6 +98,8 @@ DEV2_SECRET=$(credentials demo/device2)
 ADMIN_SECRET=$(credentials iothub/server --superuser)
 
 # ---- 4. the broker(s) -----------------------------------------------------
+# The HTTP API's key, as the IotHub server's EMQX_APP_ID:EMQX_APP_SECRET.
+API_KEY="iothub-server:$("$PY" -c 'import secrets; print(secrets.token_urlsafe(18))')"
 # The JWT secret (the IotHub server's JWT_SECRET), fresh for each run; the
 # file is what `iothubctl token --secret-file` reads.
 JWT_SECRET=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
@@ -151,11 +155,13 @@ if [ "$CLUSTER" -gt 1 ]; then
     wait_port 127.0.0.1 "$MQTT_PORT" 10 haproxy
 else
     CONF="$RUN/mosquitto.conf"
-    write_conf "$CONF" "$MQTT_PORT" "$(hostname)"
+    write_conf "$CONF" "$MQTT_PORT" "$(hostname)" \
+        "plugin_opt_http_api_listen 127.0.0.1:$API_PORT" "plugin_opt_http_api_key $API_KEY"
     mosquitto -c "$CONF" &
     BROKER=$!
     PIDS+=("$BROKER")
     wait_port 127.0.0.1 "$MQTT_PORT" 20 mosquitto
+    wait_port 127.0.0.1 "$API_PORT" 20 "the HTTP API"
 fi
 
 devices_banner() {
@@ -252,6 +258,14 @@ In another terminal:
    token's client may use svc/<username>/# (plugin_opt_jwt_acl_pubsub).
    mosquitto_sub -p $P -u svc1 -P "\$($CTL token --secret-file $RUN/jwt.secret --ttl 1h svc1)" -t 'svc/svc1/#' -v
    mosquitto_pub -p $P -u svc1 -P "\$($CTL token --secret-file $RUN/jwt.secret svc1)" -t svc/svc1/hello -m hi -q 1
+
+7. HTTP management API, as the IotHub server uses it (EMQX_API_URL=http://127.0.0.1:$API_PORT/api/v3/):
+   start the mosquitto_sub of step 3 again; this command reaches it through its
+   auto-subscription, then iothubctl kicks it (it reconnects by itself).
+   curl -sS -u '$API_KEY' -H 'Content-Type: application/json' -d '{"topic":"cmd/demo/device1/reboot/plain/req3","payload":"api","qos":1}' http://127.0.0.1:$API_PORT/api/v3//mqtt/publish
+       -> {"code":0}
+   $CTL --api http://127.0.0.1:$API_PORT --api-key '$API_KEY' kick device1
+   Also: GET /api/v4/clients/device1, GET /api/v4/stats, GET /metrics (README "HTTP management API").
 
 Counters: $RUN/stats.json (every 10 s)   Spool: $RUN/spool
 ================================================================================

@@ -293,11 +293,11 @@ def main():
         sc = scenarios[sid]
         L.append('## %s' % sc['title'])
         L.append('')
-        L.append('| operation | instructions |')
-        L.append('|---|---|')
+        L.append('| operation | value | unit |')
+        L.append('|---|---|---|')
         for mid, m in sc['metrics'].items():
             v = median(sid, mid, '-')
-            L.append('| %s | %s |' % (m['label'], fnum(v, m['unit'])))
+            L.append('| %s | %s | %s |' % (m['label'], fnum(v, m['unit']), m['unit']))
         L.append('')
 
     perf = sorted(glob.glob(os.path.join(out, 'raw', '*.rprofile.perf.txt')))

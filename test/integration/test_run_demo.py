@@ -40,7 +40,8 @@ class Demo:
         env = {'IOTHUB_RUN_DIR': str(self.run_dir),
                'IOTHUB_MQTT_PORT': str(self.mqtt_port),
                'IOTHUB_AMQP_PORT': str(harness.free_port()),
-               'IOTHUB_MONGO_PORT': str(harness.free_port())}
+               'IOTHUB_MONGO_PORT': str(harness.free_port()),
+               'IOTHUB_API_PORT': str(harness.free_port())}
         full_env = registry.env(env)
         full_env.pop('MONGO_URI', None)     # a new user has none set
         self.lines = []
@@ -110,7 +111,7 @@ def printed_commands(lines):
                 steps[step][-1] = (cmd, line.split('-> ', 1)[1])
             continue
         text = line.strip()
-        if re.match(r'^(mosquitto_(pub|sub)|/\S+) ', text):
+        if re.match(r'^(mosquitto_(pub|sub)|curl|/\S+) ', text):
             steps[step].append((text, None))
     return steps
 
@@ -127,7 +128,7 @@ def test_make_run_commands_do_what_they_say(demo, registry):
     assert 'mosquitto-iothub is running on 127.0.0.1:%d' % demo.mqtt_port \
         in text
     steps = printed_commands(banner)
-    assert sorted(steps) == [1, 2, 3, 4, 5, 6], steps
+    assert sorted(steps) == [1, 2, 3, 4, 5, 6, 7], steps
     for cmds in steps.values():
         for cmd, _ in cmds:
             # every command talks to this demo's ports, none to a default
@@ -214,6 +215,23 @@ def test_make_run_commands_do_what_they_say(demo, registry):
     (jwt_sub, _), (jwt_pub, _) = steps[6]
     rc, out, err = sh(registry, jwt_pub)
     assert rc == 0, (jwt_pub, out, err)
+
+    # 7. HTTP API: the printed curl reaches the (restarted) subscriber
+    #    through its auto-subscription; iothubctl kicks it
+    (curl, curl_says), (kick, _) = steps[7]
+    sub = registry.spawn(['/usr/bin/stdbuf', '-oL', '/bin/bash', '-c',
+                          'exec ' + sub_cmd], stdout=subprocess.PIPE)
+    got = []
+    threading.Thread(target=lambda: got.extend(
+        l.decode().rstrip('\n') for l in sub.stdout), daemon=True).start()
+    harness.wait_until(online, 15, interval=0.2, what='mosquitto_sub again')
+    rc, out, err = sh(registry, curl)
+    assert rc == 0 and json.loads(out) == json.loads(curl_says), (curl, out, err)
+    harness.wait_until(lambda: got, 10, what='the API command to arrive')
+    assert got == ['cmd/demo/device1/reboot/plain/req3 api'], got
+    rc, out, err = sh(registry, kick)
+    assert rc == 0 and 'kicked' in out, (kick, out, err)
+    sub.terminate()
 
     # Ctrl-C stops everything it started
     mark = demo.mark()

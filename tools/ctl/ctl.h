@@ -59,6 +59,11 @@ struct ctl_opts {
 	const char *secret_file;    /* token --secret-file */
 	const char *ttl;            /* token --ttl */
 	const char *acl;            /* token --acl JSON */
+	/* HTTP management API (publish, kick) */
+	const char *api_url;        /* --api URL, or NULL ($IOTHUBCTL_API) */
+	const char *api_key;        /* --api-key ID:SECRET, or NULL ($IOTHUBCTL_API_KEY) */
+	int qos;                    /* publish --qos */
+	bool retain;                /* publish --retain */
 };
 
 struct ctl_registry;
@@ -128,5 +133,7 @@ int ctl_cmd_tags(struct ctl *c, int argc, char **argv);
 int ctl_cmd_acl(struct ctl *c, int argc, char **argv);
 int ctl_cmd_stats(struct ctl *c, int argc, char **argv);
 int ctl_cmd_token(struct ctl *c, int argc, char **argv);
+int ctl_cmd_publish(struct ctl *c, int argc, char **argv);   /* ctl_cmd_api.c */
+int ctl_cmd_kick(struct ctl *c, int argc, char **argv);
 
 #endif

@@ -46,6 +46,9 @@ static const char usage_tail[] =
 "                                 username, exp = now + ttl, iat; --acl adds an\n"
 "                                 EMQX 4.3 acl claim {\"pub\":[..],\"sub\":[..],\"all\":[..]});\n"
 "                                 F holds plugin_opt_jwt_secret on its first line\n"
+"  publish TOPIC PAYLOAD          publish through the HTTP API (needs --api, --api-key)\n"
+"  kick CLIENTID                  disconnect a client through the HTTP API; its\n"
+"                                 next CONNECT reads the registry\n"
 "\n"
 "Registry options:\n"
 "  --mongo-uri URI       MongoDB URI; default $MONGO_URI, then plugin_opt_mongo_uri\n"
@@ -59,6 +62,13 @@ static const char usage_tail[] =
 "  --broker HOST:PORT    the broker running the plugin\n"
 "  --broker-user USER    a superuser of the plugin\n"
 "  --broker-pass PASS    its password (default $IOTHUBCTL_BROKER_PASS)\n"
+"\n"
+"HTTP management API (publish, kick):\n"
+"  --api URL             the API's base URL, e.g. http://127.0.0.1:8081\n"
+"                        (default $IOTHUBCTL_API)\n"
+"  --api-key ID:SECRET   an http_api_key of the plugin (default $IOTHUBCTL_API_KEY)\n"
+"  --qos N               publish: QoS 0, 1 or 2 (default 1)\n"
+"  --retain              publish: set the retain flag\n"
 "\n"
 "register and rotate-secret:\n"
 "  --clear-secret        store the secret in clear in `secret` (IotHub-compatible)\n"
@@ -77,8 +87,9 @@ static const char usage_tail[] =
 "  --version             the version\n"
 "\n"
 "Exit codes: 0 ok, 1 other error, 2 usage or invalid name/filter, 3 device not\n"
-"found, 4 device exists, 5 MongoDB unreachable or timed out, 6 broker/control\n"
-"channel failure (the registry change was still made).\n";
+"found (kick: client not connected), 4 device exists, 5 MongoDB unreachable or\n"
+"timed out, 6 broker/control channel/HTTP API failure (the registry change was\n"
+"still made).\n";
 
 static void usage(void)
 {
@@ -107,6 +118,7 @@ enum {
 	OPT_MONGO_URI = 1000, OPT_MONGO_DB, OPT_CONFIG, OPT_JSON, OPT_TIMEOUT, OPT_BROKER, OPT_BROKER_USER,
 	OPT_BROKER_PASS, OPT_CLEAR, OPT_HASH, OPT_ITER, OPT_SUPERUSER, OPT_TAGS, OPT_VERSION,
 	OPT_SECRET_FILE, OPT_TTL, OPT_ACL,
+	OPT_API, OPT_API_KEY, OPT_QOS, OPT_RETAIN,
 };
 
 static const struct option long_opts[] = {
@@ -126,6 +138,10 @@ static const struct option long_opts[] = {
 	{"secret-file", required_argument, NULL, OPT_SECRET_FILE},
 	{"ttl", required_argument, NULL, OPT_TTL},
 	{"acl", required_argument, NULL, OPT_ACL},
+	{"api", required_argument, NULL, OPT_API},
+	{"api-key", required_argument, NULL, OPT_API_KEY},
+	{"qos", required_argument, NULL, OPT_QOS},
+	{"retain", no_argument, NULL, OPT_RETAIN},
 	{"verbose", no_argument, NULL, 'v'},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, OPT_VERSION},
@@ -149,6 +165,8 @@ static const struct subcommand subcommands[] = {
 	{"acl", ctl_cmd_acl},
 	{"stats", ctl_cmd_stats},
 	{"token", ctl_cmd_token},
+	{"publish", ctl_cmd_publish},
+	{"kick", ctl_cmd_kick},
 };
 
 /* The driver's own log lines would clutter the one-line-per-result output;
@@ -195,6 +213,7 @@ static int parse_options(struct ctl *c, int argc, char **argv, bool *done)
 	*done = false;
 	c->opt.timeout_ms = CTL_TIMEOUT_MS_DEFAULT;
 	c->opt.hash_iterations = CTL_HASH_ITERATIONS_DEFAULT;
+	c->opt.qos = 1;
 	opterr = 0;
 	while((ch = getopt_long(argc, argv, "vh", long_opts, NULL)) != -1){
 		switch(ch){
@@ -228,6 +247,13 @@ static int parse_options(struct ctl *c, int argc, char **argv, bool *done)
 			case OPT_SECRET_FILE: c->opt.secret_file = optarg; break;
 			case OPT_TTL: c->opt.ttl = optarg; break;
 			case OPT_ACL: c->opt.acl = optarg; break;
+			case OPT_API: c->opt.api_url = optarg; break;
+			case OPT_API_KEY: c->opt.api_key = optarg; break;
+			case OPT_QOS:
+				if(ih_parse_uint(optarg, 2, &v)) return out_fail(CTL_USAGE, NULL, "--qos: expected 0, 1 or 2");
+				c->opt.qos = (int)v;
+				break;
+			case OPT_RETAIN: c->opt.retain = true; break;
 			case 'v': c->opt.verbose = true; break;
 			case 'h':
 				usage();
