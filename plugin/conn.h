@@ -31,6 +31,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "core/strmap.h"
+
 struct mosquitto;
 struct ih_device;
 struct acl_rules;
@@ -45,6 +47,12 @@ struct ih_conn {
 	struct ih_conn *next_by_ptr;   /* pointer-table chain */
 	struct ih_conn *next_by_user;  /* same-username list */
 	struct ih_conn *prev_by_user;
+	/* Intrusive nodes of the client-id and username views: only the newest
+	 * entry of a client id, and the head of a username's list, are in
+	 * those maps, keyed by their own client_id / username. */
+	struct ih_strmap_node id_node;
+	struct ih_strmap_node user_node;
+	bool id_indexed;
 	char *client_id;               /* owned copy */
 	char *username;                /* owned copy; NULL for anonymous */
 	size_t product_len;

@@ -19,7 +19,7 @@ set -eu
 PACKAGES=(
     build-essential pkg-config
     mosquitto mosquitto-dev libmosquitto-dev mosquitto-clients
-    librabbitmq-dev libmongoc-dev libbson-dev libssl-dev uthash-dev
+    librabbitmq-dev libmongoc-dev libbson-dev libssl-dev
     libmicrohttpd-dev libjwt-dev haproxy curl
     check valgrind clang libclang-rt-14-dev gnuplot-nox
     rabbitmq-server
