@@ -12,6 +12,12 @@
  * bytes alone are its key; the empty prefix is either "no literal level"
  * (root) or "one empty level" ("/+"), which the map holds under "".
  *
+ * Before any map lookup, a message's topic must start with a byte that
+ * starts some literal prefix (`first`, a count per byte value): telemetry
+ * topics ("upload_data/...") share no first byte with the default
+ * auto-subscriptions (cmd/, rpc/, m2m/), so most messages cost one load
+ * here instead of a keyed hash. It only ever skips lookups that would miss.
+ *
  * Both maps are keyed SipHash (core/keyhash.h): client ids and topics come
  * from devices. The prefix map is looked up once per depth per message, so
  * it uses SipHash-1-3; the client map, looked up per bind and subscribe,
@@ -78,6 +84,9 @@ struct autosub_index {
 	struct ih_strmap clients;
 	struct ih_strmap prefixes;
 	struct asx_prefix *root;        /* level count 0; NULL when unused */
+	/* Prefixes in the map by the first byte a matching topic starts with:
+	 * key[0], or '/' and '\0' for the empty key (an empty first level). */
+	uint32_t first[256];
 	struct depth *depth;
 	size_t n_depth;
 	size_t depth_cap;
@@ -124,6 +133,16 @@ static struct asx_prefix *prefix_find(const struct autosub_index *idx, const cha
 	if(levels == 0) return idx->root;
 	n = ih_strmap_find(&idx->prefixes, key, len);
 	return n ? ih_container_of(n, struct asx_prefix, node) : NULL;
+}
+
+static void first_count(struct autosub_index *idx, const struct asx_prefix *p, int delta)
+{
+	if(p->len > 0){
+		idx->first[(unsigned char)p->key[0]] += (uint32_t)delta;
+	}else{
+		idx->first['/'] += (uint32_t)delta;
+		idx->first[0] += (uint32_t)delta;
+	}
 }
 
 /* ------------------------------------------------------------------ */
@@ -209,7 +228,10 @@ static int sub_link(struct autosub_index *idx, struct asx_sub *s)
 		memcpy(p->key, s->filter, len);
 		p->key[len] = '\0';
 		if(levels == 0) idx->root = p;
-		else ih_strmap_insert(&idx->prefixes, &p->node, p->key, len);
+		else{
+			ih_strmap_insert(&idx->prefixes, &p->node, p->key, len);
+			first_count(idx, p, 1);
+		}
 	}
 	s->prefix = p;
 	s->prefix_len = len;
@@ -232,7 +254,10 @@ static void sub_unlink(struct autosub_index *idx, struct asx_sub *s)
 	idx->filters--;
 	if(--p->n_subs > 0) return;
 	if(p == idx->root) idx->root = NULL;
-	else ih_strmap_remove(&idx->prefixes, &p->node);
+	else{
+		ih_strmap_remove(&idx->prefixes, &p->node);
+		first_count(idx, p, -1);
+	}
 	depth_unref(idx, p->levels);
 	ix_free(idx, p, sizeof(*p) + p->len + 1);
 }
@@ -526,6 +551,8 @@ size_t autosub_index_match(struct autosub_index *idx, const char *topic, const s
 		const struct asx_prefix *p;
 		size_t plen;
 
+		/* Depths ascend: past the root, every prefix is in the map. */
+		if(k > 0 && idx->first[(unsigned char)*topic] == 0) break;
 		/* Walk to the end of the topic's k-th level, once over all depths. */
 		while(seen < k){
 			if(seen > 0){
