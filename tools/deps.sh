@@ -21,7 +21,7 @@ PACKAGES=(
     mosquitto mosquitto-dev libmosquitto-dev mosquitto-clients
     librabbitmq-dev libmongoc-dev libbson-dev libssl-dev
     libmicrohttpd-dev libjwt-dev haproxy curl
-    check valgrind clang libclang-rt-14-dev gnuplot-nox
+    check valgrind gdb clang libclang-rt-14-dev gnuplot-nox
     rabbitmq-server
     python3-mockupdb python3-mongomock python3-pymongo
     python3-paho-mqtt python3-pika python3-pytest

@@ -28,13 +28,15 @@ metric_def rss_per_dev "broker RSS per connected device" "bytes" lower
 
 scenario_run() {
 	local n=5000 rss0 rss1="" pid
-	# cold, held for the RSS reading
+	# cold, held for the RSS reading (heap_trim: see lib/common.sh)
+	heap_trim
 	rss0=$(rss_kb)
 	cpu_begin
 	lg --mode conn --clients $n --conn-window 32 --hold 1 --user "$DEV_USER" --pass "$DEV_PASS" >"$RAW.cold.json" &
 	pid=$!
 	while kill -0 $pid 2>/dev/null; do
 		if [ -z "$rss1" ] && grep -q '^READY' "$RAW.cold.json" 2>/dev/null; then
+			heap_trim
 			rss1=$(rss_kb)
 		fi
 		sleep 0.05
