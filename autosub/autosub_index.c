@@ -44,7 +44,6 @@ struct asx_sub {
 	struct asx_client *client;
 	struct asx_prefix *prefix;
 	const char *filter;             /* in the client's filter block */
-	size_t prefix_len;              /* bytes of filter that form the prefix */
 	int qos;
 };
 
@@ -69,8 +68,8 @@ struct asx_client {
 struct asx_prefix {
 	struct ih_strmap_node node;     /* key: key (not for root) */
 	struct asx_sub *head;
-	size_t n_subs;
 	size_t len;
+	uint32_t n_subs;                /* at most one per connection */
 	unsigned levels;
 	char key[];
 };
@@ -234,7 +233,6 @@ static int sub_link(struct autosub_index *idx, struct asx_sub *s)
 		}
 	}
 	s->prefix = p;
-	s->prefix_len = len;
 	s->prev = NULL;
 	s->next = p->head;
 	if(p->head) p->head->prev = s;

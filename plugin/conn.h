@@ -59,7 +59,7 @@ struct ih_conn {
 	char *address;                 /* owned copy; may be NULL */
 	struct ih_device *dev;         /* reference; NULL for anonymous */
 	struct acl_rules *rules;       /* owned, compiled for this connection */
-	struct acl_cache *acl_cache;   /* owned */
+	struct acl_cache *acl_cache;   /* owned; NULL until the first ACL check */
 	char conn_id[IH_CONN_ID_LEN];
 	int64_t connected_ms;
 	int keepalive;

@@ -78,6 +78,25 @@ heap_trim() {
 	gdb -p "$BROKER_PID" -batch -nx -ex 'call (int)malloc_trim(0)' >/dev/null 2>&1 || true
 }
 
+# held_rss OUT LG_ARGS... : runs `lg LG_ARGS` (which should --hold) into OUT
+# and prints the broker's RSS in kB, read (after heap_trim) once loadgen
+# reports READY, i.e. with every client connected; empty if it never did.
+held_rss() {
+	local out=$1 pid rss=""
+	shift
+	lg "$@" >"$out" &
+	pid=$!
+	while kill -0 $pid 2>/dev/null; do
+		if [ -z "$rss" ] && grep -q '^READY' "$out" 2>/dev/null; then
+			heap_trim
+			rss=$(rss_kb)
+		fi
+		sleep 0.05
+	done
+	wait $pid || true
+	echo "$rss"
+}
+
 # Waits until the broker has been idle (< 2 % of a core) for 0.5 s: a QoS 0
 # flood leaves a backlog in its socket buffers that it keeps processing.
 settle() {

@@ -16,21 +16,12 @@ metric_def rss_per_dev "broker RSS per connected device" "bytes" lower
 metric_def share_per_dev "  above the bare broker's" "bytes" lower
 
 scenario_run() {
-	local n=${RSS_DEVICES:-10000} rss0 rss1="" pid per cfg
+	local n=${RSS_DEVICES:-10000} rss0 rss1 per cfg
 	[ "$QUICK" = 1 ] && n=2000
 	heap_trim
 	rss0=$(rss_kb)
-	lg --mode conn --clients "$n" --conn-window 32 --hold 5 --connect-timeout 60 \
-		--user "$DEV_USER" --pass "$DEV_PASS" >"$RAW.json" &
-	pid=$!
-	while kill -0 $pid 2>/dev/null; do
-		if [ -z "$rss1" ] && grep -q '^READY' "$RAW.json" 2>/dev/null; then
-			heap_trim
-			rss1=$(rss_kb)
-		fi
-		sleep 0.1
-	done
-	wait $pid
+	rss1=$(held_rss "$RAW.json" --mode conn --clients "$n" --conn-window 32 --hold 5 --connect-timeout 60 \
+		--user "$DEV_USER" --pass "$DEV_PASS")
 	lg_ok "$RAW.json" || return 0
 	[ -n "$rss1" ] || return 0
 	per=$(((rss1 - rss0) * 1024 / n))
