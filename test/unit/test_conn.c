@@ -115,7 +115,7 @@ START_TEST(username_view_survives_head_removal)
 	struct conn_table *t;
 	struct mosquitto *cl[3];
 	struct ih_conn *c[3], *stale;
-	char id[8];
+	char id[16];
 	int n = 0;
 
 	ck_assert_int_eq(conn_table_new(&t), 0);
