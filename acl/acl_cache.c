@@ -36,7 +36,6 @@ struct slot {
 };
 
 struct acl_cache {
-	uint64_t seed;
 	uint32_t nsets;
 	uint32_t ways;
 	uint32_t ttl;
@@ -62,7 +61,6 @@ int acl_cache_new(struct acl_cache **out, uint32_t max_size, uint32_t ttl_s)
 	nsets = max_size / ways;
 	c = mosquitto_calloc(1, sizeof(*c));
 	if(c == NULL) return MOSQ_ERR_NOMEM;
-	c->seed = ih_keyhash_seed();
 	c->nsets = nsets;
 	c->ways = ways;
 	c->ttl = ttl_s;
@@ -128,7 +126,11 @@ bool acl_cache_lookup(struct acl_cache *c, int access, const char *topic, uint32
 		probe_count(c, false);
 		return false;
 	}
-	h = ih_keyhash_bytes(topic, len, c->seed ^ (uint64_t)(unsigned)access);
+	/* SipHash-1-3 under the process key (core/keyhash.h): another client's
+	 * topics reach this cache through deliveries, and must not be able to
+	 * crowd one set. The access type only goes into the low bits, which do
+	 * not pick the set: a topic's read and write entries share one. */
+	h = ih_siphash13(ih_keyhash_process_key(), topic, len) ^ (uint64_t)(unsigned)access;
 	if(c->slot == NULL){
 		key->slot = UINT32_MAX;   /* the store allocates, then picks the slot */
 	}else{

@@ -3,8 +3,11 @@
  * Per-connection ACL decision cache, like EMQX's acl_cache_max_size /
  * acl_cache_ttl: (access, topic) -> decision.
  *
- * Layout and policy: 4-way set-associative. A key hashes (keyed, per-process
- * seed) to one set of four slots; a lookup compares the hash, then the
+ * Layout and policy: 4-way set-associative. A key hashes (SipHash-1-3
+ * under the process key, core/keyhash.h: other clients' topics reach this
+ * cache through deliveries) to one set of four slots. The layout itself
+ * bounds the work of a lookup to four comparisons whatever the hash does,
+ * which is why it is not a chained core/strmap. A lookup compares the hash, then the
  * access, length and FULL topic bytes, so a forged hash collision can cost
  * an eviction but never a wrong decision. A store replaces, in that set, an
  * empty slot, else an expired one, else the least recently used one (a

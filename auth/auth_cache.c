@@ -56,7 +56,7 @@ void auth_cache_cleanup(struct auth_cache *c)
 {
 	if(c == NULL) return;
 	while(c->lru.tail){
-		entry_drop(c, auth_container_of(c->lru.tail, struct auth_cache_entry, lru));
+		entry_drop(c, ih_container_of(c->lru.tail, struct auth_cache_entry, lru));
 	}
 	ih_strmap_cleanup(&c->map);
 	mosquitto_free(c);
@@ -66,7 +66,7 @@ static struct auth_cache_entry *find(const struct auth_cache *c, const char *use
 {
 	struct ih_strmap_node *n = ih_strmap_find(&c->map, username, strlen(username));
 
-	return n ? auth_container_of(n, struct auth_cache_entry, node) : NULL;
+	return n ? ih_container_of(n, struct auth_cache_entry, node) : NULL;
 }
 
 struct auth_cache_entry *auth_cache_get(struct auth_cache *c, const char *username)
@@ -97,7 +97,7 @@ struct auth_cache_entry *auth_cache_put(struct auth_cache *c, const char *userna
 	}
 	if(c->max == 0) return NULL;
 	while(c->map.count >= c->max && c->lru.tail){
-		entry_drop(c, auth_container_of(c->lru.tail, struct auth_cache_entry, lru));
+		entry_drop(c, ih_container_of(c->lru.tail, struct auth_cache_entry, lru));
 	}
 	e = mosquitto_calloc(1, sizeof(*e));
 	if(e == NULL) return NULL;

@@ -63,7 +63,7 @@ void auth_throttle_cleanup(struct auth_throttle *t)
 {
 	if(t == NULL) return;
 	while(t->lru.tail){
-		entry_drop(t, auth_container_of(t->lru.tail, struct throttle_entry, lru));
+		entry_drop(t, ih_container_of(t->lru.tail, struct throttle_entry, lru));
 	}
 	ih_strmap_cleanup(&t->map);
 	mosquitto_free(t);
@@ -88,7 +88,7 @@ static struct throttle_entry *find(struct auth_throttle *t, char kind, const cha
 	size_t len = make_key(key, kind, name);
 	struct ih_strmap_node *n = ih_strmap_find(&t->map, key, len);
 
-	return n ? auth_container_of(n, struct throttle_entry, node) : NULL;
+	return n ? ih_container_of(n, struct throttle_entry, node) : NULL;
 }
 
 static bool is_blocked(struct auth_throttle *t, char kind, const char *name, int64_t now_ms)
@@ -122,12 +122,12 @@ static struct throttle_entry *get_or_add(struct auth_throttle *t, char kind, con
 	struct throttle_entry *e;
 
 	if(n){
-		e = auth_container_of(n, struct throttle_entry, node);
+		e = ih_container_of(n, struct throttle_entry, node);
 		ih_lru_touch(&t->lru, &e->lru);
 		return e;
 	}
 	while(t->map.count >= t->track_max && t->lru.tail){
-		entry_drop(t, auth_container_of(t->lru.tail, struct throttle_entry, lru));
+		entry_drop(t, ih_container_of(t->lru.tail, struct throttle_entry, lru));
 	}
 	e = mosquitto_calloc(1, sizeof(*e) + len + 1);
 	if(e == NULL) return NULL;

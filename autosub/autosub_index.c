@@ -2,14 +2,27 @@
 /*
  * Auto-subscription delivery index (design in autosub_index.h).
  *
- *   clients:  hash by client id -> client -> its bound filter block
- *   prefixes: hash by (level count, literal prefix) -> list of filters
+ *   clients:  core/strmap by client id -> client -> its bound filter block
+ *   prefixes: core/strmap by literal prefix -> list of filters; the prefix
+ *             of the filters that start with a wildcard (no literal level)
+ *             is `root`, outside the map
  *   depths:   sorted distinct level counts of the prefixes in use
  *
- * Both hashes chain through a `struct node` at the start of each entry and
- * use the keyed hash of core/keyhash.h: client ids and topics come from devices.
- * Every allocation goes through ix_alloc/ix_free so autosub_index_memory()
- * is exact.
+ * A non-empty literal prefix has one level more than it has slashes, so its
+ * bytes alone are its key; the empty prefix is either "no literal level"
+ * (root) or "one empty level" ("/+"), which the map holds under "".
+ *
+ * Before any map lookup, a message's topic must start with a byte that
+ * starts some literal prefix (`first`, a count per byte value): telemetry
+ * topics ("upload_data/...") share no first byte with the default
+ * auto-subscriptions (cmd/, rpc/, m2m/), so most messages cost one load
+ * here instead of a keyed hash. It only ever skips lookups that would miss.
+ *
+ * Both maps are keyed SipHash (core/keyhash.h): client ids and topics come
+ * from devices. The prefix map is looked up once per depth per message, so
+ * it uses SipHash-1-3; the client map, looked up per bind and subscribe,
+ * SipHash-2-4. Every allocation goes through ix_alloc/ix_free or one of
+ * the maps (ih_strmap_bytes), so autosub_index_memory() is exact.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -19,22 +32,9 @@
 #include <mosquitto.h>
 #include <mosquitto_broker.h>
 
-#include "core/keyhash.h"
+#include "core/strmap.h"
 #include "acl/topic.h"
 #include "autosub/autosub_index.h"
-
-#define TABLE_MIN 64
-
-struct node {
-	struct node *next;
-	uint64_t hash;
-};
-
-struct table {
-	struct node **bucket;
-	size_t size;     /* power of two */
-	size_t count;
-};
 
 struct asx_client;
 struct asx_prefix;
@@ -44,7 +44,6 @@ struct asx_sub {
 	struct asx_client *client;
 	struct asx_prefix *prefix;
 	const char *filter;             /* in the client's filter block */
-	size_t prefix_len;              /* bytes of filter that form the prefix */
 	int qos;
 };
 
@@ -55,7 +54,7 @@ struct asx_subs {
 };
 
 struct asx_client {
-	struct node node;
+	struct ih_strmap_node node;     /* key: id */
 	void *owner;
 	struct asx_subs *subs;
 	char **tracked;
@@ -63,15 +62,14 @@ struct asx_client {
 	bool held;                      /* tracked not trusted yet: see hold */
 	uint64_t mark;                  /* idx->gen of the match that last saw it */
 	size_t row;                     /* its result row then, or SIZE_MAX: excluded */
-	size_t id_len;
 	char id[];
 };
 
 struct asx_prefix {
-	struct node node;
+	struct ih_strmap_node node;     /* key: key (not for root) */
 	struct asx_sub *head;
-	size_t n_subs;
 	size_t len;
+	uint32_t n_subs;                /* at most one per connection */
 	unsigned levels;
 	char key[];
 };
@@ -82,9 +80,12 @@ struct depth {
 };
 
 struct autosub_index {
-	uint64_t seed;
-	struct table clients;
-	struct table prefixes;
+	struct ih_strmap clients;
+	struct ih_strmap prefixes;
+	struct asx_prefix *root;        /* level count 0; NULL when unused */
+	/* Prefixes in the map by the first byte a matching topic starts with:
+	 * key[0], or '/' and '\0' for the empty key (an empty first level). */
+	uint32_t first[256];
 	struct depth *depth;
 	size_t n_depth;
 	size_t depth_cap;
@@ -116,75 +117,31 @@ static void ix_free(struct autosub_index *idx, void *p, size_t size)
 	mosquitto_free(p);
 }
 
-static int table_resize(struct autosub_index *idx, struct table *t, size_t size)
-{
-	struct node **bucket = ix_alloc(idx, size * sizeof(*bucket));
-
-	if(bucket == NULL) return MOSQ_ERR_NOMEM;
-	memset(bucket, 0, size * sizeof(*bucket));
-	for(size_t i = 0; i < t->size; i++){
-		struct node *n = t->bucket[i], *next;
-		for(; n; n = next){
-			next = n->next;
-			n->next = bucket[n->hash & (size - 1)];
-			bucket[n->hash & (size - 1)] = n;
-		}
-	}
-	ix_free(idx, t->bucket, t->size * sizeof(*t->bucket));
-	t->bucket = bucket;
-	t->size = size;
-	return MOSQ_ERR_SUCCESS;
-}
-
-static void table_insert(struct autosub_index *idx, struct table *t, struct node *n)
-{
-	/* A failed grow only lengthens chains. */
-	if(t->count >= t->size) table_resize(idx, t, t->size * 2);
-	n->next = t->bucket[n->hash & (t->size - 1)];
-	t->bucket[n->hash & (t->size - 1)] = n;
-	t->count++;
-}
-
-static void table_remove(struct autosub_index *idx, struct table *t, struct node *n)
-{
-	struct node **pp = &t->bucket[n->hash & (t->size - 1)];
-
-	while(*pp != n) pp = &(*pp)->next;
-	*pp = n->next;
-	t->count--;
-	if(t->size > TABLE_MIN && t->count < t->size / 8) table_resize(idx, t, t->size / 2);
-}
-
-static uint64_t client_hash(const struct autosub_index *idx, const char *id, size_t len)
-{
-	return ih_keyhash_bytes(id, len, idx->seed);
-}
-
 static struct asx_client *client_find(const struct autosub_index *idx, const char *id)
 {
-	size_t len = strlen(id);
-	uint64_t h = client_hash(idx, id, len);
+	struct ih_strmap_node *n = ih_strmap_find(&idx->clients, id, strlen(id));
 
-	for(struct node *n = idx->clients.bucket[h & (idx->clients.size - 1)]; n; n = n->next){
-		struct asx_client *c = (struct asx_client *)n;
-		if(n->hash == h && c->id_len == len && memcmp(c->id, id, len) == 0) return c;
-	}
-	return NULL;
-}
-
-static uint64_t prefix_hash(const struct autosub_index *idx, const char *key, size_t len, unsigned levels)
-{
-	return ih_keyhash_bytes(key, len, idx->seed ^ ((uint64_t)levels << 32));
+	return n ? ih_container_of(n, struct asx_client, node) : NULL;
 }
 
 static struct asx_prefix *prefix_find(const struct autosub_index *idx, const char *key, size_t len,
-		unsigned levels, uint64_t h)
+		unsigned levels)
 {
-	for(struct node *n = idx->prefixes.bucket[h & (idx->prefixes.size - 1)]; n; n = n->next){
-		struct asx_prefix *p = (struct asx_prefix *)n;
-		if(n->hash == h && p->len == len && p->levels == levels && memcmp(p->key, key, len) == 0) return p;
+	struct ih_strmap_node *n;
+
+	if(levels == 0) return idx->root;
+	n = ih_strmap_find(&idx->prefixes, key, len);
+	return n ? ih_container_of(n, struct asx_prefix, node) : NULL;
+}
+
+static void first_count(struct autosub_index *idx, const struct asx_prefix *p, int delta)
+{
+	if(p->len > 0){
+		idx->first[(unsigned char)p->key[0]] += (uint32_t)delta;
+	}else{
+		idx->first['/'] += (uint32_t)delta;
+		idx->first[0] += (uint32_t)delta;
 	}
-	return NULL;
 }
 
 /* ------------------------------------------------------------------ */
@@ -254,11 +211,9 @@ static int sub_link(struct autosub_index *idx, struct asx_sub *s)
 	struct asx_prefix *p;
 	size_t len;
 	unsigned levels;
-	uint64_t h;
 
 	filter_prefix(s->filter, &len, &levels);
-	h = prefix_hash(idx, s->filter, len, levels);
-	p = prefix_find(idx, s->filter, len, levels, h);
+	p = prefix_find(idx, s->filter, len, levels);
 	if(p == NULL){
 		p = ix_alloc(idx, sizeof(*p) + len + 1);
 		if(p == NULL) return MOSQ_ERR_NOMEM;
@@ -267,15 +222,17 @@ static int sub_link(struct autosub_index *idx, struct asx_sub *s)
 			return MOSQ_ERR_NOMEM;
 		}
 		memset(p, 0, sizeof(*p));
-		p->node.hash = h;
 		p->len = len;
 		p->levels = levels;
 		memcpy(p->key, s->filter, len);
 		p->key[len] = '\0';
-		table_insert(idx, &idx->prefixes, &p->node);
+		if(levels == 0) idx->root = p;
+		else{
+			ih_strmap_insert(&idx->prefixes, &p->node, p->key, len);
+			first_count(idx, p, 1);
+		}
 	}
 	s->prefix = p;
-	s->prefix_len = len;
 	s->prev = NULL;
 	s->next = p->head;
 	if(p->head) p->head->prev = s;
@@ -294,7 +251,11 @@ static void sub_unlink(struct autosub_index *idx, struct asx_sub *s)
 	if(s->next) s->next->prev = s->prev;
 	idx->filters--;
 	if(--p->n_subs > 0) return;
-	table_remove(idx, &idx->prefixes, &p->node);
+	if(p == idx->root) idx->root = NULL;
+	else{
+		ih_strmap_remove(&idx->prefixes, &p->node);
+		first_count(idx, p, -1);
+	}
 	depth_unref(idx, p->levels);
 	ix_free(idx, p, sizeof(*p) + p->len + 1);
 }
@@ -363,8 +324,8 @@ static void client_remove(struct autosub_index *idx, struct asx_client *c)
 {
 	if(c->subs) subs_release(idx, c->subs, c->subs->n);
 	tracked_clear(idx, c);
-	table_remove(idx, &idx->clients, &c->node);
-	ix_free(idx, c, sizeof(*c) + c->id_len + 1);
+	ih_strmap_remove(&idx->clients, &c->node);
+	ix_free(idx, c, sizeof(*c) + c->node.keylen + 1);
 }
 
 static struct asx_client *client_add(struct autosub_index *idx, const char *id)
@@ -374,10 +335,8 @@ static struct asx_client *client_add(struct autosub_index *idx, const char *id)
 
 	if(c == NULL) return NULL;
 	memset(c, 0, sizeof(*c));
-	c->node.hash = client_hash(idx, id, len);
-	c->id_len = len;
 	memcpy(c->id, id, len + 1);
-	table_insert(idx, &idx->clients, &c->node);
+	ih_strmap_insert(&idx->clients, &c->node, c->id, len);
 	return c;
 }
 
@@ -590,6 +549,8 @@ size_t autosub_index_match(struct autosub_index *idx, const char *topic, const s
 		const struct asx_prefix *p;
 		size_t plen;
 
+		/* Depths ascend: past the root, every prefix is in the map. */
+		if(k > 0 && idx->first[(unsigned char)*topic] == 0) break;
 		/* Walk to the end of the topic's k-th level, once over all depths. */
 		while(seen < k){
 			if(seen > 0){
@@ -600,7 +561,7 @@ size_t autosub_index_match(struct autosub_index *idx, const char *topic, const s
 			seen++;
 		}
 		plen = (size_t)(end - topic);
-		p = prefix_find(idx, topic, plen, k, prefix_hash(idx, topic, plen, k));
+		p = prefix_find(idx, topic, plen, k);
 		if(p == NULL) continue;
 		for(const struct asx_sub *s = p->head; s; s = s->next){
 			bool hit;
@@ -627,8 +588,8 @@ int autosub_index_new(struct autosub_index **out)
 
 	if(idx == NULL) return MOSQ_ERR_NOMEM;
 	idx->bytes = sizeof(*idx);
-	idx->seed = ih_keyhash_seed();
-	if(table_resize(idx, &idx->clients, TABLE_MIN) || table_resize(idx, &idx->prefixes, TABLE_MIN)){
+	if(ih_strmap_init(&idx->clients, mosquitto_calloc, mosquitto_free)
+			|| ih_strmap_init_fast(&idx->prefixes, mosquitto_calloc, mosquitto_free)){
 		autosub_index_free(idx);
 		return MOSQ_ERR_NOMEM;
 	}
@@ -636,30 +597,32 @@ int autosub_index_new(struct autosub_index **out)
 	return MOSQ_ERR_SUCCESS;
 }
 
-/* Everything goes, so nothing is unlinked: each table is walked once. */
+static void client_free(struct ih_strmap_node *n, void *ud)
+{
+	struct asx_client *c = ih_container_of(n, struct asx_client, node);
+
+	(void)ud;
+	for(size_t j = 0; j < c->n_tracked; j++) mosquitto_free(c->tracked[j]);
+	mosquitto_free(c->tracked);
+	mosquitto_free(c->subs);
+	mosquitto_free(c);
+}
+
+static void prefix_free(struct ih_strmap_node *n, void *ud)
+{
+	(void)ud;
+	mosquitto_free(ih_container_of(n, struct asx_prefix, node));
+}
+
+/* Everything goes, so nothing is unlinked: each map is walked once. */
 void autosub_index_free(struct autosub_index *idx)
 {
-	struct node *n, *next;
-
 	if(idx == NULL) return;
-	for(size_t i = 0; i < idx->clients.size; i++){
-		for(n = idx->clients.bucket[i]; n; n = next){
-			struct asx_client *c = (struct asx_client *)n;
-			next = n->next;
-			for(size_t j = 0; j < c->n_tracked; j++) mosquitto_free(c->tracked[j]);
-			mosquitto_free(c->tracked);
-			mosquitto_free(c->subs);
-			mosquitto_free(c);
-		}
-	}
-	for(size_t i = 0; i < idx->prefixes.size; i++){
-		for(n = idx->prefixes.bucket[i]; n; n = next){
-			next = n->next;
-			mosquitto_free(n);
-		}
-	}
-	mosquitto_free(idx->clients.bucket);
-	mosquitto_free(idx->prefixes.bucket);
+	ih_strmap_foreach(&idx->clients, client_free, NULL);
+	ih_strmap_foreach(&idx->prefixes, prefix_free, NULL);
+	ih_strmap_cleanup(&idx->clients);
+	ih_strmap_cleanup(&idx->prefixes);
+	mosquitto_free(idx->root);
 	mosquitto_free(idx->result);
 	mosquitto_free(idx->depth);
 	mosquitto_free(idx);
@@ -667,24 +630,24 @@ void autosub_index_free(struct autosub_index *idx)
 
 size_t autosub_index_memory(const struct autosub_index *idx)
 {
-	return idx ? idx->bytes : 0;
+	return idx ? idx->bytes + ih_strmap_bytes(&idx->clients) + ih_strmap_bytes(&idx->prefixes) : 0;
 }
 
 size_t autosub_index_clients(const struct autosub_index *idx)
 {
-	return idx ? idx->clients.count : 0;
+	return idx ? ih_strmap_count(&idx->clients) : 0;
 }
 
 void autosub_index_stats(const struct autosub_index *idx, struct autosub_index_stats *out)
 {
 	memset(out, 0, sizeof(*out));
 	if(idx == NULL) return;
-	out->clients = idx->clients.count;
+	out->clients = ih_strmap_count(&idx->clients);
 	out->filters = idx->filters;
-	out->prefixes = idx->prefixes.count;
+	out->prefixes = ih_strmap_count(&idx->prefixes) + (idx->root != NULL);
 	out->depths = idx->n_depth;
 	out->tracked = idx->tracked;
-	out->bytes = idx->bytes;
+	out->bytes = autosub_index_memory(idx);
 	out->matches = idx->matches;
 	out->candidates = idx->candidates;
 	out->last_candidates = idx->last_candidates;

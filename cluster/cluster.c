@@ -165,7 +165,7 @@ static struct keyref *key_ref(struct cluster *cl, const char *key)
 	struct keyref *k;
 
 	if(nd){
-		k = auth_container_of(nd, struct keyref, node);
+		k = ih_container_of(nd, struct keyref, node);
 		k->refs++;
 		return k;
 	}
@@ -192,7 +192,7 @@ static struct client_routes *client_find(struct cluster *cl, const char *client_
 {
 	struct ih_strmap_node *nd = ih_strmap_find(&cl->clients, client_id, strlen(client_id));
 
-	return nd ? auth_container_of(nd, struct client_routes, node) : NULL;
+	return nd ? ih_container_of(nd, struct client_routes, node) : NULL;
 }
 
 static void client_free(struct cluster *cl, struct client_routes *r)
@@ -428,7 +428,7 @@ static void peer_update(struct cluster *cl, const char *name, const void *body, 
 	memcpy(json, body, len);
 	json[len] = '\0';
 	if(nd){
-		p = auth_container_of(nd, struct peer, node);
+		p = ih_container_of(nd, struct peer, node);
 	}else{
 		size_t n = strlen(name);
 
@@ -469,7 +469,7 @@ static void run_stats(struct cluster *cl, int64_t now)
 		struct ih_strmap_node *nd = cl->peers.buckets[i];
 
 		while(nd){
-			struct peer *p = auth_container_of(nd, struct peer, node);
+			struct peer *p = ih_container_of(nd, struct peer, node);
 
 			nd = nd->next;
 			if(now - p->at_ms > 3 * period) peer_free(cl, p);
@@ -484,7 +484,7 @@ void cluster_foreach_node(const struct cluster *cl, void (*fn)(const char *node,
 
 	for(size_t i = 0; cl->peers.buckets && i <= cl->peers.mask; i++){
 		for(struct ih_strmap_node *nd = cl->peers.buckets[i]; nd; nd = nd->next){
-			const struct peer *p = auth_container_of(nd, struct peer, node);
+			const struct peer *p = ih_container_of(nd, struct peer, node);
 			fn(p->name, p->json, now - p->at_ms, ud);
 		}
 	}
@@ -648,11 +648,11 @@ static void free_map(struct cluster *cl, struct ih_strmap *m, bool clients)
 
 			ih_strmap_remove(m, nd);
 			if(clients){
-				struct client_routes *r = auth_container_of(nd, struct client_routes, node);
+				struct client_routes *r = ih_container_of(nd, struct client_routes, node);
 				mosquitto_free(r->keys); /* the keys go with their own map */
 				mosquitto_free(r);
 			}else{
-				mosquitto_free(auth_container_of(nd, struct keyref, node));
+				mosquitto_free(ih_container_of(nd, struct keyref, node));
 			}
 		}
 	}
@@ -669,7 +669,7 @@ void cluster_cleanup(struct cluster *cl)
 	free_map(cl, &cl->clients, true);
 	free_map(cl, &cl->keys, false);
 	for(size_t i = 0; cl->peers.buckets && i <= cl->peers.mask; i++){
-		while(cl->peers.buckets[i]) peer_free(cl, auth_container_of(cl->peers.buckets[i], struct peer, node));
+		while(cl->peers.buckets[i]) peer_free(cl, ih_container_of(cl->peers.buckets[i], struct peer, node));
 	}
 	ih_strmap_cleanup(&cl->peers);
 	while(cl->held){

@@ -302,7 +302,7 @@ static void set_del(struct ih_strmap *m, const char *key)
 
 	if(nd == NULL) return;
 	ih_strmap_remove(m, nd);
-	free(auth_container_of(nd, struct binding, node));
+	free(ih_container_of(nd, struct binding, node));
 }
 
 static void set_clear(struct ih_strmap *m)
@@ -311,7 +311,7 @@ static void set_clear(struct ih_strmap *m)
 		while(m->buckets[i]){
 			struct ih_strmap_node *nd = m->buckets[i];
 			ih_strmap_remove(m, nd);
-			free(auth_container_of(nd, struct binding, node));
+			free(ih_container_of(nd, struct binding, node));
 		}
 	}
 }

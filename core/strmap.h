@@ -1,13 +1,20 @@
 /* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /*
- * A string-keyed intrusive hash map for the auth caches and queues.
+ * The one string-keyed hash map: the auth caches and queues, the registry
+ * worker's queues, the connection table's client-id and username views,
+ * and the auto-subscription index's client and prefix tables.
  *
- * Keys are attacker-chosen (usernames, client addresses), so buckets are
- * picked with SipHash-2-4 under a random per-map key: nobody can aim a
- * flood of names at one bucket. The map never owns its nodes; it only
- * allocates its bucket array, with the allocator given at init, which lets
- * the worker thread use one with libc malloc and the broker thread one with
- * mosquitto_malloc.
+ * Keys are attacker-chosen (client ids, usernames, addresses, topics), so
+ * buckets are picked with SipHash (core/keyhash.h) under a random per-map
+ * key: nobody can aim a flood of names at one bucket. SipHash-2-4 by
+ * default; SipHash-1-3 for a map looked up once per message
+ * (ih_strmap_init_fast).
+ *
+ * The map is intrusive and never owns its nodes; it only allocates its
+ * bucket array, with the allocator given at init, which lets the worker
+ * thread use one with libc malloc and the broker thread one with
+ * mosquitto_malloc, and lets a user account for every byte (ih_strmap_bytes
+ * is exactly what the allocator was asked for and not given back).
  */
 #ifndef IH_CORE_STRMAP_H
 #define IH_CORE_STRMAP_H
@@ -15,7 +22,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define auth_container_of(ptr, type, member) \
+#include "core/keyhash.h"
+
+#define ih_container_of(ptr, type, member) \
 	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
 
 struct ih_strmap_node {
@@ -29,23 +38,41 @@ struct ih_strmap {
 	struct ih_strmap_node **buckets;
 	size_t mask;       /* bucket count - 1; the count is a power of two */
 	size_t count;
-	uint8_t seed[16];
+	uint64_t (*hash_fn)(const uint8_t key[IH_SIPKEY_LEN], const void *data, size_t len);
+	uint8_t seed[IH_SIPKEY_LEN];
 	void *(*calloc_fn)(size_t nmemb, size_t size);
 	void (*free_fn)(void *p);
 };
 
 /* 0, or -1 when the bucket array or the random seed is unavailable. */
 int ih_strmap_init(struct ih_strmap *m, void *(*calloc_fn)(size_t, size_t), void (*free_fn)(void *));
-/* Frees the bucket array only: empty the map of nodes first. */
+/* The same with SipHash-1-3: for maps on the per-message path. */
+int ih_strmap_init_fast(struct ih_strmap *m, void *(*calloc_fn)(size_t, size_t), void (*free_fn)(void *));
+/* Frees the bucket array only: empty the map of nodes first, or free them
+ * with ih_strmap_foreach. Safe on a map whose init failed. */
 void ih_strmap_cleanup(struct ih_strmap *m);
 
 struct ih_strmap_node *ih_strmap_find(const struct ih_strmap *m, const char *key, size_t keylen);
 /* `key` must stay valid while the node is in the map and must not be in it
  * already. Never fails: when the table cannot grow, chains get longer. */
 void ih_strmap_insert(struct ih_strmap *m, struct ih_strmap_node *node, const char *key, size_t keylen);
+/* Unlinks the node; the bucket array halves when it is mostly empty. */
 void ih_strmap_remove(struct ih_strmap *m, struct ih_strmap_node *node);
 
-/* SipHash-2-4 (exposed for its test vectors). */
-uint64_t auth_siphash24(const uint8_t key[16], const void *data, size_t len);
+/* Visit every node. `fn` may free the node it is given (its successor was
+ * read before), but must not insert or remove anything else. The map is
+ * unusable afterwards if nodes were freed: cleanup only. */
+void ih_strmap_foreach(const struct ih_strmap *m, void (*fn)(struct ih_strmap_node *n, void *ud), void *ud);
+
+static inline size_t ih_strmap_count(const struct ih_strmap *m)
+{
+	return m->count;
+}
+
+/* Bytes of the bucket array (the map's only allocation). */
+static inline size_t ih_strmap_bytes(const struct ih_strmap *m)
+{
+	return m->buckets ? (m->mask + 1) * sizeof(*m->buckets) : 0;
+}
 
 #endif

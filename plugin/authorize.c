@@ -69,6 +69,11 @@ int authorize_decide(struct iothub *ih, struct ih_conn *c, int access, const cha
 	uint32_t now = (uint32_t)ih_mono_s();
 	enum acl_decision d;
 
+	/* Created by the first check (most devices of a large fleet sit idle);
+	 * without memory this check simply goes uncached, and the next retries. */
+	if(c->acl_cache == NULL && ih->cfg.acl_cache_max_size > 0 && ih->cfg.acl_cache_ttl_s > 0){
+		acl_cache_new(&c->acl_cache, ih->cfg.acl_cache_max_size, ih->cfg.acl_cache_ttl_s);
+	}
 	if(acl_cache_lookup(c->acl_cache, access, topic, now, &key, &d)){
 		ih->n.acl_cache_hits++;
 		return d;

@@ -3,9 +3,13 @@
  * The connection table (see conn.h for the lifecycle).
  *
  * Three views of the same entries: by context pointer (every ACL check, so a
- * hand-rolled table with a multiplicative hash and no allocation on lookup),
- * by client id (takeover detection) and by username (refresh or kick a
- * device's connections). Only the pointer view owns the entries.
+ * hand-rolled table with a multiplicative hash and no allocation on lookup:
+ * context pointers are the broker's heap addresses, which no client
+ * chooses, so they need no keyed hash), by client id (takeover detection)
+ * and by username (refresh or kick a device's connections). The last two
+ * are core/strmap maps (keyed SipHash: clients choose both strings) whose
+ * nodes live in the entries themselves, so indexing allocates nothing per
+ * connection. Only the pointer view owns the entries.
  */
 #include <stdint.h>
 #include <string.h>
@@ -14,27 +18,14 @@
 #include <mosquitto_broker.h>
 
 #include "plugin/conn.h"
-#include "plugin/hash.h"
-
-struct id_entry {
-	char *client_id;              /* key, owned */
-	struct ih_conn *conn;         /* newest connection with this id */
-	UT_hash_handle hh;
-};
-
-struct user_entry {
-	char *username;               /* key, owned */
-	struct ih_conn *head;
-	UT_hash_handle hh;
-};
 
 struct conn_table {
 	struct ih_conn **buckets;
 	unsigned bits;
 	size_t count;
 	size_t online;
-	struct id_entry *by_id;
-	struct user_entry *by_user;
+	struct ih_strmap by_id;     /* newest entry per client id */
+	struct ih_strmap by_user;   /* head of each username's list */
 };
 
 #define INITIAL_BITS 8
@@ -52,7 +43,12 @@ int conn_table_new(struct conn_table **out)
 	if(t == NULL) return MOSQ_ERR_NOMEM;
 	t->bits = INITIAL_BITS;
 	t->buckets = mosquitto_calloc((size_t)1 << t->bits, sizeof(*t->buckets));
-	if(t->buckets == NULL){
+	if(t->buckets == NULL
+			|| ih_strmap_init(&t->by_id, mosquitto_calloc, mosquitto_free)
+			|| ih_strmap_init(&t->by_user, mosquitto_calloc, mosquitto_free)){
+		ih_strmap_cleanup(&t->by_id);
+		ih_strmap_cleanup(&t->by_user);
+		mosquitto_free(t->buckets);
 		mosquitto_free(t);
 		return MOSQ_ERR_NOMEM;
 	}
@@ -62,20 +58,10 @@ int conn_table_new(struct conn_table **out)
 
 void conn_table_free(struct conn_table *t, void (*free_entry)(struct ih_conn *c, void *ud), void *ud)
 {
-	struct id_entry *ie, *itmp;
-	struct user_entry *ue, *utmp;
-
 	if(t == NULL) return;
-	HASH_ITER(hh, t->by_id, ie, itmp){
-		HASH_DEL(t->by_id, ie);
-		mosquitto_free(ie->client_id);
-		mosquitto_free(ie);
-	}
-	HASH_ITER(hh, t->by_user, ue, utmp){
-		HASH_DEL(t->by_user, ue);
-		mosquitto_free(ue->username);
-		mosquitto_free(ue);
-	}
+	/* The maps' nodes are inside the entries: drop the maps first. */
+	ih_strmap_cleanup(&t->by_id);
+	ih_strmap_cleanup(&t->by_user);
 	for(size_t i = 0; i < ((size_t)1 << t->bits); i++){
 		struct ih_conn *c = t->buckets[i];
 		while(c){
@@ -131,91 +117,75 @@ struct ih_conn *conn_table_find(const struct conn_table *t, const struct mosquit
 	return c;
 }
 
-static int index_id(struct conn_table *t, struct ih_conn *c)
+static struct ih_conn *id_lookup(const struct conn_table *t, const char *client_id)
 {
-	struct id_entry *ie;
+	struct ih_strmap_node *n = ih_strmap_find(&t->by_id, client_id, strlen(client_id));
 
-	HASH_FIND_STR(t->by_id, c->client_id, ie);
-	if(ie){
-		ie->conn = c;
-		return MOSQ_ERR_SUCCESS;
+	return n ? ih_container_of(n, struct ih_conn, id_node) : NULL;
+}
+
+static struct ih_conn *user_lookup(const struct conn_table *t, const char *username)
+{
+	struct ih_strmap_node *n = ih_strmap_find(&t->by_user, username, strlen(username));
+
+	return n ? ih_container_of(n, struct ih_conn, user_node) : NULL;
+}
+
+static void index_id(struct conn_table *t, struct ih_conn *c)
+{
+	struct ih_conn *older = id_lookup(t, c->client_id);
+
+	/* An older entry with the same id may stay in the table (an OFFLINE
+	 * session waiting for its final DISCONNECT); it never becomes "newest"
+	 * again, so it simply leaves this view. */
+	if(older){
+		ih_strmap_remove(&t->by_id, &older->id_node);
+		older->id_indexed = false;
 	}
-	ie = mosquitto_calloc(1, sizeof(*ie));
-	if(ie == NULL) return MOSQ_ERR_NOMEM;
-	ie->client_id = mosquitto_strdup(c->client_id);
-	if(ie->client_id == NULL){
-		mosquitto_free(ie);
-		return MOSQ_ERR_NOMEM;
-	}
-	ie->conn = c;
-	IH_HASH_OOM_RESET();
-	HASH_ADD_KEYPTR(hh, t->by_id, ie->client_id, strlen(ie->client_id), ie);
-	if(IH_HASH_OOM()){
-		mosquitto_free(ie->client_id);
-		mosquitto_free(ie);
-		return MOSQ_ERR_NOMEM;
-	}
-	return MOSQ_ERR_SUCCESS;
+	ih_strmap_insert(&t->by_id, &c->id_node, c->client_id, strlen(c->client_id));
+	c->id_indexed = true;
 }
 
 static void unindex_id(struct conn_table *t, struct ih_conn *c)
 {
-	struct id_entry *ie;
-
-	HASH_FIND_STR(t->by_id, c->client_id, ie);
-	if(ie == NULL || ie->conn != c) return;
-	/* An older entry with the same id may still exist (an OFFLINE session
-	 * waiting for its final DISCONNECT); it never becomes "newest" again. */
-	HASH_DEL(t->by_id, ie);
-	mosquitto_free(ie->client_id);
-	mosquitto_free(ie);
+	if(!c->id_indexed) return;
+	ih_strmap_remove(&t->by_id, &c->id_node);
+	c->id_indexed = false;
 }
 
-static int index_user(struct conn_table *t, struct ih_conn *c)
+/* The new entry becomes the head of its username's list, and the map's
+ * node for that username moves to it. */
+static void index_user(struct conn_table *t, struct ih_conn *c)
 {
-	struct user_entry *ue;
+	struct ih_conn *head;
 
-	if(c->username == NULL) return MOSQ_ERR_SUCCESS;
-	HASH_FIND_STR(t->by_user, c->username, ue);
-	if(ue == NULL){
-		ue = mosquitto_calloc(1, sizeof(*ue));
-		if(ue == NULL) return MOSQ_ERR_NOMEM;
-		ue->username = mosquitto_strdup(c->username);
-		if(ue->username == NULL){
-			mosquitto_free(ue);
-			return MOSQ_ERR_NOMEM;
-		}
-		IH_HASH_OOM_RESET();
-		HASH_ADD_KEYPTR(hh, t->by_user, ue->username, strlen(ue->username), ue);
-		if(IH_HASH_OOM()){
-			mosquitto_free(ue->username);
-			mosquitto_free(ue);
-			return MOSQ_ERR_NOMEM;
-		}
+	c->prev_by_user = c->next_by_user = NULL;
+	if(c->username == NULL) return;
+	head = user_lookup(t, c->username);
+	if(head){
+		ih_strmap_remove(&t->by_user, &head->user_node);
+		head->prev_by_user = c;
+		c->next_by_user = head;
 	}
-	c->prev_by_user = NULL;
-	c->next_by_user = ue->head;
-	if(ue->head) ue->head->prev_by_user = c;
-	ue->head = c;
-	return MOSQ_ERR_SUCCESS;
+	ih_strmap_insert(&t->by_user, &c->user_node, c->username, strlen(c->username));
 }
 
 static void unindex_user(struct conn_table *t, struct ih_conn *c)
 {
-	struct user_entry *ue;
-
 	if(c->username == NULL) return;
-	HASH_FIND_STR(t->by_user, c->username, ue);
-	if(ue == NULL) return;
-	if(c->prev_by_user) c->prev_by_user->next_by_user = c->next_by_user;
-	else if(ue->head == c) ue->head = c->next_by_user;
+	if(c->prev_by_user){
+		c->prev_by_user->next_by_user = c->next_by_user;
+	}else{
+		/* The head: its successor, if any, takes over the map's node. */
+		if(user_lookup(t, c->username) != c) return;   /* not indexed */
+		ih_strmap_remove(&t->by_user, &c->user_node);
+		if(c->next_by_user){
+			ih_strmap_insert(&t->by_user, &c->next_by_user->user_node,
+					c->next_by_user->username, strlen(c->next_by_user->username));
+		}
+	}
 	if(c->next_by_user) c->next_by_user->prev_by_user = c->prev_by_user;
 	c->next_by_user = c->prev_by_user = NULL;
-	if(ue->head == NULL){
-		HASH_DEL(t->by_user, ue);
-		mosquitto_free(ue->username);
-		mosquitto_free(ue);
-	}
 }
 
 static void unlink_ptr(struct conn_table *t, struct ih_conn *c)
@@ -240,20 +210,15 @@ int conn_table_add(struct conn_table *t, struct ih_conn *c, struct ih_conn **sta
 {
 	struct ih_conn *old = conn_table_find_raw(t, c->client);
 	size_t s;
-	int rc;
 
 	*stale = NULL;
 	if(old){
 		conn_table_remove(t, old);
 		*stale = old; /* ownership passes to the caller */
 	}
-	rc = index_id(t, c);
-	if(rc) return rc;
-	rc = index_user(t, c);
-	if(rc){
-		unindex_id(t, c);
-		return rc;
-	}
+	/* The views allocate nothing per entry: indexing cannot fail. */
+	index_id(t, c);
+	index_user(t, c);
 	if(t->count >= ((size_t)1 << t->bits)) grow(t);
 	s = ptr_slot(c->client, t->bits);
 	c->next_by_ptr = t->buckets[s];
@@ -265,18 +230,12 @@ int conn_table_add(struct conn_table *t, struct ih_conn *c, struct ih_conn **sta
 
 struct ih_conn *conn_table_find_client_id(const struct conn_table *t, const char *client_id)
 {
-	struct id_entry *ie;
-
-	HASH_FIND_STR(t->by_id, client_id, ie);
-	return ie ? ie->conn : NULL;
+	return id_lookup(t, client_id);
 }
 
 struct ih_conn *conn_table_by_username(const struct conn_table *t, const char *username)
 {
-	struct user_entry *ue;
-
-	HASH_FIND_STR(t->by_user, username, ue);
-	return ue ? ue->head : NULL;
+	return user_lookup(t, username);
 }
 
 void conn_table_foreach(const struct conn_table *t, void (*fn)(struct ih_conn *c, void *ud), void *ud)
@@ -288,13 +247,23 @@ void conn_table_foreach(const struct conn_table *t, void (*fn)(struct ih_conn *c
 	}
 }
 
+struct username_visit {
+	void (*fn)(const char *username, void *ud);
+	void *ud;
+};
+
+static void visit_username(struct ih_strmap_node *n, void *ud)
+{
+	struct username_visit *v = ud;
+
+	v->fn(ih_container_of(n, struct ih_conn, user_node)->username, v->ud);
+}
+
 void conn_table_foreach_username(const struct conn_table *t, void (*fn)(const char *username, void *ud), void *ud)
 {
-	struct user_entry *ue, *tmp;
+	struct username_visit v = {fn, ud};
 
-	HASH_ITER(hh, t->by_user, ue, tmp){
-		fn(ue->username, ud);
-	}
+	ih_strmap_foreach(&t->by_user, visit_username, &v);
 }
 
 void conn_table_set_offline(struct conn_table *t, struct ih_conn *c)
@@ -317,5 +286,5 @@ size_t conn_table_online(const struct conn_table *t)
 
 size_t conn_table_usernames(const struct conn_table *t)
 {
-	return HASH_COUNT(t->by_user);
+	return ih_strmap_count(&t->by_user);
 }

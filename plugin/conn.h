@@ -31,6 +31,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "core/strmap.h"
+
 struct mosquitto;
 struct ih_device;
 struct acl_rules;
@@ -46,13 +48,19 @@ struct ih_conn {
 	struct ih_conn *next_by_ptr;   /* pointer-table chain */
 	struct ih_conn *next_by_user;  /* same-username list */
 	struct ih_conn *prev_by_user;
+	/* Intrusive nodes of the client-id and username views: only the newest
+	 * entry of a client id, and the head of a username's list, are in
+	 * those maps, keyed by their own client_id / username. */
+	struct ih_strmap_node id_node;
+	struct ih_strmap_node user_node;
+	bool id_indexed;
 	char *client_id;               /* owned copy */
 	char *username;                /* owned copy; NULL for anonymous */
 	size_t product_len;
 	char *address;                 /* owned copy; may be NULL */
 	struct ih_device *dev;         /* reference; NULL for anonymous */
 	struct acl_rules *rules;       /* owned, compiled for this connection */
-	struct acl_cache *acl_cache;   /* owned */
+	struct acl_cache *acl_cache;   /* owned; NULL until the first ACL check */
 	struct autosub_filter *api_subs; /* owned: server-side subscriptions made
 	                                  * through the HTTP API (plugin/api_glue.c),
 	                                  * bound with the templates' set */

@@ -269,8 +269,8 @@ int session_accept(struct iothub *ih, struct mosquitto *client, const char *user
 	}
 	rc = conn_compile(ih, c, dev, &c->rules, &subs);
 	if(rc) goto refuse;
-	rc = acl_cache_new(&c->acl_cache, ih->cfg.acl_cache_max_size, ih->cfg.acl_cache_ttl_s);
-	if(rc) goto refuse;
+	/* c->acl_cache stays NULL until the first ACL check (authorize.c): an
+	 * idle device, or a superuser, never pays for one. */
 
 	/* Found before the new entry takes over the client id; an entry at the
 	 * same address is stale and conn_table_add replaces it. */

@@ -231,7 +231,7 @@ static void requeue(struct registry_worker *w, struct refetch_req *list)
 		q->next = NULL;
 		dup = ih_strmap_find(&w->pending, q->username, strlen(q->username));
 		if(dup){
-			struct refetch_req *d = auth_container_of(dup, struct refetch_req, node);
+			struct refetch_req *d = ih_container_of(dup, struct refetch_req, node);
 			d->forced |= q->forced;
 			/* The outstanding preload count moves with the request. */
 			if(q->preload && d->preload) w->preload_outstanding--;
@@ -274,7 +274,7 @@ static void collect_doc(void *ud, const bson_t *doc)
 	u = bson_iter_utf8(&it, &len);
 	n = ih_strmap_find(&ctx->map, u, len);
 	if(n == NULL) return;
-	item = auth_container_of(n, struct batch_item, node);
+	item = ih_container_of(n, struct batch_item, node);
 	/* Duplicate registrations: the first document wins, as for lookups. */
 	if(item->doc == NULL) item->doc = bson_copy(doc);
 }
@@ -583,7 +583,7 @@ static int enqueue(struct registry_worker *w, const char *username, size_t len, 
 	struct refetch_req *q;
 
 	if(n){
-		auth_container_of(n, struct refetch_req, node)->forced |= forced;
+		ih_container_of(n, struct refetch_req, node)->forced |= forced;
 		return 0;
 	}
 	if(!preload && w->pending.count >= w->pending_max){

@@ -19,9 +19,9 @@ set -eu
 PACKAGES=(
     build-essential pkg-config
     mosquitto mosquitto-dev libmosquitto-dev mosquitto-clients
-    librabbitmq-dev libmongoc-dev libbson-dev libssl-dev uthash-dev
+    librabbitmq-dev libmongoc-dev libbson-dev libssl-dev
     libmicrohttpd-dev libjwt-dev haproxy curl libcurl4-openssl-dev
-    check valgrind clang libclang-rt-14-dev gnuplot-nox
+    check valgrind gdb clang libclang-rt-14-dev gnuplot-nox
     rabbitmq-server
     python3-mockupdb python3-mongomock python3-pymongo
     python3-paho-mqtt python3-pika python3-pytest python3-cryptography

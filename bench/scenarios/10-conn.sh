@@ -27,19 +27,13 @@ metric_def warm_cpu_us "warm: broker CPU per connect (all threads)" "µs" lower
 metric_def rss_per_dev "broker RSS per connected device" "bytes" lower
 
 scenario_run() {
-	local n=5000 rss0 rss1="" pid
-	# cold, held for the RSS reading
+	local n=5000 rss0 rss1
+	# cold, held for the RSS reading (heap_trim: see lib/common.sh)
+	heap_trim
 	rss0=$(rss_kb)
 	cpu_begin
-	lg --mode conn --clients $n --conn-window 32 --hold 1 --user "$DEV_USER" --pass "$DEV_PASS" >"$RAW.cold.json" &
-	pid=$!
-	while kill -0 $pid 2>/dev/null; do
-		if [ -z "$rss1" ] && grep -q '^READY' "$RAW.cold.json" 2>/dev/null; then
-			rss1=$(rss_kb)
-		fi
-		sleep 0.05
-	done
-	wait $pid
+	rss1=$(held_rss "$RAW.cold.json" --mode conn --clients $n --conn-window 32 --hold 1 \
+		--user "$DEV_USER" --pass "$DEV_PASS")
 	lg_ok "$RAW.cold.json" || return 0
 	cpu_end $n cold
 	metric cold_per_s "$(jget "$RAW.cold.json" connect.0.connects_per_s)"

@@ -110,6 +110,42 @@ START_TEST(stale_pointer_is_rejected_and_replaced)
 }
 END_TEST
 
+START_TEST(username_view_survives_head_removal)
+{
+	struct conn_table *t;
+	struct mosquitto *cl[3];
+	struct ih_conn *c[3], *stale;
+	char id[16];
+	int n = 0;
+
+	ck_assert_int_eq(conn_table_new(&t), 0);
+	for(int i = 0; i < 3; i++){
+		snprintf(id, sizeof(id), "u%d", i);
+		cl[i] = stub_client_new(id, "p1/d1", NULL, 4, true);
+		c[i] = mk(cl[i], id, "p1/d1");
+		ck_assert_int_eq(conn_table_add(t, c[i], &stale), 0);
+	}
+	/* The newest is the head; removing it hands the view to the next. */
+	ck_assert_ptr_eq(conn_table_by_username(t, "p1/d1"), c[2]);
+	conn_table_remove(t, c[2]);
+	ck_assert_ptr_eq(conn_table_by_username(t, "p1/d1"), c[1]);
+	/* A middle-or-tail entry leaves the head alone. */
+	conn_table_remove(t, c[0]);
+	for(struct ih_conn *e = conn_table_by_username(t, "p1/d1"); e; e = e->next_by_user) n++;
+	ck_assert_int_eq(n, 1);
+	ck_assert_uint_eq(conn_table_usernames(t), 1);
+	conn_table_remove(t, c[1]);
+	ck_assert_ptr_null(conn_table_by_username(t, "p1/d1"));
+	ck_assert_uint_eq(conn_table_usernames(t), 0);
+	for(int i = 0; i < 3; i++){
+		release(c[i], NULL);
+		stub_client_free(cl[i]);
+	}
+	conn_table_free(t, release, NULL);
+	ck_assert_int_eq(stub_mem_live_blocks(), 0);
+}
+END_TEST
+
 START_TEST(many_entries_grow)
 {
 	struct conn_table *t;
@@ -143,6 +179,7 @@ int main(void)
 	tcase_add_test(tc, add_find_remove);
 	tcase_add_test(tc, takeover_keeps_both_until_disconnect);
 	tcase_add_test(tc, stale_pointer_is_rejected_and_replaced);
+	tcase_add_test(tc, username_view_survives_head_removal);
 	tcase_add_test(tc, many_entries_grow);
 	suite_add_tcase(s, tc);
 	return unit_run(s);

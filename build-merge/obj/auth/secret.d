@@ -1,0 +1,2 @@
+build-merge/obj/auth/secret.o: auth/secret.c auth/secret.h
+auth/secret.h:

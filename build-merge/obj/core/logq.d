@@ -1,0 +1,2 @@
+build-merge/obj/core/logq.o: core/logq.c core/logq.h
+core/logq.h:
