@@ -32,6 +32,12 @@
 #define STOP_DRAIN_MAX_MS 2000 /* broker shutdown waits at most this for confirms */
 #define SCRATCH_BYTES 2048     /* events up to this size are encoded once, then copied */
 
+/* An event_publish_topic, compiled for the test every publish runs. */
+struct topic_sel {
+	size_t lit;       /* length of its literal prefix (literal_prefix) */
+	uint32_t plus;    /* > 0: the rest is exactly this many "+" levels */
+};
+
 struct events {
 	const struct ih_config *cfg;   /* outlives us: the glue cleans events up first */
 	struct ih_logq log;
@@ -42,10 +48,14 @@ struct events {
 	bool log_ready, fwd_ready;
 	uint64_t boot_id;
 	uint64_t next_id;
+	char id_text[EVENTS_ID_LEN + 1]; /* boot_id's 16 digits, then the last counter's */
 	bool json;
-	size_t *topic_lit;             /* per event_publish_topic: its literal prefix length */
+	struct topic_sel *topic_sel;   /* per event_publish_topic, compiled */
 	/* broker thread state */
 	bool degraded;
+	/* Wake-ups are batched per broker loop iteration (see wake()). */
+	bool tick_driven;              /* events_tick has run: it will deliver pending wake-ups */
+	bool wake_pending;             /* a record was handed over since the last wake-up */
 	uint64_t drops_unlogged;
 	time_t last_drop_log_s;
 	time_t last_stats_s;
@@ -82,6 +92,34 @@ static size_t literal_prefix(const char *f)
 	}
 }
 
+/* The default filters ("upload_data/+/+/+/+", ...) are a literal prefix
+ * and then only "+" levels: a topic matches one of them exactly when it
+ * starts with the prefix and the rest holds one '/' fewer than there are
+ * "+" levels ('+' matches any level, the empty one too). Counting slashes
+ * costs a third of the general walk. 0 for any other shape. */
+static uint32_t plus_levels(const char *f, size_t lit)
+{
+	uint32_t n = 0;
+
+	if(lit == 0 || f[0] == '$') return 0;
+	for(const char *p = f + lit;; p += 2){
+		if(p[0] != '+') return 0;
+		n++;
+		if(p[1] == '\0') return n;
+		if(p[1] != '/') return 0;
+	}
+}
+
+static bool plus_rest_matches(const char *rest, uint32_t plus)
+{
+	uint32_t slashes = 0;
+
+	for(; *rest; rest++){
+		if(*rest == '/' && ++slashes >= plus) return false;
+	}
+	return slashes == plus - 1;
+}
+
 static int compile_topics(struct events *ev, const struct ih_config *cfg)
 {
 	const struct ih_strlist *l = &cfg->event_publish_topics;
@@ -93,9 +131,12 @@ static int compile_topics(struct events *ev, const struct ih_config *cfg)
 			return MOSQ_ERR_INVAL;
 		}
 	}
-	ev->topic_lit = mosquitto_calloc(l->count ? l->count : 1, sizeof(*ev->topic_lit));
-	if(ev->topic_lit == NULL) return MOSQ_ERR_NOMEM;
-	for(size_t i = 0; i < l->count; i++) ev->topic_lit[i] = literal_prefix(l->items[i]);
+	ev->topic_sel = mosquitto_calloc(l->count ? l->count : 1, sizeof(*ev->topic_sel));
+	if(ev->topic_sel == NULL) return MOSQ_ERR_NOMEM;
+	for(size_t i = 0; i < l->count; i++){
+		ev->topic_sel[i].lit = literal_prefix(l->items[i]);
+		ev->topic_sel[i].plus = plus_levels(l->items[i], ev->topic_sel[i].lit);
+	}
 	return MOSQ_ERR_SUCCESS;
 }
 
@@ -116,6 +157,7 @@ int events_init(struct events **out, const struct ih_config *cfg)
 	ev->cfg = cfg;
 	ev->json = cfg->event_format == IH_FORMAT_JSON;
 	ev->boot_id = make_boot_id();
+	events_id_format(ev->id_text, ev->boot_id, 0);
 	ev->last_stats_s = ih_mono_s();
 	rc = compile_topics(ev, cfg);
 	if(rc) goto fail;
@@ -178,7 +220,7 @@ void events_cleanup(struct events *ev)
 	if(ev->fwd_ready) events_fwd_cleanup(&ev->fwd);
 	lost = events_queue_cleanup(&ev->memq) + atomic_load(&ev->ctr.memory_lost);
 	events_spool_close(ev->spool);
-	mosquitto_free(ev->topic_lit);
+	mosquitto_free(ev->topic_sel);
 	if(ev->log_ready){
 		ih_logq_drain(&ev->log);
 		if(lost){
@@ -231,6 +273,23 @@ static void leave_degraded(struct events *ev)
 	mosquitto_log_printf(MOSQ_LOG_WARNING, "iothub: events: spool writable again, degraded mode over");
 }
 
+/* Tell the forwarder a record is there. The broker runs MOSQ_EVT_TICK once
+ * per loop iteration, after handling every ready socket, so once ticks are
+ * seen the wake-up waits for the end of the iteration: one fence and at
+ * most one eventfd write per batch of publishes instead of per publish
+ * (the write is a syscall on the broker thread that also wakes the
+ * forwarder for a single record). Durability does not depend on it: the
+ * record is committed before submit returns. Without ticks
+ * (per_listener_settings true, unit tests) every record wakes at once. */
+static void wake(struct events *ev)
+{
+	if(ev->tick_driven){
+		ev->wake_pending = true;
+		return;
+	}
+	events_fwd_wake(&ev->fwd);
+}
+
 static int submit(struct events *ev, struct events_event *e)
 {
 	struct events_spool_meta meta;
@@ -244,7 +303,9 @@ static int submit(struct events *ev, struct events_event *e)
 	meta.at_ms = e->at_ms;
 	meta.id_hi = ev->boot_id;
 	meta.id_lo = ++ev->next_id;
-	events_id_format(e->event_id, meta.id_hi, meta.id_lo);
+	/* The same text as events_id_format(meta.id_hi, meta.id_lo). */
+	events_id_format_lo(ev->id_text + EVENTS_ID_LEN / 2, meta.id_lo);
+	memcpy(e->event_id, ev->id_text, sizeof(e->event_id));
 
 	/* One encoding pass into a stack buffer serves typical events; only
 	 * larger ones are measured first and then encoded in place. */
@@ -262,7 +323,7 @@ static int submit(struct events *ev, struct events_event *e)
 		events_ctr_inc1(&ev->ctr.spooled);
 		events_ctr_inc1(&ev->ctr.queued);
 		if(ev->degraded) leave_degraded(ev);
-		events_fwd_wake(&ev->fwd);
+		wake(ev);
 		return MOSQ_ERR_SUCCESS;
 	}
 	enter_degraded(ev);
@@ -293,7 +354,7 @@ static int submit(struct events *ev, struct events_event *e)
 	}
 	events_ctr_inc1(&ev->ctr.memory_queued);
 	events_ctr_inc1(&ev->ctr.queued);
-	events_fwd_wake(&ev->fwd);
+	wake(ev);
 	return MOSQ_ERR_SUCCESS;
 }
 
@@ -336,10 +397,15 @@ bool events_publish_wanted(const struct events *ev, const char *topic)
 	l = &ev->cfg->event_publish_topics;
 	for(size_t i = 0; i < l->count; i++){
 		const char *f = l->items[i];
-		size_t n = ev->topic_lit[i];
+		const struct topic_sel *sel = &ev->topic_sel[i];
+		size_t n = sel->lit;
 
 		/* Runs for every publish: reject on the literal prefix first. */
 		if(n && (topic[0] != f[0] || strncmp(topic, f, n) != 0)) continue;
+		if(sel->plus){
+			if(plus_rest_matches(topic + n, sel->plus)) return true;
+			continue;
+		}
 		if(acl_topic_matches_from(f, topic, n)) return true;
 	}
 	return false;
@@ -420,6 +486,11 @@ void events_tick(struct events *ev, time_t now_s)
 	struct events_stats s;
 
 	if(ev == NULL) return;
+	if(ev->wake_pending){
+		ev->wake_pending = false;
+		events_fwd_wake(&ev->fwd);
+	}
+	ev->tick_driven = true;
 	ih_logq_drain(&ev->log);
 	log_state_changes(ev);
 	if(ev->drops_unlogged && now_s - ev->last_drop_log_s >= DROP_LOG_S){
