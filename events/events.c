@@ -35,7 +35,7 @@
 /* An event_publish_topic, compiled for the test every publish runs. */
 struct topic_sel {
 	size_t lit;       /* length of its literal prefix (literal_prefix) */
-	uint32_t plus;    /* > 0: the rest is exactly this many "+" levels */
+	unsigned plus;    /* > 0: the rest is exactly this many "+" levels */
 };
 
 struct events {
@@ -92,34 +92,6 @@ static size_t literal_prefix(const char *f)
 	}
 }
 
-/* The default filters ("upload_data/+/+/+/+", ...) are a literal prefix
- * and then only "+" levels: a topic matches one of them exactly when it
- * starts with the prefix and the rest holds one '/' fewer than there are
- * "+" levels ('+' matches any level, the empty one too). Counting slashes
- * costs a third of the general walk. 0 for any other shape. */
-static uint32_t plus_levels(const char *f, size_t lit)
-{
-	uint32_t n = 0;
-
-	if(lit == 0 || f[0] == '$') return 0;
-	for(const char *p = f + lit;; p += 2){
-		if(p[0] != '+') return 0;
-		n++;
-		if(p[1] == '\0') return n;
-		if(p[1] != '/') return 0;
-	}
-}
-
-static bool plus_rest_matches(const char *rest, uint32_t plus)
-{
-	uint32_t slashes = 0;
-
-	for(; *rest; rest++){
-		if(*rest == '/' && ++slashes >= plus) return false;
-	}
-	return slashes == plus - 1;
-}
-
 static int compile_topics(struct events *ev, const struct ih_config *cfg)
 {
 	const struct ih_strlist *l = &cfg->event_publish_topics;
@@ -135,7 +107,9 @@ static int compile_topics(struct events *ev, const struct ih_config *cfg)
 	if(ev->topic_sel == NULL) return MOSQ_ERR_NOMEM;
 	for(size_t i = 0; i < l->count; i++){
 		ev->topic_sel[i].lit = literal_prefix(l->items[i]);
-		ev->topic_sel[i].plus = plus_levels(l->items[i], ev->topic_sel[i].lit);
+		/* The default filters ("upload_data/+/+/+/+", ...) have that
+		 * shape: counting levels costs a third of the general walk. */
+		ev->topic_sel[i].plus = acl_topic_plus_levels(l->items[i], ev->topic_sel[i].lit);
 	}
 	return MOSQ_ERR_SUCCESS;
 }
@@ -290,11 +264,23 @@ static void wake(struct events *ev)
 	events_fwd_wake(&ev->fwd);
 }
 
+/* The body is in place in the spool: make it a record. */
+static int spooled(struct events *ev, const struct events_spool_meta *meta)
+{
+	events_spool_commit(ev->spool, meta);
+	events_ctr_inc1(&ev->ctr.spooled);
+	events_ctr_inc1(&ev->ctr.queued);
+	if(ev->degraded) leave_degraded(ev);
+	wake(ev);
+	return MOSQ_ERR_SUCCESS;
+}
+
 static int submit(struct events *ev, struct events_event *e)
 {
 	struct events_spool_meta meta;
 	struct events_spool_rec_hdr *item;
 	uint8_t scratch[SCRATCH_BYTES];
+	uint32_t room;
 	size_t len;
 	void *dst;
 
@@ -307,6 +293,16 @@ static int submit(struct events *ev, struct events_event *e)
 	events_id_format_lo(ev->id_text + EVENTS_ID_LEN / 2, meta.id_lo);
 	memcpy(e->event_id, ev->id_text, sizeof(e->event_id));
 
+	/* Encode once, in place: straight into the segment being written
+	 * when it fits there (every event but the last of a segment). */
+	dst = events_spool_room(ev->spool, &room);
+	if(dst){
+		len = encode(ev, e, dst, room);
+		if(len <= room && events_spool_reserve(ev->spool, (uint32_t)len) == dst) return spooled(ev, &meta);
+		/* Did not fit: leave the unused tail as it was (zero) and go the
+		 * long way, with the next segment. */
+		memset(dst, 0, len < room ? len : room);
+	}
 	/* One encoding pass into a stack buffer serves typical events; only
 	 * larger ones are measured first and then encoded in place. */
 	len = encode(ev, e, scratch, sizeof(scratch));
@@ -319,12 +315,7 @@ static int submit(struct events *ev, struct events_event *e)
 	if(dst){
 		if(len <= sizeof(scratch)) memcpy(dst, scratch, len);
 		else encode(ev, e, dst, len);
-		events_spool_commit(ev->spool, &meta);
-		events_ctr_inc1(&ev->ctr.spooled);
-		events_ctr_inc1(&ev->ctr.queued);
-		if(ev->degraded) leave_degraded(ev);
-		wake(ev);
-		return MOSQ_ERR_SUCCESS;
+		return spooled(ev, &meta);
 	}
 	enter_degraded(ev);
 	if(events_queue_count(&ev->memq) >= ev->cfg->queue_max_events){
@@ -403,7 +394,7 @@ bool events_publish_wanted(const struct events *ev, const char *topic)
 		/* Runs for every publish: reject on the literal prefix first. */
 		if(n && (topic[0] != f[0] || strncmp(topic, f, n) != 0)) continue;
 		if(sel->plus){
-			if(plus_rest_matches(topic + n, sel->plus)) return true;
+			if(acl_topic_plus_rest_matches(topic + n, sel->plus)) return true;
 			continue;
 		}
 		if(acl_topic_matches_from(f, topic, n)) return true;
