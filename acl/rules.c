@@ -135,7 +135,8 @@ struct acl_rule {
 	uint64_t key;          /* the first min(plen, 8) bytes of the filter ... */
 	uint64_t mask;         /* ... and which bytes of a word they are */
 	const char *filter;    /* NUL-terminated, in the pool */
-	size_t plen;           /* literal prefix length (0: starts with a wildcard) */
+	uint32_t plen;         /* literal prefix length (0: starts with a wildcard) */
+	uint32_t plus;         /* > 0: only this many "+" levels follow it (acl_topic_plus_levels) */
 };
 
 struct acl_rules {
@@ -360,7 +361,10 @@ static void rule_init(struct acl_rule *r, const char *filter)
 	size_t k;
 
 	r->filter = filter;
-	r->plen = literal_prefix(filter);
+	/* A filter is a topic filter with its placeholders resolved: far below 4 GiB. */
+	r->plen = (uint32_t)literal_prefix(filter);
+	/* "upload_data/%u/+/+" and the like: matched by counting levels. */
+	r->plus = acl_topic_plus_levels(filter, r->plen);
 	k = r->plen < 8 ? r->plen : 8;
 	memset(m, 0xff, k);
 	memcpy(&r->mask, m, 8);
@@ -474,7 +478,9 @@ static bool list_matches(const struct acl_rules *r, int l, const char *topic, si
 	const struct acl_rule *end = &r->rule[r->start[l + 1]];
 
 	for(; ru < end; ru++){
-		if(prefix_equal(ru, topic, tlen, head) && acl_topic_matches_from(ru->filter, topic, ru->plen)){
+		if(!prefix_equal(ru, topic, tlen, head)) continue;
+		if(ru->plus ? acl_topic_plus_rest_matches(topic + ru->plen, ru->plus)
+				: acl_topic_matches_from(ru->filter, topic, ru->plen)){
 			return true;
 		}
 	}

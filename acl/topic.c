@@ -84,6 +84,30 @@ bool acl_topic_matches_from(const char *filter, const char *topic, size_t offset
 	return match_levels(filter + offset, topic + offset, filter);
 }
 
+unsigned acl_topic_plus_levels(const char *filter, size_t offset)
+{
+	unsigned n = 0;
+
+	if(filter == NULL || offset == 0 || filter[0] == '$' || filter[offset - 1] != '/') return 0;
+	for(const char *p = filter + offset;; p += 2){
+		if(p[0] != '+') return 0;
+		n++;
+		if(p[1] == '\0') return n;
+		if(p[1] != '/') return 0;
+	}
+}
+
+/* '+' matches any level, the empty one too: n levels are n - 1 slashes. */
+bool acl_topic_plus_rest_matches(const char *rest, unsigned n)
+{
+	unsigned slashes = 0;
+
+	for(; *rest; rest++){
+		if(*rest == '/' && ++slashes >= n) return false;
+	}
+	return slashes + 1 == n;
+}
+
 /*
  * The same identical-run walk as match_levels. Where the two differ, only a
  * wildcard level in the rule can cover the filter's level: `#` anything

@@ -52,6 +52,16 @@ bool acl_filters_overlap(const char *a, const char *b);
 bool acl_topic_matches_from(const char *filter, const char *topic, size_t offset);
 bool acl_filter_covers_from(const char *rule, const char *filter, size_t offset);
 
+/*
+ * The common shape "LITERAL/+/+/...": when the filter is, after its first
+ * `offset` literal bytes (offset > 0, ending in '/', no '$' first), only
+ * "+" levels, return how many (else 0). A topic that starts with those
+ * offset bytes then matches exactly when acl_topic_plus_rest_matches(topic
+ * + offset, n): counting the rest's levels instead of walking them.
+ */
+unsigned acl_topic_plus_levels(const char *filter, size_t offset);
+bool acl_topic_plus_rest_matches(const char *rest, unsigned n);
+
 /* 1..ACL_TOPIC_MAX bytes and no '+' or '#'. */
 bool acl_topic_valid(const char *topic);
 

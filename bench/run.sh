@@ -21,6 +21,7 @@
 #     -o DIR    results directory (default bench/results)
 #     -P        skip the perf profile pass        -M  skip the callgrind scenarios (micro, instr)
 #     -q        quick smoke run: 1 repetition, 2 s phases (not for reports)
+#   Environment: PLUGIN_SO (default build/mosquitto_iothub.so), DYNSEC_SO.
 #
 # Output: DIR/report.md, report.png, machine.md, SUMMARY.md, ratios.json,
 # raw/ (loadgen JSON per run, metrics.tsv, profiles). The previous run's
@@ -51,7 +52,7 @@ while getopts "r:s:c:o:PMqh" o; do
 	P) PROFILE=0 ;;
 	M) MICRO=0 ;;
 	q) QUICK=1 ;;
-	*) sed -n '2,24p' "$0"; exit 1 ;;
+	*) sed -n '2,25p' "$0"; exit 1 ;;
 	esac
 done
 export QUICK
@@ -69,7 +70,7 @@ log() { printf '[%4ds] %s\n' $(($(date +%s) - T_START)) "$*"; }
 die() { echo "bench: $*" >&2; exit 1; }
 
 # ---- preflight -------------------------------------------------------------------
-PLUGIN_SO=$BENCH_ROOT/build/mosquitto_iothub.so
+PLUGIN_SO=${PLUGIN_SO:-$BENCH_ROOT/build/mosquitto_iothub.so}
 DYNSEC_SO=${DYNSEC_SO:-/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so}
 command -v mosquitto >/dev/null || die "mosquitto not installed (tools/deps.sh)"
 [ -f "$PLUGIN_SO" ] || die "$PLUGIN_SO missing: run make"

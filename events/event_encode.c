@@ -44,12 +44,16 @@ static void hex8(char *out, uint32_t v)
 	memcpy(out, &x, 8);
 }
 
+void events_id_format_lo(char out[EVENTS_ID_LEN / 2], uint64_t lo)
+{
+	hex8(out, (uint32_t)(lo >> 32));
+	hex8(out + 8, (uint32_t)lo);
+}
+
 void events_id_format(char out[EVENTS_ID_LEN + 1], uint64_t hi, uint64_t lo)
 {
-	hex8(out, (uint32_t)(hi >> 32));
-	hex8(out + 8, (uint32_t)hi);
-	hex8(out + 16, (uint32_t)(lo >> 32));
-	hex8(out + 24, (uint32_t)lo);
+	events_id_format_lo(out, hi);
+	events_id_format_lo(out + EVENTS_ID_LEN / 2, lo);
 	out[EVENTS_ID_LEN] = '\0';
 }
 

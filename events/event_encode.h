@@ -47,6 +47,9 @@ const char *events_routing_key(enum events_type type);
 
 /* The event id: 16 hex digits of the boot id, 16 of the counter. */
 void events_id_format(char out[EVENTS_ID_LEN + 1], uint64_t hi, uint64_t lo);
+/* One half of it: 16 hex digits of v, no terminator. The boot id half is
+ * the same for every event of a process, so the writer formats it once. */
+void events_id_format_lo(char out[EVENTS_ID_LEN / 2], uint64_t v);
 
 /* Encode `e`; returns the size it needs. Writes only when cap >= that size. */
 size_t events_encode_bson(const struct events_event *e, uint8_t *buf, size_t cap);

@@ -32,6 +32,12 @@
 #define STOP_DRAIN_MAX_MS 2000 /* broker shutdown waits at most this for confirms */
 #define SCRATCH_BYTES 2048     /* events up to this size are encoded once, then copied */
 
+/* An event_publish_topic, compiled for the test every publish runs. */
+struct topic_sel {
+	size_t lit;       /* length of its literal prefix (literal_prefix) */
+	unsigned plus;    /* > 0: the rest is exactly this many "+" levels */
+};
+
 struct events {
 	const struct ih_config *cfg;   /* outlives us: the glue cleans events up first */
 	struct ih_logq log;
@@ -42,10 +48,14 @@ struct events {
 	bool log_ready, fwd_ready;
 	uint64_t boot_id;
 	uint64_t next_id;
+	char id_text[EVENTS_ID_LEN + 1]; /* boot_id's 16 digits, then the last counter's */
 	bool json;
-	size_t *topic_lit;             /* per event_publish_topic: its literal prefix length */
+	struct topic_sel *topic_sel;   /* per event_publish_topic, compiled */
 	/* broker thread state */
 	bool degraded;
+	/* Wake-ups are batched per broker loop iteration (see wake()). */
+	bool tick_driven;              /* events_tick has run: it will deliver pending wake-ups */
+	bool wake_pending;             /* a record was handed over since the last wake-up */
 	uint64_t drops_unlogged;
 	time_t last_drop_log_s;
 	time_t last_stats_s;
@@ -93,9 +103,14 @@ static int compile_topics(struct events *ev, const struct ih_config *cfg)
 			return MOSQ_ERR_INVAL;
 		}
 	}
-	ev->topic_lit = mosquitto_calloc(l->count ? l->count : 1, sizeof(*ev->topic_lit));
-	if(ev->topic_lit == NULL) return MOSQ_ERR_NOMEM;
-	for(size_t i = 0; i < l->count; i++) ev->topic_lit[i] = literal_prefix(l->items[i]);
+	ev->topic_sel = mosquitto_calloc(l->count ? l->count : 1, sizeof(*ev->topic_sel));
+	if(ev->topic_sel == NULL) return MOSQ_ERR_NOMEM;
+	for(size_t i = 0; i < l->count; i++){
+		ev->topic_sel[i].lit = literal_prefix(l->items[i]);
+		/* The default filters ("upload_data/+/+/+/+", ...) have that
+		 * shape: counting levels costs a third of the general walk. */
+		ev->topic_sel[i].plus = acl_topic_plus_levels(l->items[i], ev->topic_sel[i].lit);
+	}
 	return MOSQ_ERR_SUCCESS;
 }
 
@@ -116,6 +131,7 @@ int events_init(struct events **out, const struct ih_config *cfg)
 	ev->cfg = cfg;
 	ev->json = cfg->event_format == IH_FORMAT_JSON;
 	ev->boot_id = make_boot_id();
+	events_id_format(ev->id_text, ev->boot_id, 0);
 	ev->last_stats_s = ih_mono_s();
 	rc = compile_topics(ev, cfg);
 	if(rc) goto fail;
@@ -178,7 +194,7 @@ void events_cleanup(struct events *ev)
 	if(ev->fwd_ready) events_fwd_cleanup(&ev->fwd);
 	lost = events_queue_cleanup(&ev->memq) + atomic_load(&ev->ctr.memory_lost);
 	events_spool_close(ev->spool);
-	mosquitto_free(ev->topic_lit);
+	mosquitto_free(ev->topic_sel);
 	if(ev->log_ready){
 		ih_logq_drain(&ev->log);
 		if(lost){
@@ -231,11 +247,40 @@ static void leave_degraded(struct events *ev)
 	mosquitto_log_printf(MOSQ_LOG_WARNING, "iothub: events: spool writable again, degraded mode over");
 }
 
+/* Tell the forwarder a record is there. The broker runs MOSQ_EVT_TICK once
+ * per loop iteration, after handling every ready socket, so once ticks are
+ * seen the wake-up waits for the end of the iteration: one fence and at
+ * most one eventfd write per batch of publishes instead of per publish
+ * (the write is a syscall on the broker thread that also wakes the
+ * forwarder for a single record). Durability does not depend on it: the
+ * record is committed before submit returns. Without ticks
+ * (per_listener_settings true, unit tests) every record wakes at once. */
+static void wake(struct events *ev)
+{
+	if(ev->tick_driven){
+		ev->wake_pending = true;
+		return;
+	}
+	events_fwd_wake(&ev->fwd);
+}
+
+/* The body is in place in the spool: make it a record. */
+static int spooled(struct events *ev, const struct events_spool_meta *meta)
+{
+	events_spool_commit(ev->spool, meta);
+	events_ctr_inc1(&ev->ctr.spooled);
+	events_ctr_inc1(&ev->ctr.queued);
+	if(ev->degraded) leave_degraded(ev);
+	wake(ev);
+	return MOSQ_ERR_SUCCESS;
+}
+
 static int submit(struct events *ev, struct events_event *e)
 {
 	struct events_spool_meta meta;
 	struct events_spool_rec_hdr *item;
 	uint8_t scratch[SCRATCH_BYTES];
+	uint32_t room;
 	size_t len;
 	void *dst;
 
@@ -244,8 +289,20 @@ static int submit(struct events *ev, struct events_event *e)
 	meta.at_ms = e->at_ms;
 	meta.id_hi = ev->boot_id;
 	meta.id_lo = ++ev->next_id;
-	events_id_format(e->event_id, meta.id_hi, meta.id_lo);
+	/* The same text as events_id_format(meta.id_hi, meta.id_lo). */
+	events_id_format_lo(ev->id_text + EVENTS_ID_LEN / 2, meta.id_lo);
+	memcpy(e->event_id, ev->id_text, sizeof(e->event_id));
 
+	/* Encode once, in place: straight into the segment being written
+	 * when it fits there (every event but the last of a segment). */
+	dst = events_spool_room(ev->spool, &room);
+	if(dst){
+		len = encode(ev, e, dst, room);
+		if(len <= room && events_spool_reserve(ev->spool, (uint32_t)len) == dst) return spooled(ev, &meta);
+		/* Did not fit: leave the unused tail as it was (zero) and go the
+		 * long way, with the next segment. */
+		memset(dst, 0, len < room ? len : room);
+	}
 	/* One encoding pass into a stack buffer serves typical events; only
 	 * larger ones are measured first and then encoded in place. */
 	len = encode(ev, e, scratch, sizeof(scratch));
@@ -258,12 +315,7 @@ static int submit(struct events *ev, struct events_event *e)
 	if(dst){
 		if(len <= sizeof(scratch)) memcpy(dst, scratch, len);
 		else encode(ev, e, dst, len);
-		events_spool_commit(ev->spool, &meta);
-		events_ctr_inc1(&ev->ctr.spooled);
-		events_ctr_inc1(&ev->ctr.queued);
-		if(ev->degraded) leave_degraded(ev);
-		events_fwd_wake(&ev->fwd);
-		return MOSQ_ERR_SUCCESS;
+		return spooled(ev, &meta);
 	}
 	enter_degraded(ev);
 	if(events_queue_count(&ev->memq) >= ev->cfg->queue_max_events){
@@ -293,7 +345,7 @@ static int submit(struct events *ev, struct events_event *e)
 	}
 	events_ctr_inc1(&ev->ctr.memory_queued);
 	events_ctr_inc1(&ev->ctr.queued);
-	events_fwd_wake(&ev->fwd);
+	wake(ev);
 	return MOSQ_ERR_SUCCESS;
 }
 
@@ -336,10 +388,15 @@ bool events_publish_wanted(const struct events *ev, const char *topic)
 	l = &ev->cfg->event_publish_topics;
 	for(size_t i = 0; i < l->count; i++){
 		const char *f = l->items[i];
-		size_t n = ev->topic_lit[i];
+		const struct topic_sel *sel = &ev->topic_sel[i];
+		size_t n = sel->lit;
 
 		/* Runs for every publish: reject on the literal prefix first. */
 		if(n && (topic[0] != f[0] || strncmp(topic, f, n) != 0)) continue;
+		if(sel->plus){
+			if(acl_topic_plus_rest_matches(topic + n, sel->plus)) return true;
+			continue;
+		}
 		if(acl_topic_matches_from(f, topic, n)) return true;
 	}
 	return false;
@@ -420,6 +477,11 @@ void events_tick(struct events *ev, time_t now_s)
 	struct events_stats s;
 
 	if(ev == NULL) return;
+	if(ev->wake_pending){
+		ev->wake_pending = false;
+		events_fwd_wake(&ev->fwd);
+	}
+	ev->tick_driven = true;
 	ih_logq_drain(&ev->log);
 	log_state_changes(ev);
 	if(ev->drops_unlogged && now_s - ev->last_drop_log_s >= DROP_LOG_S){

@@ -129,6 +129,18 @@ void *events_spool_reserve(struct events_spool *sp, uint32_t len)
 	return sp->wseg->map + sp->woff + EVENTS_SPOOL_REC_HDR;
 }
 
+void *events_spool_room(struct events_spool *sp, uint32_t *room)
+{
+	uint64_t left;
+
+	if(sp->wseg == NULL || sp->woff + EVENTS_SPOOL_REC_HDR >= sp->wseg->size) return NULL;
+	/* Segment sizes and offsets are multiples of 8, as is the header, so
+	 * any body up to `left` bytes pads to a record that still fits. */
+	left = sp->wseg->size - sp->woff - EVENTS_SPOOL_REC_HDR;
+	*room = left > UINT32_MAX ? UINT32_MAX : (uint32_t)left;
+	return sp->wseg->map + sp->woff + EVENTS_SPOOL_REC_HDR;
+}
+
 void events_spool_commit(struct events_spool *sp, const struct events_spool_meta *meta)
 {
 	struct events_spool_rec_hdr *h = (struct events_spool_rec_hdr *)(sp->wseg->map + sp->woff);

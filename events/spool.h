@@ -84,6 +84,16 @@ void events_spool_close(struct events_spool *sp);
  */
 void *events_spool_reserve(struct events_spool *sp, uint32_t len);
 void events_spool_commit(struct events_spool *sp, const struct events_spool_meta *meta);
+/*
+ * Where the next body would go in the segment being written, and how many
+ * bytes fit there (*room), or NULL when no segment is open. Lets the writer
+ * encode in place before it knows the length: when it fits, the
+ * events_spool_reserve of that length that must follow returns the same
+ * place without a syscall. Nothing is visible to the reader or to recovery
+ * until the commit (a crash in between leaves an uncommitted region, which
+ * recovery skips as it skips a record torn mid-write).
+ */
+void *events_spool_room(struct events_spool *sp, uint32_t *room);
 /* errno-style reason of the last failed reserve (EFBIG = cap reached). */
 int events_spool_last_error(const struct events_spool *sp);
 

@@ -45,6 +45,18 @@ static uint32_t crc_hw(uint32_t crc, const uint8_t *p, size_t len)
 {
 	uint64_t c = crc;
 
+	/* Four words a step: a quarter of the loop overhead (the record body
+	 * goes through here on every event). */
+	while(len >= 32){
+		uint64_t v[4];
+		memcpy(v, p, 32);
+		c = __builtin_ia32_crc32di(c, v[0]);
+		c = __builtin_ia32_crc32di(c, v[1]);
+		c = __builtin_ia32_crc32di(c, v[2]);
+		c = __builtin_ia32_crc32di(c, v[3]);
+		p += 32;
+		len -= 32;
+	}
 	while(len >= 8){
 		uint64_t v;
 		memcpy(&v, p, 8); /* unaligned-safe load */

@@ -82,11 +82,21 @@ static const struct {
 
 #define TABLE_LEN (sizeof(table) / sizeof(table[0]))
 
+/* MOSQ_EVT_MESSAGE feeds event forwarding and auto-subscription only. The
+ * broker builds the event for every publish once anybody registered it
+ * (plugin__handle_message), so without either feature we stay off that
+ * path: with auth+ACL alone that is ~180 instructions per message. */
+static bool message_wanted(const struct iothub *ih)
+{
+	return (ih->events != NULL && ih->cfg.event_publish) || ih->cfg.autosub_count > 0 || ih->cfg.autosub_tags;
+}
+
 int callbacks_register(struct iothub *ih)
 {
 	int rc;
 
 	for(size_t i = 0; i < TABLE_LEN; i++){
+		if(table[i].event == MOSQ_EVT_MESSAGE && !message_wanted(ih)) continue;
 		rc = mosquitto_callback_register(ih->pid, table[i].event, table[i].cb, NULL, ih);
 		if(rc){
 			mosquitto_log_printf(MOSQ_LOG_ERR, "iothub: cannot register callback for event %d (error %d)",

@@ -90,6 +90,11 @@ START_TEST(test_default_own_uplinks)
 	}
 	CHECK(r, W, "upload_data/p1/d1/temp", ACL_NOMATCH);        /* missing MessageId */
 	CHECK(r, W, "upload_data/p1/d1/temp/1/x", ACL_NOMATCH);
+	/* '+' matches an empty level too, as in the broker's own matcher */
+	CHECK(r, W, "upload_data/p1/d1//", ACL_ALLOW);
+	CHECK(r, W, "upload_data/p1/d1/temp/", ACL_ALLOW);
+	CHECK(r, W, "upload_data/p1/d1/", ACL_NOMATCH);
+	CHECK(r, W, "upload_data/p1/d1///", ACL_NOMATCH);
 	acl_rules_free(r);
 }
 END_TEST

@@ -387,6 +387,41 @@ START_TEST(test_random_covers_sound_overlap_exact)
 }
 END_TEST
 
+START_TEST(test_plus_levels)
+{
+	static const struct {
+		const char *filter;
+		size_t offset;
+		unsigned n;
+	} shapes[] = {
+		{"upload_data/+/+/+/+", 12, 4}, {"a/+", 2, 1}, {"a/b/+/+", 4, 2}, {"a/+", 0, 0}, {"a/+/#", 2, 0},
+		{"a/+/b", 2, 0}, {"a/+x", 2, 0}, {"$s/+", 3, 0}, {"a/b", 3, 0}, {"ab+/+", 2, 0},
+	};
+	static const char *const filters[] = {"upload_data/+/+/+/+", "a/+", "a/b/+/+", "x/+/+", NULL};
+	static const char *const rest_topics[] = {"upload_data/p/d/t/1", "upload_data/p/d/t", "upload_data/p/d/t/1/",
+		"upload_data////", "upload_data///", "upload_data/", "a/", "a/b", "a/b/", "a//", "a/b/c/d", "a/b//",
+		"a/b/c", "a/b/c/d/e", "x/y/z", "x//", "x/y", "x/y/z/", NULL};
+
+	for(size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++){
+		ck_assert_msg(acl_topic_plus_levels(shapes[i].filter, shapes[i].offset) == shapes[i].n, "%s",
+				shapes[i].filter);
+	}
+	/* where it applies, it agrees with the general matcher */
+	for(size_t f = 0; filters[f]; f++){
+		size_t off = strcspn(filters[f], "+"); /* the literal prefix */
+		unsigned n;
+
+		n = acl_topic_plus_levels(filters[f], off);
+		ck_assert_uint_gt(n, 0);
+		for(size_t t = 0; rest_topics[t]; t++){
+			if(strncmp(rest_topics[t], filters[f], off) != 0) continue;
+			ck_assert_msg(acl_topic_plus_rest_matches(rest_topics[t] + off, n) == acl_topic_matches(filters[f], rest_topics[t]),
+					"%s %s", filters[f], rest_topics[t]);
+		}
+	}
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("acl_topic");
@@ -404,6 +439,7 @@ int main(void)
 	tcase_add_test(tc, test_share_strip);
 	tcase_add_test(tc, test_random_matches);
 	tcase_add_test(tc, test_random_covers_sound_overlap_exact);
+	tcase_add_test(tc, test_plus_levels);
 	suite_add_tcase(s, tc);
 	return unit_run(s);
 }

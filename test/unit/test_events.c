@@ -15,6 +15,7 @@
 #include <mosquitto_broker.h>
 #include <mosquitto_plugin.h>
 
+#include "acl/topic.h"
 #include "events/events.h"
 #include "core/config.h"
 #include "core/clock.h"
@@ -134,6 +135,26 @@ START_TEST(publish_wanted_follows_topics)
 	ck_assert(events_publish_wanted(ev, "get/p1/d1/ntp/m1"));
 	ck_assert(events_publish_wanted(ev, "update_ota_status/p1/d1/m1"));
 	ck_assert(!events_publish_wanted(ev, "update_status/p1/d1"));
+	/* '+' matches the empty level too (the "+"-only fast path) */
+	ck_assert(events_publish_wanted(ev, "upload_data////"));
+	ck_assert(events_publish_wanted(ev, "upload_data/p1//temp/"));
+	ck_assert(!events_publish_wanted(ev, "upload_data///"));
+	ck_assert(!events_publish_wanted(ev, "upload_data/////"));
+	ck_assert(!events_publish_wanted(ev, "upload_data/"));
+	/* the fast path agrees with the general matcher */
+	{
+		static const char *const topics[] = {"upload_data/a/b/c/d", "upload_data/a/b/c", "upload_data/a/b/c/d/",
+			"upload_data/a/b/c/d/e", "update_status/a/b/c", "update_status//b/", "update_status/a/b",
+			"get/a/b/c/d", "get/a/b/c/", "get/a/b/c", "cmd_resp/1/2/3/4/5", "cmd_resp/1/2/3/4", "rpc_resp/////",
+			"update_ota_status/a/b/c", "update_ota_status/a/b/c/d", "get", "get/", NULL};
+		for(size_t t = 0; topics[t]; t++){
+			bool want = false;
+			for(size_t i = 0; i < cfg.event_publish_topics.count; i++){
+				want = want || acl_topic_matches(cfg.event_publish_topics.items[i], topics[t]);
+			}
+			ck_assert_msg(events_publish_wanted(ev, topics[t]) == want, "%s", topics[t]);
+		}
+	}
 	events_cleanup(ev);
 	ih_config_cleanup(&cfg);
 
