@@ -50,6 +50,11 @@ struct acl_cache {
 	struct slot *slot;
 };
 
+/* The seed of every cache's hash, drawn when the first cache is made
+ * (broker thread only, as every function here). */
+static uint64_t spread_seed;
+static bool spread_seeded;
+
 int acl_cache_new(struct acl_cache **out, uint32_t max_size, uint32_t ttl_s)
 {
 	struct acl_cache *c;
@@ -59,6 +64,10 @@ int acl_cache_new(struct acl_cache **out, uint32_t max_size, uint32_t ttl_s)
 	if(max_size == 0 || ttl_s == 0) return MOSQ_ERR_SUCCESS;
 	ways = max_size < WAYS ? max_size : WAYS;
 	nsets = max_size / ways;
+	if(!spread_seeded){
+		spread_seed = ih_keyhash_spread_seed();
+		spread_seeded = true;
+	}
 	c = mosquitto_calloc(1, sizeof(*c));
 	if(c == NULL) return MOSQ_ERR_NOMEM;
 	c->nsets = nsets;
@@ -126,11 +135,13 @@ bool acl_cache_lookup(struct acl_cache *c, int access, const char *topic, uint32
 		probe_count(c, false);
 		return false;
 	}
-	/* SipHash-1-3 under the process key (core/keyhash.h): another client's
-	 * topics reach this cache through deliveries, and must not be able to
-	 * crowd one set. The access type only goes into the low bits, which do
-	 * not pick the set: a topic's read and write entries share one. */
-	h = ih_siphash13(ih_keyhash_process_key(), topic, len) ^ (uint64_t)(unsigned)access;
+	/* The cheap spreading mix, not SipHash (core/keyhash.h says when that
+	 * is allowed): other clients' topics reach this cache through
+	 * deliveries, but four ways a set bound every lookup, so a forged
+	 * collision can only turn hits into misses. The access type only goes
+	 * into the low bits, which do not pick the set: a topic's read and
+	 * write entries share one. */
+	h = ih_keyhash_spread(topic, len, spread_seed) ^ (uint64_t)(unsigned)access;
 	if(c->slot == NULL){
 		key->slot = UINT32_MAX;   /* the store allocates, then picks the slot */
 	}else{

@@ -3,9 +3,9 @@
  * Per-connection ACL decision cache, like EMQX's acl_cache_max_size /
  * acl_cache_ttl: (access, topic) -> decision.
  *
- * Layout and policy: 4-way set-associative. A key hashes (SipHash-1-3
- * under the process key, core/keyhash.h: other clients' topics reach this
- * cache through deliveries) to one set of four slots. The layout itself
+ * Layout and policy: 4-way set-associative. A key hashes (the cheap
+ * seeded spreading mix of core/keyhash.h, allowed here because of the
+ * bound below) to one set of four slots. The layout itself
  * bounds the work of a lookup to four comparisons whatever the hash does,
  * which is why it is not a chained core/strmap. A lookup compares the hash, then the
  * access, length and FULL topic bytes, so a forged hash collision can cost

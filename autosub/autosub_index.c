@@ -582,14 +582,21 @@ done:
 /* ------------------------------------------------------------------ */
 /* lifecycle and figures                                                */
 
-int autosub_index_new(struct autosub_index **out)
+int autosub_index_new(struct autosub_index **out, bool client_chosen_prefixes)
 {
 	struct autosub_index *idx = mosquitto_calloc(1, sizeof(*idx));
+	int prc;
 
 	if(idx == NULL) return MOSQ_ERR_NOMEM;
 	idx->bytes = sizeof(*idx);
-	if(ih_strmap_init(&idx->clients, mosquitto_calloc, mosquitto_free)
-			|| ih_strmap_init_fast(&idx->prefixes, mosquitto_calloc, mosquitto_free)){
+	/* The prefix table is looked up once per message. Its keys come from
+	 * the templates expanded with registry values (usernames, tags) and
+	 * from the platform's API subscriptions, none of which a client
+	 * chooses, unless a template holds %c: only then does it need
+	 * SipHash-1-3 rather than the cheap mix (core/keyhash.h). */
+	prc = client_chosen_prefixes ? ih_strmap_init_fast(&idx->prefixes, mosquitto_calloc, mosquitto_free)
+			: ih_strmap_init_trusted(&idx->prefixes, mosquitto_calloc, mosquitto_free);
+	if(ih_strmap_init(&idx->clients, mosquitto_calloc, mosquitto_free) || prc){
 		autosub_index_free(idx);
 		return MOSQ_ERR_NOMEM;
 	}

@@ -75,7 +75,11 @@ struct autosub_index_stats {
 	size_t last_candidates;  /* filters fully compared by the last match */
 };
 
-int autosub_index_new(struct autosub_index **out);     /* MOSQ_ERR_SUCCESS or MOSQ_ERR_NOMEM */
+/* MOSQ_ERR_SUCCESS or MOSQ_ERR_NOMEM. client_chosen_prefixes: some
+ * template puts the client id (%c) into the filters' prefixes
+ * (autosub_templates_use_client_id), so clients choose the prefix table's
+ * keys and it must hash them with SipHash. */
+int autosub_index_new(struct autosub_index **out, bool client_chosen_prefixes);
 void autosub_index_free(struct autosub_index *idx);    /* NULL is fine */
 
 /*

@@ -44,6 +44,14 @@ int autosub_template_check(const char *tpl, char *err, size_t errlen)
 	return MOSQ_ERR_SUCCESS;
 }
 
+bool autosub_templates_use_client_id(const struct ih_config *cfg)
+{
+	for(size_t i = 0; i < cfg->autosub_count; i++){
+		if(strstr(cfg->autosub[i].filter, "%c")) return true;
+	}
+	return false;
+}
+
 int autosub_templates_validate(const struct ih_config *cfg)
 {
 	char err[256];

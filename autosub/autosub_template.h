@@ -15,6 +15,7 @@
 #ifndef IH_AUTOSUB_TEMPLATE_H
 #define IH_AUTOSUB_TEMPLATE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "acl/placeholder.h"
@@ -47,6 +48,10 @@ int autosub_template_check(const char *tpl, char *err, size_t errlen);
  * MOSQ_ERR_SUCCESS or MOSQ_ERR_INVAL (the broker must refuse to start).
  */
 int autosub_templates_validate(const struct ih_config *cfg);
+
+/* Whether some cfg->autosub template may put the client id (%c) into a
+ * filter. Errs on the safe side: "%%c" counts too. */
+bool autosub_templates_use_client_id(const struct ih_config *cfg);
 
 /*
  * Instantiate cfg's templates (and tag subscriptions) for `who`; `tags` may

@@ -84,7 +84,7 @@ static void bench_index(const struct ih_config *cfg, int clients, const char *na
 	const struct autosub_match *m;
 	struct autosub_index_stats st;
 
-	if(autosub_index_new(&idx)) exit(1);
+	if(autosub_index_new(&idx, false)) exit(1);
 	bind_clients(idx, cfg, clients);
 	fill_topics("cmd/p0/d7/reboot/json/%d");
 	autosub_index_match(idx, topics[0], &m);

@@ -35,6 +35,20 @@ int ih_strmap_init_fast(struct ih_strmap *m, void *(*calloc_fn)(size_t, size_t),
 	return strmap_init(m, calloc_fn, free_fn, ih_siphash13);
 }
 
+/* ih_keyhash_spread under the first eight bytes of the map's seed. */
+static uint64_t spread_fn(const uint8_t key[IH_SIPKEY_LEN], const void *data, size_t len)
+{
+	uint64_t seed;
+
+	memcpy(&seed, key, sizeof(seed));
+	return ih_keyhash_spread(data, len, seed);
+}
+
+int ih_strmap_init_trusted(struct ih_strmap *m, void *(*calloc_fn)(size_t, size_t), void (*free_fn)(void *))
+{
+	return strmap_init(m, calloc_fn, free_fn, spread_fn);
+}
+
 void ih_strmap_cleanup(struct ih_strmap *m)
 {
 	if(m->buckets) m->free_fn(m->buckets);

@@ -48,6 +48,11 @@ struct ih_strmap {
 int ih_strmap_init(struct ih_strmap *m, void *(*calloc_fn)(size_t, size_t), void (*free_fn)(void *));
 /* The same with SipHash-1-3: for maps on the per-message path. */
 int ih_strmap_init_fast(struct ih_strmap *m, void *(*calloc_fn)(size_t, size_t), void (*free_fn)(void *));
+/* The same with the cheap mix ih_keyhash_spread, which is not collision
+ * resistant: ONLY for a map on the per-message path whose inserted keys no
+ * client can choose (lookups with client-chosen keys are fine: they cannot
+ * lengthen a chain). */
+int ih_strmap_init_trusted(struct ih_strmap *m, void *(*calloc_fn)(size_t, size_t), void (*free_fn)(void *));
 /* Frees the bucket array only: empty the map of nodes first, or free them
  * with ih_strmap_foreach. Safe on a map whose init failed. */
 void ih_strmap_cleanup(struct ih_strmap *m);

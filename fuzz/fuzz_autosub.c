@@ -82,7 +82,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uintptr_t next_owner = 1;
 
 	memset(model, 0, sizeof(model));
-	if(autosub_index_new(&idx) != 0) abort();
+	if(autosub_index_new(&idx, true) != 0) abort();
 	empty_bytes = autosub_index_memory(idx);
 
 	for(int ops = 0; ops < MAXOPS && !fz_empty(&f); ops++){

@@ -78,7 +78,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc; (void)argv;
 	if(ih_config_parse(&ih.cfg, NULL, 0) || ih_ids_init() || conn_table_new(&ih.conns)
-			|| autosub_index_new(&ih.autosub)){
+			|| autosub_index_new(&ih.autosub, false)){
 		abort();
 	}
 	ih.auth = fuzz_auth_new(&ih.cfg);

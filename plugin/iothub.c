@@ -41,7 +41,7 @@ int iothub_init(struct iothub **out, mosquitto_plugin_id_t *pid, const struct mo
 	if(rc) goto fail;
 	rc = conn_table_new(&ih->conns);
 	if(rc) goto fail;
-	rc = autosub_index_new(&ih->autosub);
+	rc = autosub_index_new(&ih->autosub, autosub_templates_use_client_id(&ih->cfg));
 	if(rc) goto fail;
 	rc = auth_init(&ih->auth, &ih->cfg);
 	if(rc) goto fail;

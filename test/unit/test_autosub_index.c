@@ -23,7 +23,7 @@ static size_t empty_bytes;
 static void setup(void)
 {
 	blocks_at_start = stub_mem_live_blocks();
-	ck_assert_int_eq(autosub_index_new(&idx), MOSQ_ERR_SUCCESS);
+	ck_assert_int_eq(autosub_index_new(&idx, true), MOSQ_ERR_SUCCESS);
 	empty_bytes = autosub_index_memory(idx);
 }
 
@@ -404,7 +404,7 @@ START_TEST(test_match_cost_independent_of_clients)
 
 	scale(10, &small_cmd, &small_tag, &small_b);
 	autosub_index_free(idx);
-	ck_assert_int_eq(autosub_index_new(&idx), MOSQ_ERR_SUCCESS);
+	ck_assert_int_eq(autosub_index_new(&idx, true), MOSQ_ERR_SUCCESS);
 	scale(10000, &big_cmd, &big_tag, &big_b);
 	ck_assert_uint_eq(small_cmd, 1);
 	ck_assert_uint_eq(big_cmd, small_cmd);
