@@ -1,4 +1,0 @@
-build-merge/obj/acl/placeholder.o: acl/placeholder.c acl/placeholder.h \
- acl/topic.h
-acl/placeholder.h:
-acl/topic.h:

@@ -1,2 +1,0 @@
-build-merge/obj/acl/topic.o: acl/topic.c acl/topic.h
-acl/topic.h:

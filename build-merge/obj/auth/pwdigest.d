@@ -1,2 +1,0 @@
-build-merge/obj/auth/pwdigest.o: auth/pwdigest.c auth/pwdigest.h
-auth/pwdigest.h:

@@ -1,3 +1,0 @@
-build-merge/obj/cluster/cluster_key.o: cluster/cluster_key.c \
- cluster/cluster_key.h
-cluster/cluster_key.h:

@@ -1,2 +1,0 @@
-build-merge/obj/core/atomic_file.o: core/atomic_file.c core/atomic_file.h
-core/atomic_file.h:

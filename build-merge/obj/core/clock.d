@@ -1,2 +1,0 @@
-build-merge/obj/core/clock.o: core/clock.c core/clock.h
-core/clock.h:

@@ -1,3 +1,0 @@
-build-merge/obj/core/strmap.o: core/strmap.c core/strmap.h core/keyhash.h
-core/strmap.h:
-core/keyhash.h:

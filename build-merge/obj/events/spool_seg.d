@@ -1,9 +1,0 @@
-build-merge/obj/events/spool_seg.o: events/spool_seg.c events/spool_crc.h \
- events/spool_format.h events/spool_priv.h events/spool.h core/clock.h \
- core/logq.h
-events/spool_crc.h:
-events/spool_format.h:
-events/spool_priv.h:
-events/spool.h:
-core/clock.h:
-core/logq.h:

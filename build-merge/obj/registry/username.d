@@ -1,3 +1,0 @@
-build-merge/obj/registry/username.o: registry/username.c \
- registry/username.h
-registry/username.h:
