@@ -7,7 +7,6 @@
 #include <mosquitto_broker.h>
 #include <mosquitto_plugin.h>
 
-#include "cluster/cluster.h"
 #include "plugin/callbacks.h"
 #include "plugin/iothub.h"
 #include "plugin/tick.h"
@@ -32,15 +31,14 @@ static int cb_message(int event, void *event_data, void *userdata)
 {
 	struct mosquitto_evt_message *ed = event_data;
 	struct iothub *ih = userdata;
-	size_t n;
 
 	(void)event;
 	/* Runs before the broker acknowledges the publish (docs/MOSQUITTO.md
 	 * §4): once this returns, the event is spooled and survives a crash. */
 	emit_publish(ih, ed->client, ed->topic, ed->payload, ed->payloadlen, ed->qos, ed->retain);
-	n = autosub_deliver(ih, ed->topic, ed->payload, ed->payloadlen, ed->qos);
-	/* The single-node path's only cost of cluster mode: this branch. */
-	if(ih->cluster) cluster_route(ih->cluster, ed->topic, ed->payload, ed->payloadlen, ed->qos, n);
+	/* Auto-subscribers here, then (cluster mode: one branch on the
+	 * single-node path) the nodes that hold the others. */
+	fleet_publish(ih, ed->topic, ed->payload, ed->payloadlen, ed->qos);
 	return MOSQ_ERR_SUCCESS;
 }
 
