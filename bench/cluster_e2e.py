@@ -131,8 +131,10 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--commands', type=int, default=300)
     ap.add_argument('--nodes', default='1,3,5')
+    ap.add_argument('--out', help='directory for results.json and summary.txt '
+                    '(default bench/out/cluster-<time>)')
     args = ap.parse_args()
-    out_dir = REPO / 'bench' / 'out' / time.strftime('cluster-%Y%m%d-%H%M%S')
+    out_dir = Path(args.out) if args.out else REPO / 'bench' / 'out' / time.strftime('cluster-%Y%m%d-%H%M%S')
     out_dir.mkdir(parents=True, exist_ok=True)
     session = harness.Session()
     results = {'commands': args.commands}
