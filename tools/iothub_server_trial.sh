@@ -272,11 +272,22 @@ CLIENT_ID="$PRODUCT/$DN/trial"   # the DeviceSDK's shape: raw '/' in the kick UR
 # 3.2 the device connects with the returned credentials, and subscribes to nothing
 LOG1=$RUN/device1.log
 start_device "$LOG1" "$USERNAME" "$SECRET" "$CLIENT_ID"
+DEV1_PID=$DEVICE_PID
 if wait_for 10 dev_log_has "$LOG1" '^CONNECTED [0-9.]* 0$'; then
     pass "connect: $USERNAME connected (client id $CLIENT_ID), CONNACK 0"
 else
     fail "connect: $USERNAME: $(cat "$LOG1" "$LOG1.err" 2>/dev/null | tail -n 3)"
 fi
+
+# A second device of the product, untagged: it must get none of the first one's
+# commands, nor the tag commands.
+code=$(http POST /devices "{\"product_name\":\"$PRODUCT\"}")
+DN_B=$(json_field device_name <"$HTTP_BODY" 2>/dev/null)
+SECRET_B=$(json_field secret <"$HTTP_BODY" 2>/dev/null)
+LOG_B=$RUN/device_other.log
+start_device "$LOG_B" "$PRODUCT/$DN_B" "$SECRET_B" "$PRODUCT/$DN_B/trial"
+check "connect: a second, untagged device $PRODUCT/$DN_B connected" \
+    wait_for 10 dev_log_has "$LOG_B" '^CONNECTED [0-9.]* 0$'
 
 # 3.3 event_handler.js consumed our client.connected event (and the status publish)
 if wait_for 15 connected_again && wait_for 15 server_db "$PRODUCT" "$DN" device.device_status >/dev/null \
@@ -329,6 +340,9 @@ else
     fail "tag command: POST /tags/... -> HTTP $code $(head -c 200 "$HTTP_BODY"); device log: $(tail -n 2 "$LOG1")"
 fi
 
+check "isolation: the second device got none of these (its log has no MSG line)" \
+    eval "! grep -q '^MSG' '$LOG_B'"
+
 # 3.7 a base64 command sent form-encoded, as the server's samples/ping.js sends
 # it: the device gets the base64 text untouched (the topic says base64)
 curl -sS -o "$HTTP_BODY" -w '%{http_code}' --data-urlencode command=ping --data-urlencode data=AAECAw== \
@@ -343,7 +357,7 @@ fi
 
 # 3.8 a command with a TTL for an offline device is queued in its persistent
 # session and delivered when it reconnects
-kill "$DEVICE_PID" 2>/dev/null; wait "$DEVICE_PID" 2>/dev/null
+kill "$DEV1_PID" 2>/dev/null; wait "$DEV1_PID" 2>/dev/null
 wait_for 15 offline_seen
 code=$(http POST "/devices/$USERNAME/command" '{"command":"later","data":"queued","ttl":3600}')
 REQ=$(json_field request_id <"$HTTP_BODY" 2>/dev/null)
