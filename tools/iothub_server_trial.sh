@@ -74,25 +74,10 @@ check() {  # description command...: PASS when the command succeeds
     if "$@"; then pass "$what"; else fail "$what"; fi
 }
 
-cleanup() {
-    set +e
-    for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
-        kill "${PIDS[i]}" 2>/dev/null
-        wait "${PIDS[i]}" 2>/dev/null
-    done
-    "$ROOT/tools/rabbitmq_node.sh" stop "$RUN/rabbitmq" >/dev/null 2>&1
-}
-trap cleanup EXIT
+# shellcheck source=tools/stack_lib.sh
+. "$ROOT/tools/stack_lib.sh"
+trap 'stack_stop "$RUN/rabbitmq"' EXIT
 trap 'exit 130' INT TERM
-
-wait_port() {  # port seconds what
-    for _ in $(seq 1 $(($2 * 10))); do
-        if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-        sleep 0.1
-    done
-    say "iothub-trial: $3 did not start on 127.0.0.1:$1 (logs in $RUN)" >&2
-    exit 1
-}
 
 wait_for() {  # seconds command...: poll until the command succeeds
     local end=$((SECONDS + $1)); shift
@@ -119,7 +104,7 @@ print(v if not isinstance(v, bool) else str(v).lower())' "$1"
 if [ -z "${MONGO_URI:-}" ]; then
     "$PY" "$ROOT/tools/mongo_standin.py" --port "$MONGO_PORT" >"$RUN/mongo-standin.log" 2>&1 &
     PIDS+=($!)
-    wait_port "$MONGO_PORT" 30 "the Mongo stand-in"
+    wait_port 127.0.0.1 "$MONGO_PORT" 30 "the Mongo stand-in"
     MONGO_URI="mongodb://127.0.0.1:$MONGO_PORT"
 fi
 say "iothub-trial: starting RabbitMQ on 127.0.0.1:$AMQP_PORT (takes ~10 s)..."
@@ -128,7 +113,7 @@ AMQP_URI="amqp://guest:guest@127.0.0.1:$AMQP_PORT/"
 redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save '' --appendonly no \
     --dir "$RUN" >"$RUN/redis.log" 2>&1 &
 PIDS+=($!)
-wait_port "$REDIS_PORT" 10 redis-server
+wait_port 127.0.0.1 "$REDIS_PORT" 10 redis-server
 
 # The server's settings, and the plugin's options that must match them.
 EMQX_APP_ID=iothub-trial
@@ -155,8 +140,8 @@ CONF=$RUN/mosquitto.conf
 } >"$CONF"
 mosquitto -c "$CONF" >"$RUN/mosquitto.log" 2>&1 &
 PIDS+=($!)
-wait_port "$MQTT_PORT" 20 mosquitto
-wait_port "$API_PORT" 20 "the plugin's HTTP API"
+wait_port 127.0.0.1 "$MQTT_PORT" 20 mosquitto
+wait_port 127.0.0.1 "$API_PORT" 20 "the plugin's HTTP API"
 # event_handler.js binds its queues to mqtt.events without declaring it: the
 # plugin declares the exchange once its AMQP connection is up.
 exchange_up() { "$ROOT/tools/rabbitmq_node.sh" ctl "$RUN/rabbitmq" list_exchanges name 2>/dev/null | grep -qx mqtt.events; }
@@ -170,7 +155,7 @@ export PORT=$SERVER_PORT MONGODB_URL="$MONGO_URI/iothub" JWT_SECRET EMQX_APP_ID 
 PIDS+=($!)
 (cd "$SERVER" && exec node event_handler.js) >"$RUN/event_handler.log" 2>&1 &
 PIDS+=($!)
-wait_port "$SERVER_PORT" 30 "the IotHub server"
+wait_port 127.0.0.1 "$SERVER_PORT" 30 "the IotHub server"
 queues_up() {
     local q
     q=$("$ROOT/tools/rabbitmq_node.sh" ctl "$RUN/rabbitmq" list_queues name consumers 2>/dev/null)
@@ -227,6 +212,16 @@ device_connection() {  # P D FIELD: the server's REST view (GET /devices/P/D)
 refused() {  # USERNAME SECRET CLIENTID: the broker refuses the CONNECT
     ! mosquitto_pub -p "$MQTT_PORT" -u "$1" -P "$2" -i "$3" -t "update_status/$1/x" -m x -q 1 \
         >"$RUN/refused.out" 2>&1 && grep -qi "not authori" "$RUN/refused.out"
+}
+delivered_step() {  # WHAT CODE LOG TOPIC_HEAD TOPIC_TAIL_RE PAYLOAD: the server answered CODE
+    # with a request_id REQ in $HTTP_BODY; the device must log TOPIC_HEAD REQ TOPIC_TAIL_RE PAYLOAD
+    local req
+    req=$(json_field request_id <"$HTTP_BODY" 2>/dev/null)
+    if [ "$2" = 200 ] && [ -n "$req" ] && wait_for 10 dev_log_has "$3" "^MSG [0-9.]* $4$req$5 $6\$"; then
+        pass "$1 -> 200; device got $4$req"
+    else
+        fail "$1 -> HTTP $2 $(head -c 200 "$HTTP_BODY"); device log: $(tail -n 2 "$3")"
+    fi
 }
 kick_step() {  # WHAT LOG METHOD PATH: the server call must drop the device within 1 s
     local what=$1 log=$2 t0 t1 code ms
@@ -312,13 +307,7 @@ check "events: the device's upload_data reached the server (GET /messages/$PRODU
 
 # 3.4 a command from the server reaches the device that never subscribed
 code=$(http POST "/devices/$USERNAME/command" '{"command":"ping","data":"hello-cmd"}')
-REQ=$(json_field request_id <"$HTTP_BODY" 2>/dev/null)
-if [ "$code" = 200 ] && [ -n "$REQ" ] \
-    && wait_for 5 dev_log_has "$LOG1" "^MSG [0-9.]* cmd/$USERNAME/ping/plain/$REQ hello-cmd$"; then
-    pass "command: POST /devices/$USERNAME/command -> 200; device got cmd/$USERNAME/ping/plain/$REQ"
-else
-    fail "command: POST .../command -> HTTP $code $(head -c 200 "$HTTP_BODY"); device log: $(tail -n 2 "$LOG1")"
-fi
+delivered_step "command: POST /devices/$USERNAME/command" "$code" "$LOG1" "cmd/$USERNAME/ping/plain/" "" hello-cmd
 
 # 3.5 an RPC round trip: rpc/... to the device, its rpc_resp/... back through
 # RabbitMQ, event_handler.js and redis to the waiting HTTP request
@@ -332,43 +321,30 @@ fi
 
 # 3.6 a tag command reaches the tagged device that never subscribed
 code=$(http POST "/tags/$PRODUCT/$TAG/command" '{"command":"lights","data":"off"}')
-REQ=$(json_field request_id <"$HTTP_BODY" 2>/dev/null)
-if [ "$code" = 200 ] && [ -n "$REQ" ] \
-    && wait_for 5 dev_log_has "$LOG1" "^MSG [0-9.]* tags/$PRODUCT/$TAG/cmd/lights/plain/$REQ off$"; then
-    pass "tag command: POST /tags/$PRODUCT/$TAG/command -> 200; device got tags/$PRODUCT/$TAG/cmd/lights/plain/$REQ"
-else
-    fail "tag command: POST /tags/... -> HTTP $code $(head -c 200 "$HTTP_BODY"); device log: $(tail -n 2 "$LOG1")"
-fi
+delivered_step "tag command: POST /tags/$PRODUCT/$TAG/command" "$code" "$LOG1" "tags/$PRODUCT/$TAG/cmd/lights/plain/" "" off
 
 check "isolation: the second device got none of these (its log has no MSG line)" \
     eval "! grep -q '^MSG' '$LOG_B'"
 
 # 3.7 a base64 command sent form-encoded, as the server's samples/ping.js sends
 # it: the device gets the base64 text untouched (the topic says base64)
-curl -sS -o "$HTTP_BODY" -w '%{http_code}' --data-urlencode command=ping --data-urlencode data=AAECAw== \
-    --data-urlencode encoding=base64 "$API/devices/$USERNAME/command" >"$RUN/code" 2>>"$RUN/curl.log"
-REQ=$(json_field request_id <"$HTTP_BODY" 2>/dev/null)
-if [ "$(cat "$RUN/code")" = 200 ] && [ -n "$REQ" ] \
-    && wait_for 5 dev_log_has "$LOG1" "^MSG [0-9.]* cmd/$USERNAME/ping/base64/$REQ AAECAw==$"; then
-    pass "base64 command (form-encoded, as samples/ping.js): device got cmd/$USERNAME/ping/base64/$REQ with the base64 text"
-else
-    fail "base64 command: HTTP $(cat "$RUN/code") $(head -c 200 "$HTTP_BODY"); device log: $(tail -n 2 "$LOG1")"
-fi
+code=$(curl -sS -o "$HTTP_BODY" -w '%{http_code}' --data-urlencode command=ping --data-urlencode data=AAECAw== \
+    --data-urlencode encoding=base64 "$API/devices/$USERNAME/command" 2>>"$RUN/curl.log")
+delivered_step "base64 command (form-encoded, as samples/ping.js): POST /devices/$USERNAME/command" "$code" "$LOG1" \
+    "cmd/$USERNAME/ping/base64/" "" AAECAw==
 
 # 3.8 a command with a TTL for an offline device is queued in its persistent
 # session and delivered when it reconnects
 kill "$DEV1_PID" 2>/dev/null; wait "$DEV1_PID" 2>/dev/null
 wait_for 15 offline_seen
 code=$(http POST "/devices/$USERNAME/command" '{"command":"later","data":"queued","ttl":3600}')
-REQ=$(json_field request_id <"$HTTP_BODY" 2>/dev/null)
-sleep 1   # the server publishes after it answers
+# The server publishes after it answers: wait until the API took the message.
+published() { grep -A1 "^published to cmd/$USERNAME/later/" "$RUN/server.log" | grep -q "statusCode: 200"; }
+wait_for 10 published
 LOG1=$RUN/device1b.log
 start_device "$LOG1" "$USERNAME" "$SECRET" "$CLIENT_ID"
-if [ "$code" = 200 ] && wait_for 10 dev_log_has "$LOG1" "^MSG [0-9.]* cmd/$USERNAME/later/plain/$REQ/[0-9]* queued$"; then
-    pass "offline command: sent while the device was away (ttl 3600), delivered on its reconnect"
-else
-    fail "offline command: HTTP $code; device log: $(tail -n 2 "$LOG1")"
-fi
+delivered_step "offline command: sent while the device was away (ttl 3600), on its reconnect" "$code" "$LOG1" \
+    "cmd/$USERNAME/later/plain/" "/[0-9]*" queued
 wait_for 10 dev_log_has "$LOG1" '^CONNECTED [0-9.]* 0$'
 wait_for 15 connected_again
 
