@@ -175,9 +175,10 @@ http() {  # METHOD PATH [JSON]: prints the status; the body goes to $HTTP_BODY
     curl "${args[@]}" 2>>"$RUN/curl.log" || echo 000
 }
 dev_log_has() { grep -q -- "$2" "$1" 2>/dev/null; }
-start_device() {  # LOG USERNAME SECRET CLIENTID: a persistent session, as the DeviceSDK's
-    $DEVICE --port "$MQTT_PORT" --username "$2" --password "$3" --client-id "$4" --log "$1" \
-        --persistent >>"$1.err" 2>&1 &
+start_device() {  # LOG USERNAME SECRET CLIENTID [--subscribe FILTER]...: a persistent session, as the DeviceSDK's
+    local log=$1 user=$2 pass=$3 cid=$4; shift 4
+    $DEVICE --port "$MQTT_PORT" --username "$user" --password "$pass" --client-id "$cid" --log "$log" \
+        --persistent "$@" >>"$log.err" 2>&1 &
     PIDS+=($!)
     DEVICE_PID=$!
 }
@@ -284,6 +285,18 @@ start_device "$LOG_B" "$PRODUCT/$DN_B" "$SECRET_B" "$PRODUCT/$DN_B/trial"
 check "connect: a second, untagged device $PRODUCT/$DN_B connected" \
     wait_for 10 dev_log_has "$LOG_B" '^CONNECTED [0-9.]* 0$'
 
+# A third device, tagged too, that subscribes itself to its commands and tag
+# commands, as the DeviceSDK does after $set_tags: it must get each once.
+code=$(http POST /devices "{\"product_name\":\"$PRODUCT\"}")
+DN_C=$(json_field device_name <"$HTTP_BODY" 2>/dev/null)
+SECRET_C=$(json_field secret <"$HTTP_BODY" 2>/dev/null)
+"$CTL" --config "$CONF" tags set "$PRODUCT/$DN_C" "$TAG" >>"$RUN/ctl.log" 2>&1
+LOG_C=$RUN/device_subscribed.log
+start_device "$LOG_C" "$PRODUCT/$DN_C" "$SECRET_C" "$PRODUCT/$DN_C/trial" \
+    --subscribe "cmd/$PRODUCT/$DN_C/+/+/+/#" --subscribe "tags/$PRODUCT/+/cmd/+/+/+/#"
+check "connect: a third device $PRODUCT/$DN_C, tagged $TAG, connected and subscribed itself" \
+    wait_for 10 dev_log_has "$LOG_C" '^CONNECTED [0-9.]* 0$'
+
 # 3.3 event_handler.js consumed our client.connected event (and the status publish)
 if wait_for 15 connected_again && wait_for 15 server_db "$PRODUCT" "$DN" device.device_status >/dev/null \
     && wait_for 15 device_connection "$PRODUCT" "$DN" connections.0.connected >/dev/null \
@@ -325,6 +338,14 @@ delivered_step "tag command: POST /tags/$PRODUCT/$TAG/command" "$code" "$LOG1" "
 
 check "isolation: the second device got none of these (its log has no MSG line)" \
     eval "! grep -q '^MSG' '$LOG_B'"
+
+code=$(http POST "/devices/$PRODUCT/$DN_C/command" '{"command":"ping","data":"self-subscribed"}')
+delivered_step "command to the self-subscribed device: POST /devices/$PRODUCT/$DN_C/command" "$code" "$LOG_C" \
+    "cmd/$PRODUCT/$DN_C/ping/plain/" "" self-subscribed
+# Its command came after the tag command: a duplicate of either would be in by now.
+once() { [ "$(grep -c "^MSG [0-9.]* $1" "$LOG_C")" = 1 ]; }
+check "at most once: the self-subscribed device got the tag command once and its command once" \
+    eval 'once "tags/$PRODUCT/$TAG/cmd/lights/" && once "cmd/$PRODUCT/$DN_C/ping/"'
 
 # 3.7 a base64 command sent form-encoded, as the server's samples/ping.js sends
 # it: the device gets the base64 text untouched (the topic says base64)

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause
-"""A device as tools/iothub_server_trial.sh needs one: it connects, NEVER
-subscribes, and logs what the broker delivers to it anyway.
+"""A device as tools/iothub_server_trial.sh needs one: it connects, does not
+subscribe (unless --subscribe), and logs what the broker delivers to it.
 
     tools/iothub_trial_device.py --port N --username P/D --password S \
         --client-id ID --log FILE
@@ -38,6 +38,9 @@ def main():
     ap.add_argument("--log", required=True)
     ap.add_argument("--persistent", action="store_true",
                     help="clean session off, as the IotHub DeviceSDK connects")
+    ap.add_argument("--subscribe", action="append", default=[], metavar="FILTER",
+                    help="subscribe to FILTER after all (repeatable), as the DeviceSDK does "
+                         "for its tags after $set_tags")
     args = ap.parse_args()
     product, device = args.username.split("/", 1)
     out = open(args.log, "a", buffering=1)
@@ -49,6 +52,8 @@ def main():
     def on_connect(client, userdata, flags, rc):
         log("CONNECTED", "%.3f" % time.time(), rc)
         if rc == 0:
+            for flt in args.subscribe:
+                client.subscribe(flt, qos=1)
             client.publish("update_status/%s/%s/%s" % (product, device, os.urandom(6).hex()),
                            '{"online":true}', qos=1)
             client.publish("upload_data/%s/%s/temperature/%s" % (product, device, os.urandom(6).hex()),
