@@ -24,7 +24,8 @@
 #   TRIAL_AMQP_PORT    RabbitMQ                (default 21672)
 #   TRIAL_MONGO_PORT   Mongo stand-in          (default 21017)
 #   TRIAL_REDIS_PORT   redis-server            (default 21379)
-#   MONGO_URI          use this MongoDB instead of the stand-in
+#   MONGO_URI          use this MongoDB (mongodb://HOST:PORT, no path) instead
+#                      of the stand-in; the trial writes to its database iothub
 #   KEEP=1             leave everything running at the end (Ctrl-C stops it)
 #
 # InfluxDB is not started: the server only writes connection history to it
@@ -59,9 +60,16 @@ CTL=$ROOT/build/iothubctl
 DEVICE="$PY $ROOT/tools/iothub_trial_device.py"
 [ -x "$CTL" ] && [ -f "$ROOT/build/mosquitto_iothub.so" ] || { echo "iothub-trial: run 'make all' first" >&2; exit 2; }
 
+# A fresh state directory each run; one this script did not make is never
+# emptied.
+if [ -d "$RUN" ] && [ ! -e "$RUN/.iothub-trial" ] && [ -n "$(ls -A "$RUN")" ]; then
+    echo "iothub-trial: $RUN exists and is not a trial directory; set TRIAL_DIR elsewhere" >&2
+    exit 2
+fi
 rm -rf "$RUN"
 mkdir -p "$RUN"
 RUN=$(cd "$RUN" && pwd)
+touch "$RUN/.iothub-trial"
 PIDS=()
 FAILS=0
 PASSES=0
