@@ -25,6 +25,7 @@ PACKAGES=(
     rabbitmq-server
     python3-mockupdb python3-mongomock python3-pymongo
     python3-paho-mqtt python3-pika python3-pytest python3-cryptography
+    redis-server    # only tools/iothub_server_trial.sh: the IotHub server's RPC path uses Redis
 )
 
 missing=()

@@ -33,27 +33,15 @@ RUN=$(cd "$RUN" && pwd)
 
 say() { printf '%s\n' "$*"; }
 
+# shellcheck source=tools/stack_lib.sh
+. "$ROOT/tools/stack_lib.sh"
+
 cleanup() {
-    set +e
-    # Newest first: the broker goes while its registry is still there.
-    for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
-        kill "${PIDS[i]}" 2>/dev/null
-        wait "${PIDS[i]}" 2>/dev/null
-    done
-    "$ROOT/tools/rabbitmq_node.sh" stop "$RUN/rabbitmq" >/dev/null 2>&1
+    stack_stop "$RUN/rabbitmq"
     say "iothub: stopped."
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-wait_port() {  # host port seconds what
-    for _ in $(seq 1 $(($3 * 10))); do
-        if (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; then return 0; fi
-        sleep 0.1
-    done
-    say "iothub: $4 did not start on $1:$2" >&2
-    exit 1
-}
 
 # ---- 1. the registry -------------------------------------------------------
 if [ -n "${MONGO_URI:-}" ]; then
