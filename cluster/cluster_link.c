@@ -6,7 +6,6 @@
 #include <inttypes.h>
 #include <poll.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +24,7 @@
 #include "core/config.h"
 #include "core/logq.h"
 #include "core/strmap.h"
+#include "core/wake.h"
 #include "events/amqp_conn.h"
 
 #define CH_PUB 1                 /* publishes (confirm mode) and the consumer */
@@ -34,17 +34,10 @@
 #define POLL_MS 200              /* heartbeats are served at least this often */
 #define LOCK_QUEUE_PREFIX "iothub.lock."
 /*
- * Waking the broker. Mosquitto 2.0.11 gives plugins no way to wake its
- * loop, which sleeps up to 100 ms in epoll_wait when idle, and TICK (where
- * the broker thread takes what arrived) runs once per loop: a routed
- * command would wait for the next idle wake-up. A signal to the broker's
- * thread interrupts epoll_wait (EINTR, which mux_epoll.c ignores), the loop
- * runs, and TICK comes at once. The handler does nothing; SA_RESTART keeps
- * every other system call of that thread going, and the calls it cannot
- * restart (poll) are retried on EINTR by libmongoc (MONGOC_ERRNO_IS_AGAIN)
- * and mosquitto alike. One signal per TICK at most (wake_pending).
+ * Waking the broker: what arrives for the broker thread wakes it through
+ * core/wake.h, at most once per TICK (coalesced there), so a routed command
+ * does not wait for the loop's next idle wake-up.
  */
-#define WAKE_SIGNAL (SIGRTMIN + 4)
 
 enum op_kind { OP_BIND, OP_UNBIND, OP_PUBLISH, OP_ACK };
 
@@ -103,16 +96,7 @@ struct cluster_link {
 	_Atomic uint64_t n_published, n_confirmed, n_received, n_acked, n_returned, n_reconnects,
 		n_bindings, n_binds, n_unbinds, n_dropped, n_key_ops;
 	_Atomic bool connected;
-	pthread_t broker_thread;
-	_Atomic bool wake_pending;
-	bool wake_installed;
-	struct sigaction wake_old;
 };
-
-static void on_wake_signal(int sig)
-{
-	(void)sig; /* its only purpose is interrupting epoll_wait */
-}
 
 static void out_free(struct out *o)
 {
@@ -158,9 +142,7 @@ static void push_in(struct cluster_link *l, struct cluster_msg *m)
 	*l->in_tail = m;
 	l->in_tail = &m->next;
 	pthread_mutex_unlock(&l->lock);
-	if(l->wake_installed && !atomic_exchange(&l->wake_pending, true)){
-		pthread_kill(l->broker_thread, WAKE_SIGNAL);
-	}
+	ih_wake_broker();
 }
 
 /* ------------------------------------------------------------------ */
@@ -250,8 +232,8 @@ struct cluster_msg *cluster_link_take(struct cluster_link *l)
 {
 	struct cluster_msg *m;
 
-	/* First: whatever arrives from now on wakes the broker again. */
-	atomic_store(&l->wake_pending, false);
+	/* The tick called ih_wake_tick before this: whatever arrives from now
+	 * on wakes the broker again. */
 	pthread_mutex_lock(&l->lock);
 	m = l->in;
 	l->in = NULL;
@@ -840,17 +822,6 @@ int cluster_link_start(struct cluster_link **out, const struct ih_config *cfg, c
 		snprintf(err, errlen, "eventfd: %s", strerror(errno));
 		return -1;
 	}
-	/* The broker thread calls this: it is the thread to wake. */
-	l->broker_thread = pthread_self();
-	{
-		struct sigaction sa;
-
-		memset(&sa, 0, sizeof(sa));
-		sa.sa_handler = on_wake_signal;
-		sa.sa_flags = SA_RESTART;
-		sigemptyset(&sa.sa_mask);
-		l->wake_installed = sigaction(WAKE_SIGNAL, &sa, &l->wake_old) == 0;
-	}
 	if(pthread_create(&l->thread, NULL, link_main, l)){
 		snprintf(err, errlen, "cannot start the cluster thread");
 		return -1;
@@ -893,9 +864,6 @@ void cluster_link_stop(struct cluster_link *l)
 		wake(l);
 		pthread_join(l->thread, NULL);
 	}
-	/* No thread left to send it: the broker's own disposition comes back
-	 * before this code can be unloaded. */
-	if(l->wake_installed) sigaction(WAKE_SIGNAL, &l->wake_old, NULL);
 	ih_logq_drain(&l->log);
 	while(l->ops){
 		struct op *o = l->ops;

@@ -5,21 +5,12 @@
  * the broker thread, from MOSQ_EVT_TICK, where calling the broker is
  * allowed, and answers them.
  *
- * Waking the broker (docs/MOSQUITTO.md, "Waking the broker thread"): the
- * broker sleeps in epoll_wait for up to 100 ms between loop iterations, and
- * the TICK callback runs once per iteration. After queueing a request the
- * HTTP thread sends SIGURG to the broker thread with pthread_kill. Our
- * handler is installed without SA_RESTART, and SIGURG is not in the set
- * Mosquitto blocks around epoll_wait, so epoll_wait returns EINTR (which
- * mux_epoll.c ignores), the loop runs to plugin__handle_tick at once, and
- * what we publish from the tick is queued by queue_plugin_msgs at the top
- * of the very next iteration, before the broker sleeps again. SIGURG's
- * default action is to ignore it, so restoring the previous disposition at
- * cleanup leaves no trap behind; Mosquitto has no use for it.
+ * Waking the broker: the HTTP thread that queued a request wakes the
+ * broker thread through core/wake.h (installed by iothub_init), and repeats
+ * it until answered; the tick performs the request, and what it publishes
+ * is queued by queue_plugin_msgs at the top of the very next iteration,
+ * before the broker sleeps again (docs/MOSQUITTO.md §12).
  */
-#include <errno.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,27 +25,11 @@
 #include "plugin/conn.h"
 #include "plugin/iothub.h"
 
-#define API_WAKE_SIGNAL SIGURG
 #define API_SUBS_MAX 64   /* server-side subscriptions per connection */
 
 struct api_glue {
 	struct api_server *server;
-	pthread_t broker_thread;     /* set before the server starts; read-only after */
-	struct sigaction old_action;
 };
-
-static void on_wake(int sig)
-{
-	(void)sig; /* interrupting epoll_wait is the whole point */
-}
-
-/* HTTP thread: no broker call, only a signal. */
-static void wake_broker(void *ud)
-{
-	struct api_glue *g = ud;
-
-	pthread_kill(g->broker_thread, API_WAKE_SIGNAL);
-}
 
 /* ------------------------------------------------------------------ */
 /* answers                                                              */
@@ -320,26 +295,13 @@ void api_glue_tick(struct iothub *ih)
 int api_glue_init(struct iothub *ih)
 {
 	struct api_glue *g;
-	struct sigaction sa;
 	int rc;
 
 	if(ih->cfg.http_api_listen == NULL) return MOSQ_ERR_SUCCESS;
 	g = mosquitto_calloc(1, sizeof(*g));
 	if(g == NULL) return MOSQ_ERR_NOMEM;
-	/* plugin_init runs on the broker thread: the one to wake. */
-	g->broker_thread = pthread_self();
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_wake;
-	sigemptyset(&sa.sa_mask);
-	sa.sa_flags = 0; /* no SA_RESTART: epoll_wait must return EINTR */
-	if(sigaction(API_WAKE_SIGNAL, &sa, &g->old_action)){
-		mosquitto_log_printf(MOSQ_LOG_ERR, "iothub: http api: cannot install the wake-up signal handler: %s",
-				strerror(errno));
-		mosquitto_free(g);
-		return MOSQ_ERR_UNKNOWN;
-	}
 	ih->api = g; /* from here api_glue_cleanup undoes it */
-	rc = api_server_start(&g->server, &ih->cfg, wake_broker, g);
+	rc = api_server_start(&g->server, &ih->cfg);
 	if(rc){
 		api_glue_cleanup(ih);
 		return rc;
@@ -352,9 +314,8 @@ void api_glue_cleanup(struct iothub *ih)
 	struct api_glue *g = ih->api;
 
 	if(g == NULL) return;
-	/* Stops the HTTP threads first: nothing calls wake_broker afterwards. */
+	/* Stops the HTTP threads: none wakes the broker afterwards. */
 	api_server_stop(g->server);
-	sigaction(API_WAKE_SIGNAL, &g->old_action, NULL);
 	mosquitto_free(g);
 	ih->api = NULL;
 }

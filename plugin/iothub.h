@@ -60,6 +60,7 @@ struct iothub {
 	struct ih_session_check *session_checks; /* resumed sessions to confirm */
 	int64_t token_next_expiry;      /* wall-clock s of the first token to lapse; 0: none */
 	struct api_glue *api;           /* NULL when the HTTP API is off */
+	bool wake_on;                   /* core/wake.h installed (API or cluster on) */
 	time_t next_revalidate;
 	time_t next_stats;
 	char *preload_path;             /* owned; NULL: auth_preload off */
