@@ -310,8 +310,43 @@ bool cluster_takeover_begin(struct cluster *cl, const char *client_id, const cha
 	return true;
 }
 
+int cluster_whois(struct cluster *cl, const char *client_id)
+{
+	char key[CLUSTER_KEY_MAX + 1];
+
+	if(cluster_key_client(client_id, key) < 0) return -1;
+	/* The holder is the one node bound to c.<client id> (its own queue may
+	 * be ours: an offline session held here); nobody: RabbitMQ returns it. */
+	return cluster_link_publish(cl->link, "whois", key, NULL, 0, client_id, NULL, 0, true);
+}
+
 /* ------------------------------------------------------------------ */
 /* incoming                                                            */
+
+static void on_whois(struct cluster *cl, const struct cluster_msg *m)
+{
+	char key[CLUSTER_KEY_MAX + 1];
+	char *json;
+
+	if(m->arg == NULL || m->origin[0] == '\0' || cluster_key_node(m->origin, key) < 0) return;
+	json = cl->h->client_json(cl->ud, m->arg);
+	if(json == NULL) return; /* not (any more) here: the asker's wait runs out */
+	cluster_link_publish(cl->link, "client", key, NULL, 0, m->arg, json, strlen(json), false);
+	mosquitto_free(json);
+}
+
+static void on_client(struct cluster *cl, const struct cluster_msg *m)
+{
+	char *json;
+
+	if(m->arg == NULL) return;
+	json = mosquitto_malloc(m->len + 1);
+	if(json == NULL) return;
+	memcpy(json, m->body, m->len);
+	json[m->len] = '\0';
+	cl->h->client_answer(cl->ud, m->arg, json);
+	mosquitto_free(json);
+}
 
 static void takeover_done(struct cluster *cl, const char *client_id, bool timed_out)
 {
@@ -561,6 +596,15 @@ static bool on_message(struct cluster *cl, struct cluster_msg *m)
 			break;
 		case CLUSTER_MSG_STATS:
 			if(!own) peer_update(cl, m->origin, m->body, m->len);
+			break;
+		case CLUSTER_MSG_WHOIS:
+			on_whois(cl, m); /* also our own: an offline session held here */
+			break;
+		case CLUSTER_MSG_CLIENT:
+			on_client(cl, m);
+			break;
+		case CLUSTER_MSG_WHOIS_RETURNED:
+			if(m->arg) cl->h->client_answer(cl->ud, m->arg, NULL);
 			break;
 		case CLUSTER_MSG_RELEASED:
 		case CLUSTER_MSG_RETURNED:

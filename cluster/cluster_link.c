@@ -568,6 +568,8 @@ static enum cluster_msg_kind kind_of(const amqp_basic_properties_t *p)
 		if(IS("takeover")) return CLUSTER_MSG_TAKEOVER;
 		if(IS("released")) return CLUSTER_MSG_RELEASED;
 		if(IS("stats")) return CLUSTER_MSG_STATS;
+		if(IS("whois")) return CLUSTER_MSG_WHOIS;
+		if(IS("client")) return CLUSTER_MSG_CLIENT;
 #undef IS
 	}
 	return CLUSTER_MSG_ROUTE; /* the platform's AMQP downlink sets no type */
@@ -589,7 +591,9 @@ static int take_message(struct cluster_link *l, uint64_t tag, bool returned, cha
 	m = calloc(1, sizeof(*m));
 	if(m == NULL) goto nomem;
 	if(!(msg.properties._flags & AMQP_BASIC_HEADERS_FLAG)) h = &amqp_empty_table;
-	m->kind = returned ? CLUSTER_MSG_RETURNED : kind_of(&msg.properties);
+	m->kind = kind_of(&msg.properties);
+	/* Only takeovers and whois are mandatory: a return is one of those. */
+	if(returned) m->kind = m->kind == CLUSTER_MSG_WHOIS ? CLUSTER_MSG_WHOIS_RETURNED : CLUSTER_MSG_RETURNED;
 	m->topic = header_str(h, "topic");
 	m->origin = header_str(h, "origin");
 	m->arg = header_str(h, "arg");
