@@ -109,6 +109,7 @@ struct api_job *api_server_take(struct api_server *s)
 	pthread_mutex_lock(&s->lock);
 	list = s->head;
 	s->head = s->tail = NULL;
+	for(struct api_job *j = list; j; j = j->next) j->taken = true;
 	pthread_mutex_unlock(&s->lock);
 	return list;
 }
@@ -185,7 +186,10 @@ static bool run_job(struct api_server *s, struct api_job *j)
 			break;
 		}
 		add_ms(&slice, API_JOB_REWAKE_MS);
-		if(pthread_cond_timedwait(&s->cond, &s->lock, &slice) == ETIMEDOUT && !j->done){
+		/* Once taken, the broker thread has it (a fleet lookup may still
+		 * wait for another node, whose answer wakes the broker itself):
+		 * repeating the signal would only spin the tick. */
+		if(pthread_cond_timedwait(&s->cond, &s->lock, &slice) == ETIMEDOUT && !j->done && !j->taken){
 			pthread_mutex_unlock(&s->lock);
 			ih_wake_broker_again(); /* the first landed outside epoll_wait (core/wake.h) */
 			pthread_mutex_lock(&s->lock);

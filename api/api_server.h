@@ -29,7 +29,8 @@ struct api_server;
 
 /* How long an HTTP thread waits for the broker before answering 503. */
 #define API_JOB_WAIT_MS 5000
-/* While waiting, the wake-up is repeated this often (ih_wake_broker_again):
+/* While waiting, until the broker thread took the job, the wake-up is
+ * repeated this often (ih_wake_broker_again):
  * a wake that lands just before the broker enters epoll_wait would
  * otherwise wait a tick (core/wake.h, "The one gap"). */
 #define API_JOB_REWAKE_MS 2
@@ -45,6 +46,7 @@ struct api_job {
 	char *body;                 /* owned (libc malloc); JSON, or the stats JSON for metrics */
 	size_t body_len;
 	/* Under the server lock. */
+	bool taken;                 /* the broker thread took it: no more wake-ups */
 	bool done;
 	bool abandoned;
 };

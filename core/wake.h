@@ -30,8 +30,8 @@
  * sigprocmask call, so a signal that lands after the tick and before the
  * wait starts is consumed by the handler and the wait sleeps its full
  * 100 ms. A producer that must not lose those 100 ms (an HTTP thread
- * waiting for its answer) repeats with ih_wake_broker_again until it is
- * answered; the others accept one late tick.
+ * waiting for its answer) repeats with ih_wake_broker_again until the
+ * broker took its request; the others accept one late tick.
  */
 #ifndef IH_CORE_WAKE_H
 #define IH_CORE_WAKE_H
