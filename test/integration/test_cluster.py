@@ -14,6 +14,8 @@ What the tests watch besides the clients: every node's getStats `cluster`
 section (AMQP publishes per routed command, pending bindings).
 """
 
+import base64
+import http.client
 import json
 import time
 
@@ -24,11 +26,13 @@ from plugin_helpers import Admin, MARGIN, QUIET, unique_id
 
 pytestmark = pytest.mark.needs_plugin
 
+API_KEY = ('iothub-server', 'fleet-secret')
+
 
 class Fleet:
     """N broker nodes with cluster true, a registry and RabbitMQ."""
 
-    def __init__(self, mongo, broker, mqtt, rabbit, n=3, persistent=(), **options):
+    def __init__(self, mongo, broker, mqtt, rabbit, n=3, persistent=(), api=False, **options):
         self.mongo = mongo
         self.mqtt = mqtt
         self.rabbit = rabbit
@@ -40,14 +44,24 @@ class Fleet:
                          cluster_queue_prefix='iothub.node.%s.' % self.tag)
         self.opts.update(options)
         self._broker = broker
+        self.api = api
         for i in range(n):
             self.add_node('%s-%d' % (self.tag, i), persistence=i in persistent)
         self._cid = 0
 
     def add_node(self, name, **kw):
         opts = dict(self.opts, node_name=name)
+        port = None
+        if self.api:
+            port = harness.free_port()
+            opts.update(http_api_listen='127.0.0.1:%d' % port,
+                        http_api_key='%s:%s' % API_KEY)
         b = self._broker(options=opts, **kw)
         b.node_name = name
+        b.api_port = port
+        if port:
+            harness.wait_until(lambda: harness.port_open(port), 10,
+                               what='the HTTP API port of ' + name)
         self.rabbit._known_queues.add(self.opts['cluster_queue_prefix'] + name)
         self.nodes.append(b)
         return b
@@ -79,6 +93,16 @@ class Fleet:
                       proto=proto, **kw)
         assert c.connack == 0, c.connack
         return c
+
+    def call(self, i, method, path):
+        """One HTTP API request to node i: (status, JSON document)."""
+        conn = http.client.HTTPConnection('127.0.0.1', self.nodes[i].api_port, timeout=10)
+        auth = base64.b64encode(('%s:%s' % API_KEY).encode()).decode()
+        conn.request(method, path, headers={'Authorization': 'Basic ' + auth})
+        r = conn.getresponse()
+        doc = json.loads(r.read())
+        conn.close()
+        return r.status, doc
 
     def routed_out(self):
         return sum(self.stats(i)['routed_out'] for i in range(len(self.nodes)))
@@ -422,3 +446,33 @@ def test_iothubctl_suspend_sent_to_one_node_applies_on_another(fleet, mongo, reg
     harness.wait_until(lambda: not c.connected, 1 + MARGIN, what='suspended on node 0')
     again = f.mqtt(f.nodes[0], d1.username, d1.secret, client_id=f.cid(d1), proto=5)
     assert again.connack != 0
+
+
+def test_api_get_and_delete_client_on_another_node(fleet, mongo):
+    """GET and DELETE clients/{id} sent to node 2 answer for a client on node 0."""
+    f = fleet(n=3, api=True)
+    d1 = mongo.add_device('p1', 'd1')
+    cid = 'p1/d1/' + f.cid(d1)      # a raw '/' in the id, as the server sends it
+    c = f.connect(0, d1, client_id=cid, proto=5)
+    f.settle()
+    status, doc = f.call(2, 'GET', '/api/v4/clients/' + cid)
+    assert status == 200 and doc['code'] == 0, doc
+    (data,) = doc['data']
+    assert data['clientid'] == cid
+    assert data['connected'] is True
+    assert data['username'] == d1.username
+    assert data['proto_ver'] == 5
+    assert data['node'] == f.nodes[0].node_name
+    status, doc = f.call(1, 'DELETE', '/api/v3//connections/' + cid)
+    assert (status, doc) == (200, {'code': 0})
+    harness.wait_until(lambda: not c.connected, 5, what='kicked on node 0')
+
+
+def test_api_client_held_by_no_node_is_404(fleet, mongo):
+    f = fleet(n=3, api=True)
+    d1 = mongo.add_device('p1', 'd1')
+    f.connect(0, d1)
+    f.settle()
+    for method in ('GET', 'DELETE'):
+        status, doc = f.call(1, method, '/api/v4/clients/nobody-' + f.tag)
+        assert status == 404 and doc['code'] == 112, (method, doc)
