@@ -97,11 +97,14 @@ int cluster_link_bind_rpc(struct cluster_link *l, const char *key, bool bind, ch
 {
 	char what[CLUSTER_KEY_MAX + 32];
 
+	/* CH_PUB: in order with the publishes (cluster_link_priv.h). Frames
+	 * that arrive meanwhile on it (deliveries, confirms, returns) are
+	 * queued by rabbitmq-c and read by read_frames in order. */
 	if(bind){
-		amqp_queue_bind(l->conn, CH_RPC, amqp_cstring_bytes(l->queue), amqp_cstring_bytes(l->exchange),
+		amqp_queue_bind(l->conn, CH_PUB, amqp_cstring_bytes(l->queue), amqp_cstring_bytes(l->exchange),
 				amqp_cstring_bytes(key), amqp_empty_table);
 	}else{
-		amqp_queue_unbind(l->conn, CH_RPC, amqp_cstring_bytes(l->queue), amqp_cstring_bytes(l->exchange),
+		amqp_queue_unbind(l->conn, CH_PUB, amqp_cstring_bytes(l->queue), amqp_cstring_bytes(l->exchange),
 				amqp_cstring_bytes(key), amqp_empty_table);
 	}
 	snprintf(what, sizeof(what), "%s %s", bind ? "bind" : "unbind", key);

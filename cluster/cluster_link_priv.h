@@ -21,8 +21,17 @@
 #include "core/strmap.h"
 #include "events/amqp_conn.h"
 
-#define CH_PUB 1                 /* publishes (confirm mode) and the consumer */
-#define CH_RPC 2                 /* topology */
+/* Publishes (confirm mode), the consumer, and the binding of routing keys.
+ * A key's bind or unbind must take effect in RabbitMQ after the publishes
+ * queued before it: a takeover announcement to c.<client id> has to be
+ * routed (and returned when nobody else holds the id) before this node
+ * binds that key itself. RabbitMQ orders methods within one channel only;
+ * a bind on another channel may be applied first, and the announcement
+ * then reaches this node's own queue instead of coming back, so the
+ * client.connected waited cluster_takeover_wait for a release nobody
+ * sends. */
+#define CH_PUB 1
+#define CH_RPC 2                 /* the topology declared at setup */
 #define PREFETCH 512
 #define OUTBOX_MAX 100000        /* publishes held for confirms; beyond, new ones are dropped */
 #define POLL_MS 200              /* heartbeats are served at least this often */

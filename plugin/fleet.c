@@ -95,10 +95,7 @@ static void on_takeover(void *ud, const char *client_id)
 	if(c->state == IH_CONN_ONLINE){
 		/* Its client.disconnected goes out now, so it precedes the other
 		 * node's client.connected (which waits for our "released"). */
-		if(!c->disconnect_emitted){
-			emit_disconnected(ih, c, "takeover");
-			c->disconnect_emitted = true;
-		}
+		emit_gone(ih, c, "takeover");
 		c->kick_reason = "takeover";
 		c->moved = true;
 		kick_queue(ih, client_id, false, "takeover");

@@ -100,7 +100,9 @@ int authorize_decide(struct iothub *ih, struct ih_conn *c, int access, const cha
 
 /* plugin/emit.c: events for a connection. */
 void emit_connected(struct iothub *ih, struct ih_conn *c);
-void emit_disconnected(struct iothub *ih, struct ih_conn *c, const char *reason);
+/* A live connection ends: its client.disconnected, once, and never before
+ * its client.connected (a pending one goes out first). */
+void emit_gone(struct iothub *ih, struct ih_conn *c, const char *reason);
 int emit_publish(struct iothub *ih, struct mosquitto *client, const char *topic,
 		const void *payload, uint32_t payloadlen, int qos, bool retain);
 /* message.publish for a message the HTTP API published; sender may be NULL. */
