@@ -18,7 +18,8 @@
  *
  * Takeover. A client id accepted here that this node did not hold is
  * announced with a mandatory publish to `c.<client id>` before this node
- * binds that key: nobody holds it -> RabbitMQ returns it and
+ * binds that key (on the same channel, so RabbitMQ routes the publish
+ * first: cluster_link_priv.h): nobody holds it -> RabbitMQ returns it and
  * client.connected goes out at once; the holder disconnects its connection
  * (reason "takeover"), waits until its events are confirmed and answers
  * "released"; client.connected waits for that, at most
