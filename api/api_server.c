@@ -30,6 +30,7 @@
 #include "api/api_metrics.h"
 #include "api/api_server.h"
 #include "core/config.h"
+#include "core/wake.h"
 
 #define API_THREADS 4
 #define API_CONN_LIMIT 512
@@ -42,8 +43,6 @@ struct api_server {
 	pthread_cond_t cond;         /* a job was answered, or stopping */
 	struct api_job *head, *tail; /* waiting for the broker thread */
 	bool stopping;
-	api_wake_fn wake;
-	void *wake_ud;
 	size_t max_body;
 	bool metrics_public;
 	unsigned char (*keys)[KEY_HASH_LEN]; /* SHA-256 of each "APPID:SECRET" */
@@ -110,6 +109,7 @@ struct api_job *api_server_take(struct api_server *s)
 	pthread_mutex_lock(&s->lock);
 	list = s->head;
 	s->head = s->tail = NULL;
+	for(struct api_job *j = list; j; j = j->next) j->taken = true;
 	pthread_mutex_unlock(&s->lock);
 	return list;
 }
@@ -178,7 +178,7 @@ static bool run_job(struct api_server *s, struct api_job *j)
 	pthread_mutex_unlock(&s->lock);
 
 	set_policy(SCHED_BATCH);
-	s->wake(s->wake_ud);
+	ih_wake_broker();
 	pthread_mutex_lock(&s->lock);
 	while(!j->done && !s->stopping){
 		clock_gettime(CLOCK_MONOTONIC, &slice);
@@ -186,9 +186,12 @@ static bool run_job(struct api_server *s, struct api_job *j)
 			break;
 		}
 		add_ms(&slice, API_JOB_REWAKE_MS);
-		if(pthread_cond_timedwait(&s->cond, &s->lock, &slice) == ETIMEDOUT && !j->done){
+		/* Once taken, the broker thread has it (a fleet lookup may still
+		 * wait for another node, whose answer wakes the broker itself):
+		 * repeating the signal would only spin the tick. */
+		if(pthread_cond_timedwait(&s->cond, &s->lock, &slice) == ETIMEDOUT && !j->done && !j->taken){
 			pthread_mutex_unlock(&s->lock);
-			s->wake(s->wake_ud);
+			ih_wake_broker_again(); /* the first landed outside epoll_wait (core/wake.h) */
 			pthread_mutex_lock(&s->lock);
 		}
 	}
@@ -520,7 +523,7 @@ void api_server_stop(struct api_server *s)
 	free(s);
 }
 
-int api_server_start(struct api_server **out, const struct ih_config *cfg, api_wake_fn wake, void *ud)
+int api_server_start(struct api_server **out, const struct ih_config *cfg)
 {
 	struct api_server *s;
 	struct sockaddr_storage ss;
@@ -542,8 +545,6 @@ int api_server_start(struct api_server **out, const struct ih_config *cfg, api_w
 	pthread_cond_init(&s->cond, &ca);
 	pthread_condattr_destroy(&ca);
 	ih_logq_init(&s->log, "the HTTP API");
-	s->wake = wake;
-	s->wake_ud = ud;
 	s->max_body = (size_t)cfg->http_api_max_body;
 	s->metrics_public = cfg->http_api_metrics_public;
 	s->keys = calloc(cfg->http_api_keys.count ? cfg->http_api_keys.count : 1, KEY_HASH_LEN);

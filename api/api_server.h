@@ -3,8 +3,8 @@
  * The HTTP management API's server: libmicrohttpd on its own threads.
  *
  * The HTTP threads never touch the broker. Each authenticated, decoded
- * request becomes an api_job on a locked queue; the server calls `wake`
- * (which interrupts the broker's epoll_wait, see plugin/api_glue.c) and
+ * request becomes an api_job on a locked queue; the server wakes the
+ * broker thread (core/wake.h, which interrupts its epoll_wait) and
  * waits, bounded by API_JOB_WAIT_MS, for the broker thread to take the job
  * (api_server_take), perform it and answer it (api_server_answer). A job
  * the HTTP side gave up on is still answered by the broker thread, which
@@ -29,8 +29,10 @@ struct api_server;
 
 /* How long an HTTP thread waits for the broker before answering 503. */
 #define API_JOB_WAIT_MS 5000
-/* While waiting, the wake-up is repeated this often: a wake that lands
- * just before the broker enters epoll_wait would otherwise wait a tick. */
+/* While waiting, until the broker thread took the job, the wake-up is
+ * repeated this often (ih_wake_broker_again):
+ * a wake that lands just before the broker enters epoll_wait would
+ * otherwise wait a tick (core/wake.h, "The one gap"). */
 #define API_JOB_REWAKE_MS 2
 
 struct api_job {
@@ -44,17 +46,14 @@ struct api_job {
 	char *body;                 /* owned (libc malloc); JSON, or the stats JSON for metrics */
 	size_t body_len;
 	/* Under the server lock. */
+	bool taken;                 /* the broker thread took it: no more wake-ups */
 	bool done;
 	bool abandoned;
 };
 
-/* wake: called on an HTTP thread after a job was queued; must be
- * async-signal-safe-ish (it sends a signal). ud is passed back. */
-typedef void (*api_wake_fn)(void *ud);
-
-/* Start listening (cfg->http_api_listen must be set). Logs with
- * mosquitto_log_printf: called on the broker thread. */
-int api_server_start(struct api_server **out, const struct ih_config *cfg, api_wake_fn wake, void *ud);
+/* Start listening (cfg->http_api_listen must be set; ih_wake_init done).
+ * Logs with mosquitto_log_printf: called on the broker thread. */
+int api_server_start(struct api_server **out, const struct ih_config *cfg);
 /* Stop the daemon (waits for its threads), then free every job left. */
 void api_server_stop(struct api_server *s);
 

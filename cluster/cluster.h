@@ -18,7 +18,8 @@
  *
  * Takeover. A client id accepted here that this node did not hold is
  * announced with a mandatory publish to `c.<client id>` before this node
- * binds that key: nobody holds it -> RabbitMQ returns it and
+ * binds that key (on the same channel, so RabbitMQ routes the publish
+ * first: cluster_link_priv.h): nobody holds it -> RabbitMQ returns it and
  * client.connected goes out at once; the holder disconnects its connection
  * (reason "takeover"), waits until its events are confirmed and answers
  * "released"; client.connected waits for that, at most
@@ -64,6 +65,12 @@ struct cluster_handlers {
 	/* This node's counters as JSON (mosquitto_malloc'd, the caller frees),
 	 * sent to the other nodes every cluster_stats_interval. */
 	char *(*stats_json)(void *ud);
+	/* Another node asks about client_id (cluster_whois): its record as JSON
+	 * (mosquitto_malloc'd, the caller frees), or NULL when not held here. */
+	char *(*client_json)(void *ud, const char *client_id);
+	/* The answer to our cluster_whois: the holder's record, or json NULL
+	 * when no node holds client_id (RabbitMQ returned the question). */
+	void (*client_answer)(void *ud, const char *client_id, const char *json);
 };
 
 #define CLUSTER_HOLD_MAX 256
@@ -103,6 +110,12 @@ void cluster_broadcast(struct cluster *cl, const char *command, const char *arg)
  * client.connected must wait for connected_ready. Call before
  * cluster_routes_set for it. */
 bool cluster_takeover_begin(struct cluster *cl, const char *client_id, const char *conn_id);
+
+/* Ask the node holding client_id (a mandatory publish to c.<client id>,
+ * answered to our n.<node>): the answer comes through client_answer, at
+ * most once per holder; the caller bounds its wait. 0, or -1 when it
+ * could not be asked. */
+int cluster_whois(struct cluster *cl, const char *client_id);
 
 void cluster_tick(struct cluster *cl);
 

@@ -42,6 +42,9 @@ enum cluster_msg_kind {
 	CLUSTER_MSG_RELEASED = 3,   /* node `origin` let client id `arg` go */
 	CLUSTER_MSG_RETURNED = 4,   /* a takeover of ours reached nobody: `arg` is its client id */
 	CLUSTER_MSG_STATS = 5,      /* node `origin`'s counters, a JSON body */
+	CLUSTER_MSG_WHOIS = 6,      /* node `origin` asks the holder of client id `arg` */
+	CLUSTER_MSG_CLIENT = 7,     /* the answer: client id `arg`, its JSON record as body */
+	CLUSTER_MSG_WHOIS_RETURNED = 8, /* a whois of ours reached nobody: `arg` is its client id */
 };
 
 struct cluster_msg {
@@ -76,7 +79,8 @@ void cluster_link_stop(struct cluster_link *l);
 /* Broker thread: queue work for the link (copies everything it is given). */
 void cluster_link_bind(struct cluster_link *l, const char *key);
 void cluster_link_unbind(struct cluster_link *l, const char *key);
-/* kind "route", "admin", "stats", "takeover" or "released"; admin and
+/* kind "route", "admin", "stats", "takeover", "released", "whois" or
+ * "client"; admin and
  * stats go to the fanout exchange, the others to routing key `key`. */
 int cluster_link_publish(struct cluster_link *l, const char *kind, const char *key, const char *topic, int qos,
 		const char *arg, const void *body, size_t len, bool mandatory);

@@ -5,21 +5,12 @@
  * the broker thread, from MOSQ_EVT_TICK, where calling the broker is
  * allowed, and answers them.
  *
- * Waking the broker (docs/MOSQUITTO.md, "Waking the broker thread"): the
- * broker sleeps in epoll_wait for up to 100 ms between loop iterations, and
- * the TICK callback runs once per iteration. After queueing a request the
- * HTTP thread sends SIGURG to the broker thread with pthread_kill. Our
- * handler is installed without SA_RESTART, and SIGURG is not in the set
- * Mosquitto blocks around epoll_wait, so epoll_wait returns EINTR (which
- * mux_epoll.c ignores), the loop runs to plugin__handle_tick at once, and
- * what we publish from the tick is queued by queue_plugin_msgs at the top
- * of the very next iteration, before the broker sleeps again. SIGURG's
- * default action is to ignore it, so restoring the previous disposition at
- * cleanup leaves no trap behind; Mosquitto has no use for it.
+ * Waking the broker: the HTTP thread that queued a request wakes the
+ * broker thread through core/wake.h (installed by iothub_init), and repeats
+ * it until answered; the tick performs the request, and what it publishes
+ * is queued by queue_plugin_msgs at the top of the very next iteration,
+ * before the broker sleeps again (docs/MOSQUITTO.md §12).
  */
-#include <errno.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,30 +22,26 @@
 #include "api/api_server.h"
 #include "auth/auth.h"
 #include "autosub/autosub_template.h"
+#include "cluster/cluster.h"
+#include "core/clock.h"
 #include "plugin/conn.h"
 #include "plugin/iothub.h"
 
-#define API_WAKE_SIGNAL SIGURG
 #define API_SUBS_MAX 64   /* server-side subscriptions per connection */
+/* How long GET/DELETE clients/{id} waits for another node's answer. */
+#define API_FLEET_LOOKUP_MS 500
+
+/* A clients/{id} request waiting for the fleet (cluster_whois). */
+struct lookup {
+	struct lookup *next;
+	struct api_job *j;           /* taken from the server, not yet answered */
+	int64_t deadline_ms;
+};
 
 struct api_glue {
 	struct api_server *server;
-	pthread_t broker_thread;     /* set before the server starts; read-only after */
-	struct sigaction old_action;
+	struct lookup *lookups;
 };
-
-static void on_wake(int sig)
-{
-	(void)sig; /* interrupting epoll_wait is the whole point */
-}
-
-/* HTTP thread: no broker call, only a signal. */
-static void wake_broker(void *ud)
-{
-	struct api_glue *g = ud;
-
-	pthread_kill(g->broker_thread, API_WAKE_SIGNAL);
-}
 
 /* ------------------------------------------------------------------ */
 /* answers                                                              */
@@ -106,51 +93,89 @@ static void do_publish(struct iothub *ih, struct api_job *j)
 	answer_ok(j, NULL, false);
 }
 
-/* The server suspends or deletes a device in the registry, then kicks it,
- * and tells us nothing else: so the kick also drops the device's cached
- * record, and its next CONNECT reads the registry. In a cluster the client
- * may live on another node, which this one cannot see: the kick (and, when
- * the username is known here, the invalidation) goes to every node, and
- * only a single node can answer "not found". */
-static void do_kick(struct iothub *ih, struct api_job *j)
+/* The record GET clients/{id} answers, also sent to a node that asks. */
+static void client_doc(struct iothub *ih, const struct ih_conn *c, bson_t *data)
 {
-	struct ih_conn *c = online(ih, j->client_id);
+	BSON_APPEND_UTF8(data, "clientid", c->client_id);
+	BSON_APPEND_BOOL(data, "connected", c->state == IH_CONN_ONLINE);
+	if(c->username) BSON_APPEND_UTF8(data, "username", c->username);
+	else BSON_APPEND_NULL(data, "username");
+	if(c->address) BSON_APPEND_UTF8(data, "ip_address", c->address);
+	else BSON_APPEND_NULL(data, "ip_address");
+	BSON_APPEND_INT32(data, "keepalive", c->keepalive);
+	BSON_APPEND_INT32(data, "proto_ver", c->proto_ver);
+	BSON_APPEND_BOOL(data, "clean_start", c->clean_session);
+	BSON_APPEND_INT64(data, "connected_at", c->connected_ms);
+	BSON_APPEND_UTF8(data, "node", ih->cfg.node_name);
+}
 
-	if(c == NULL && ih->cluster == NULL){
-		api_job_set_error(j, 404, API_CODE_NOT_FOUND, "client not found");
-		return;
-	}
-	if(c && c->username) fleet_invalidate_device(ih, c->username);
-	fleet_kick_client(ih, j->client_id); /* the local kick runs by this same tick */
+/* EMQX 4 answers a list (one entry per node that knows the client). */
+static void answer_client(struct api_job *j, const bson_t *data)
+{
+	bson_t list = BSON_INITIALIZER;
+
+	BSON_APPEND_DOCUMENT(&list, "0", data);
+	answer_ok(j, &list, true);
+	bson_destroy(&list);
+}
+
+/* The kick itself. The server suspends or deletes a device in the
+ * registry, then kicks it, and tells us nothing else: so the kick also
+ * drops the device's cached record (on every node), and its next CONNECT
+ * reads the registry. */
+static void kick_answer(struct iothub *ih, struct api_job *j, const char *username)
+{
+	if(username) fleet_invalidate_device(ih, username);
+	fleet_kick_client(ih, j->client_id); /* here by this same tick, and on every node */
 	mosquitto_log_printf(MOSQ_LOG_NOTICE, "iothub: http api: kicking client %s", j->client_id);
 	answer_ok(j, NULL, false);
 }
 
-static void do_client(struct iothub *ih, struct api_job *j)
+/* Not held here, in a cluster: ask the fleet; answered from
+ * api_glue_client_answer or at the deadline. true when j now waits. */
+static bool ask_fleet(struct iothub *ih, struct api_job *j)
+{
+	struct lookup *l;
+
+	if(ih->cluster == NULL || ih->api == NULL) return false;
+	l = mosquitto_calloc(1, sizeof(*l));
+	if(l == NULL) return false;
+	if(cluster_whois(ih->cluster, j->client_id)){
+		mosquitto_free(l);
+		return false;
+	}
+	l->j = j; /* the lookup holds j until it is answered */
+	l->deadline_ms = ih_mono_ms() + API_FLEET_LOOKUP_MS;
+	l->next = ih->api->lookups;
+	ih->api->lookups = l;
+	return true;
+}
+
+/* Returns true when j was answered, false when it waits for the fleet. */
+static bool do_kick(struct iothub *ih, struct api_job *j)
+{
+	struct ih_conn *c = online(ih, j->client_id);
+
+	if(c) kick_answer(ih, j, c->username);
+	else if(ask_fleet(ih, j)) return false;
+	else api_job_set_error(j, 404, API_CODE_NOT_FOUND, "client not found");
+	return true;
+}
+
+static bool do_client(struct iothub *ih, struct api_job *j)
 {
 	struct ih_conn *c = conn_table_find_client_id(ih->conns, j->client_id);
-	bson_t data = BSON_INITIALIZER, list = BSON_INITIALIZER;
+	bson_t data = BSON_INITIALIZER;
 
 	if(c == NULL){
+		if(ask_fleet(ih, j)) return false;
 		api_job_set_error(j, 404, API_CODE_NOT_FOUND, "client not found");
-		return;
+		return true;
 	}
-	BSON_APPEND_UTF8(&data, "clientid", c->client_id);
-	BSON_APPEND_BOOL(&data, "connected", c->state == IH_CONN_ONLINE);
-	if(c->username) BSON_APPEND_UTF8(&data, "username", c->username);
-	else BSON_APPEND_NULL(&data, "username");
-	if(c->address) BSON_APPEND_UTF8(&data, "ip_address", c->address);
-	else BSON_APPEND_NULL(&data, "ip_address");
-	BSON_APPEND_INT32(&data, "keepalive", c->keepalive);
-	BSON_APPEND_INT32(&data, "proto_ver", c->proto_ver);
-	BSON_APPEND_BOOL(&data, "clean_start", c->clean_session);
-	BSON_APPEND_INT64(&data, "connected_at", c->connected_ms);
-	BSON_APPEND_UTF8(&data, "node", ih->cfg.node_name);
-	/* EMQX 4 answers a list (one entry per node that knows the client). */
-	BSON_APPEND_DOCUMENT(&list, "0", &data);
-	answer_ok(j, &list, true);
+	client_doc(ih, c, &data);
+	answer_client(j, &data);
 	bson_destroy(&data);
-	bson_destroy(&list);
+	return true;
 }
 
 static bool may_subscribe(struct iothub *ih, struct ih_conn *c, const char *filter)
@@ -268,7 +293,8 @@ static void do_stats(struct iothub *ih, struct api_job *j)
 	mosquitto_free(json);
 }
 
-static void perform(struct iothub *ih, struct api_job *j)
+/* Returns false when j waits for another node's answer (ask_fleet). */
+static bool perform(struct iothub *ih, struct api_job *j)
 {
 	ih->n.api_requests++;
 	switch(j->route){
@@ -277,11 +303,9 @@ static void perform(struct iothub *ih, struct api_job *j)
 		do_publish(ih, j);
 		break;
 	case API_ROUTE_CLIENT_KICK:
-		do_kick(ih, j);
-		break;
+		return do_kick(ih, j);
 	case API_ROUTE_CLIENT_GET:
-		do_client(ih, j);
-		break;
+		return do_client(ih, j);
 	case API_ROUTE_SUBSCRIBE:
 		do_subscribe(ih, j);
 		break;
@@ -295,6 +319,90 @@ static void perform(struct iothub *ih, struct api_job *j)
 	default:
 		api_job_set_error(j, 404, API_CODE_NOT_FOUND, "not found");
 		break;
+	}
+	return true;
+}
+
+/* ------------------------------------------------------------------ */
+/* fleet-wide clients/{id}                                              */
+
+char *api_glue_client_json(struct iothub *ih, const char *client_id)
+{
+	struct ih_conn *c = conn_table_find_client_id(ih->conns, client_id);
+	bson_t data = BSON_INITIALIZER;
+	char *json, *out = NULL;
+
+	if(c == NULL) return NULL;
+	client_doc(ih, c, &data);
+	json = bson_as_relaxed_extended_json(&data, NULL);
+	if(json) out = mosquitto_strdup(json); /* the caller frees it with mosquitto_free */
+	bson_free(json);
+	bson_destroy(&data);
+	return out;
+}
+
+/* Answer one waiting job from the holder's record (NULL: nobody holds it). */
+static void lookup_answer(struct iothub *ih, struct api_job *j, const char *json)
+{
+	bson_t *doc = json ? bson_new_from_json((const uint8_t *)json, -1, NULL) : NULL;
+	bson_iter_t it;
+
+	if(json && doc == NULL){
+		mosquitto_log_printf(MOSQ_LOG_WARNING, "iothub: http api: another node's record of client %s is not JSON",
+				j->client_id);
+	}
+	if(doc == NULL){
+		api_job_set_error(j, 404, API_CODE_NOT_FOUND, "client not found");
+	}else if(j->route == API_ROUTE_CLIENT_GET){
+		answer_client(j, doc);
+	}else if(bson_iter_init_find(&it, doc, "connected") && BSON_ITER_HOLDS_BOOL(&it) && bson_iter_bool(&it)){
+		/* Online on another node: the broadcast kick (and invalidation)
+		 * reaches it. The username is the holder's. */
+		const char *user = bson_iter_init_find(&it, doc, "username") && BSON_ITER_HOLDS_UTF8(&it)
+			? bson_iter_utf8(&it, NULL) : NULL;
+		kick_answer(ih, j, user);
+	}else{
+		/* An offline session only: as on one node, nothing to kick. */
+		api_job_set_error(j, 404, API_CODE_NOT_FOUND, "client not found");
+	}
+	if(doc) bson_destroy(doc);
+	api_server_answer(ih->api->server, j); /* j may be freed here */
+}
+
+void api_glue_client_answer(struct iothub *ih, const char *client_id, const char *json)
+{
+	struct lookup **pp;
+
+	if(ih->api == NULL) return;
+	pp = &ih->api->lookups;
+	while(*pp){
+		struct lookup *l = *pp;
+
+		if(strcmp(l->j->client_id, client_id)){
+			pp = &l->next;
+			continue;
+		}
+		*pp = l->next;
+		lookup_answer(ih, l->j, json);
+		mosquitto_free(l);
+	}
+}
+
+/* Nobody answered in time: nobody holds it. */
+static void expire_lookups(struct iothub *ih, int64_t now)
+{
+	struct lookup **pp = &ih->api->lookups;
+
+	while(*pp){
+		struct lookup *l = *pp;
+
+		if(now < l->deadline_ms){
+			pp = &l->next;
+			continue;
+		}
+		*pp = l->next;
+		lookup_answer(ih, l->j, NULL);
+		mosquitto_free(l);
 	}
 }
 
@@ -311,35 +419,23 @@ void api_glue_tick(struct iothub *ih)
 	while(j){
 		struct api_job *next = j->next;
 
-		perform(ih, j);
-		api_server_answer(ih->api->server, j); /* j may be freed here */
+		/* j may be freed by api_server_answer; a waiting one is answered later. */
+		if(perform(ih, j)) api_server_answer(ih->api->server, j);
 		j = next;
 	}
+	if(ih->api->lookups) expire_lookups(ih, ih_mono_ms());
 }
 
 int api_glue_init(struct iothub *ih)
 {
 	struct api_glue *g;
-	struct sigaction sa;
 	int rc;
 
 	if(ih->cfg.http_api_listen == NULL) return MOSQ_ERR_SUCCESS;
 	g = mosquitto_calloc(1, sizeof(*g));
 	if(g == NULL) return MOSQ_ERR_NOMEM;
-	/* plugin_init runs on the broker thread: the one to wake. */
-	g->broker_thread = pthread_self();
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_wake;
-	sigemptyset(&sa.sa_mask);
-	sa.sa_flags = 0; /* no SA_RESTART: epoll_wait must return EINTR */
-	if(sigaction(API_WAKE_SIGNAL, &sa, &g->old_action)){
-		mosquitto_log_printf(MOSQ_LOG_ERR, "iothub: http api: cannot install the wake-up signal handler: %s",
-				strerror(errno));
-		mosquitto_free(g);
-		return MOSQ_ERR_UNKNOWN;
-	}
 	ih->api = g; /* from here api_glue_cleanup undoes it */
-	rc = api_server_start(&g->server, &ih->cfg, wake_broker, g);
+	rc = api_server_start(&g->server, &ih->cfg);
 	if(rc){
 		api_glue_cleanup(ih);
 		return rc;
@@ -352,9 +448,17 @@ void api_glue_cleanup(struct iothub *ih)
 	struct api_glue *g = ih->api;
 
 	if(g == NULL) return;
-	/* Stops the HTTP threads first: nothing calls wake_broker afterwards. */
+	/* Jobs waiting for the fleet are ours: answer them before the server goes. */
+	while(g->lookups){
+		struct lookup *l = g->lookups;
+
+		g->lookups = l->next;
+		api_job_set_error(l->j, 503, API_CODE_INTERNAL, "the broker is stopping");
+		api_server_answer(g->server, l->j);
+		mosquitto_free(l);
+	}
+	/* Stops the HTTP threads: none wakes the broker afterwards. */
 	api_server_stop(g->server);
-	sigaction(API_WAKE_SIGNAL, &g->old_action, NULL);
 	mosquitto_free(g);
 	ih->api = NULL;
 }

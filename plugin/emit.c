@@ -34,13 +34,27 @@ void emit_connected(struct iothub *ih, struct ih_conn *c)
 	if(events_connected(ih->events, &ec, ih_seq_next(), c->connected_ms)) ih->n.events_dropped++;
 }
 
-void emit_disconnected(struct iothub *ih, struct ih_conn *c, const char *reason)
+static void emit_disconnected(struct iothub *ih, struct ih_conn *c, const char *reason)
 {
 	struct events_client ec;
 
 	if(ih->events == NULL || !ih->cfg.event_disconnected) return;
 	describe(c, &ec);
 	if(events_disconnected(ih->events, &ec, ih_seq_next(), ih_wall_ms(), reason)) ih->n.events_dropped++;
+}
+
+void emit_gone(struct iothub *ih, struct ih_conn *c, const char *reason)
+{
+	/* A connect still waiting for another node's release has not been
+	 * published yet: it goes first, or a consumer applying events in
+	 * arrival order would see this connection come online after it left. */
+	if(c->connected_pending){
+		c->connected_pending = false;
+		emit_connected(ih, c);
+	}
+	if(c->disconnect_emitted) return;
+	emit_disconnected(ih, c, reason);
+	c->disconnect_emitted = true;
 }
 
 int emit_publish(struct iothub *ih, struct mosquitto *client, const char *topic,

@@ -95,10 +95,7 @@ static void on_takeover(void *ud, const char *client_id)
 	if(c->state == IH_CONN_ONLINE){
 		/* Its client.disconnected goes out now, so it precedes the other
 		 * node's client.connected (which waits for our "released"). */
-		if(!c->disconnect_emitted){
-			emit_disconnected(ih, c, "takeover");
-			c->disconnect_emitted = true;
-		}
+		emit_gone(ih, c, "takeover");
 		c->kick_reason = "takeover";
 		c->moved = true;
 		kick_queue(ih, client_id, false, "takeover");
@@ -136,6 +133,16 @@ static char *on_stats_json(void *ud)
 	return stats_json(ud);
 }
 
+static char *on_client_json(void *ud, const char *client_id)
+{
+	return api_glue_client_json(ud, client_id);
+}
+
+static void on_client_answer(void *ud, const char *client_id, const char *json)
+{
+	api_glue_client_answer(ud, client_id, json);
+}
+
 static const struct cluster_handlers handlers = {
 	.deliver = on_deliver,
 	.admin = on_admin,
@@ -143,6 +150,8 @@ static const struct cluster_handlers handlers = {
 	.events_settled = on_events_settled,
 	.connected_ready = on_connected_ready,
 	.stats_json = on_stats_json,
+	.client_json = on_client_json,
+	.client_answer = on_client_answer,
 };
 
 int fleet_init(struct iothub *ih)

@@ -4,6 +4,10 @@
  * cleanup accepts a partially initialised instance, so init has a single
  * failure path.
  */
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+
 #include <mosquitto.h>
 #include <mosquitto_broker.h>
 
@@ -15,6 +19,7 @@
 #include "events/events.h"
 #include "plugin/callbacks.h"
 #include "core/clock.h"
+#include "core/wake.h"
 #include "plugin/conn.h"
 #include "plugin/iothub.h"
 #include "plugin/kick.h"
@@ -51,6 +56,17 @@ int iothub_init(struct iothub **out, mosquitto_plugin_id_t *pid, const struct mo
 		rc = events_init(&ih->events, &ih->cfg);
 		if(rc) goto fail;
 	}
+	/* One wake-up for both (core/wake.h), before their threads start;
+	 * plugin init runs on the broker thread, the one to wake. */
+	if(ih->cfg.cluster || ih->cfg.http_api_listen){
+		if(ih_wake_init(pthread_self())){
+			mosquitto_log_printf(MOSQ_LOG_ERR, "iothub: cannot install the broker wake-up signal handler: %s",
+					strerror(errno));
+			rc = MOSQ_ERR_UNKNOWN;
+			goto fail;
+		}
+		ih->wake_on = true;
+	}
 	if(ih->cfg.cluster){
 		rc = fleet_init(ih);
 		if(rc) goto fail;
@@ -77,6 +93,8 @@ void iothub_cleanup(struct iothub *ih)
 	preload_stop(ih);
 	session_shutdown(ih);
 	cluster_cleanup(ih->cluster);
+	/* The API's and the cluster's threads are gone: nobody wakes any more. */
+	if(ih->wake_on) ih_wake_cleanup();
 	events_cleanup(ih->events);
 	auth_cleanup(ih->auth);
 	kick_free(ih);

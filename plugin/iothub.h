@@ -60,6 +60,7 @@ struct iothub {
 	struct ih_session_check *session_checks; /* resumed sessions to confirm */
 	int64_t token_next_expiry;      /* wall-clock s of the first token to lapse; 0: none */
 	struct api_glue *api;           /* NULL when the HTTP API is off */
+	bool wake_on;                   /* core/wake.h installed (API or cluster on) */
 	time_t next_revalidate;
 	time_t next_stats;
 	char *preload_path;             /* owned; NULL: auth_preload off */
@@ -99,7 +100,9 @@ int authorize_decide(struct iothub *ih, struct ih_conn *c, int access, const cha
 
 /* plugin/emit.c: events for a connection. */
 void emit_connected(struct iothub *ih, struct ih_conn *c);
-void emit_disconnected(struct iothub *ih, struct ih_conn *c, const char *reason);
+/* A live connection ends: its client.disconnected, once, and never before
+ * its client.connected (a pending one goes out first). */
+void emit_gone(struct iothub *ih, struct ih_conn *c, const char *reason);
 int emit_publish(struct iothub *ih, struct mosquitto *client, const char *topic,
 		const void *payload, uint32_t payloadlen, int qos, bool retain);
 /* message.publish for a message the HTTP API published; sender may be NULL. */
@@ -136,6 +139,11 @@ void preload_stop(struct iothub *ih);     /* final save; before the conn table g
 int api_glue_init(struct iothub *ih);
 void api_glue_tick(struct iothub *ih);
 void api_glue_cleanup(struct iothub *ih);
+/* The fleet-wide GET/DELETE clients/{id} (plugin/fleet.c's handlers): this
+ * node's record of client_id as JSON (mosquitto_malloc'd), or NULL; and the
+ * answer to a lookup this node asked for (json NULL: nobody holds it). */
+char *api_glue_client_json(struct iothub *ih, const char *client_id);
+void api_glue_client_answer(struct iothub *ih, const char *client_id, const char *json);
 
 /* plugin/control.c: $CONTROL/iothub/v1 */
 #define IH_CONTROL_TOPIC "$CONTROL/iothub/v1"

@@ -234,10 +234,7 @@ static void retire_predecessor(struct iothub *ih, struct ih_conn *old)
 {
 	if(old->state == IH_CONN_ONLINE){
 		old->session_check = false; /* the session is the new connection's now */
-		if(!old->disconnect_emitted){
-			emit_disconnected(ih, old, "takeover");
-			old->disconnect_emitted = true;
-		}
+		emit_gone(ih, old, "takeover");
 		return; /* the broker's DISCONNECT for it frees the entry */
 	}
 	conn_table_remove(ih->conns, old);
@@ -321,16 +318,9 @@ void session_close(struct iothub *ih, struct mosquitto *client)
 	session_check_resolve(ih, c);
 
 	if(c->state == IH_CONN_ONLINE){
-		if(c->connected_pending){
-			/* Gone before the other node released it: consumers still see
-			 * the connect before the disconnect. */
-			c->connected_pending = false;
-			emit_connected(ih, c);
-		}
-		if(!c->disconnect_emitted){
-			emit_disconnected(ih, c, c->kick_reason ? c->kick_reason : "closed");
-			c->disconnect_emitted = true;
-		}
+		/* Gone before another node released it: consumers still see the
+		 * connect before the disconnect. */
+		emit_gone(ih, c, c->kick_reason ? c->kick_reason : "closed");
 		/* Taken over by a newer connection with this client id: that one
 		 * carries the session on, and this entry has no further use. */
 		bool taken_over = conn_table_find_client_id(ih->conns, c->client_id) != c;
@@ -350,9 +340,7 @@ void session_close(struct iothub *ih, struct mosquitto *client)
 
 static void report_gone(struct ih_conn *c, void *ud)
 {
-	if(c->state != IH_CONN_ONLINE || c->disconnect_emitted) return;
-	emit_disconnected(ud, c, "shutdown");
-	c->disconnect_emitted = true;
+	if(c->state == IH_CONN_ONLINE) emit_gone(ud, c, "shutdown");
 }
 
 /* The broker is stopping. Mosquitto 2.0.11 frees the contexts of clients

@@ -13,6 +13,7 @@
 #include "cluster/cluster.h"
 #include "events/events.h"
 #include "core/clock.h"
+#include "core/wake.h"
 #include "plugin/conn.h"
 #include "plugin/iothub.h"
 #include "plugin/kick.h"
@@ -76,6 +77,9 @@ void tick_run(struct iothub *ih)
 {
 	time_t now = ih_mono_s();
 
+	/* Before any queue is taken: what our threads queue from now on wakes
+	 * the broker again (core/wake.h). */
+	ih_wake_tick();
 	/* First: an API request woke this tick, and its kicks run below. */
 	api_glue_tick(ih);
 	auth_tick(ih->auth, device_changed, ih);

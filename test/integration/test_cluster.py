@@ -14,6 +14,8 @@ What the tests watch besides the clients: every node's getStats `cluster`
 section (AMQP publishes per routed command, pending bindings).
 """
 
+import base64
+import http.client
 import json
 import time
 
@@ -24,11 +26,13 @@ from plugin_helpers import Admin, MARGIN, QUIET, unique_id
 
 pytestmark = pytest.mark.needs_plugin
 
+API_KEY = ('iothub-server', 'fleet-secret')
+
 
 class Fleet:
     """N broker nodes with cluster true, a registry and RabbitMQ."""
 
-    def __init__(self, mongo, broker, mqtt, rabbit, n=3, persistent=(), **options):
+    def __init__(self, mongo, broker, mqtt, rabbit, n=3, persistent=(), api=False, **options):
         self.mongo = mongo
         self.mqtt = mqtt
         self.rabbit = rabbit
@@ -40,14 +44,24 @@ class Fleet:
                          cluster_queue_prefix='iothub.node.%s.' % self.tag)
         self.opts.update(options)
         self._broker = broker
+        self.api = api
         for i in range(n):
             self.add_node('%s-%d' % (self.tag, i), persistence=i in persistent)
         self._cid = 0
 
     def add_node(self, name, **kw):
         opts = dict(self.opts, node_name=name)
+        port = None
+        if self.api:
+            port = harness.free_port()
+            opts.update(http_api_listen='127.0.0.1:%d' % port,
+                        http_api_key='%s:%s' % API_KEY)
         b = self._broker(options=opts, **kw)
         b.node_name = name
+        b.api_port = port
+        if port:
+            harness.wait_until(lambda: harness.port_open(port), 10,
+                               what='the HTTP API port of ' + name)
         self.rabbit._known_queues.add(self.opts['cluster_queue_prefix'] + name)
         self.nodes.append(b)
         return b
@@ -79,6 +93,16 @@ class Fleet:
                       proto=proto, **kw)
         assert c.connack == 0, c.connack
         return c
+
+    def call(self, i, method, path):
+        """One HTTP API request to node i: (status, JSON document)."""
+        conn = http.client.HTTPConnection('127.0.0.1', self.nodes[i].api_port, timeout=10)
+        auth = base64.b64encode(('%s:%s' % API_KEY).encode()).decode()
+        conn.request(method, path, headers={'Authorization': 'Basic ' + auth})
+        r = conn.getresponse()
+        doc = json.loads(r.read())
+        conn.close()
+        return r.status, doc
 
     def routed_out(self):
         return sum(self.stats(i)['routed_out'] for i in range(len(self.nodes)))
@@ -234,6 +258,51 @@ def test_takeover_across_nodes_consumer_ends_online(fleet, mongo, rabbit):
     assert sum(f.stats(i)['takeover_timeouts'] for i in range(2)) == 0
 
 
+def test_persistent_session_taken_over_on_another_node_gets_qos1_commands_there_once(fleet, mongo):
+    """clean=false across nodes. Mosquitto's sessions are per node: a
+    client that moves starts over on its new node, and the old node's copy
+    of the session is left behind, empty and unfed (the old node drops the
+    client's routes and auto-subscriptions, and its READ checks refuse the
+    client the plugin no longer holds). QoS 1 commands sent after the
+    takeover, from every node including the old one, reach the client on
+    its new node exactly once, wait there while it is offline, and nothing
+    of them turns up when it later returns to the old node."""
+    f = fleet(n=3)
+    d1 = mongo.add_device('p1', 'd1')
+    cid = f.cid(d1)
+    a = f.connect(0, d1, client_id=cid, clean=False, proto=4)
+    f.settle()
+    b = f.connect(1, d1, client_id=cid, clean=False, proto=4)
+    harness.wait_until(lambda: not a.connected, 1 + MARGIN, what='taken over')
+    f.settle()
+    sent = []
+    for i in range(3):
+        sent.append(('cmd/p1/d1/t/after%d/0' % i, ('a%d' % i).encode()))
+        f.admin(i).publish(sent[-1][0], sent[-1][1], qos=1)
+    # Offline on its new node: commands from the old node wait there.
+    b.disconnect()
+    for i in (0, 2):
+        sent.append(('cmd/p1/d1/t/offline%d/0' % i, ('o%d' % i).encode()))
+        f.admin(i).publish(sent[-1][0], sent[-1][1], qos=1)
+    got = payloads(b, 3)
+    b = f.connect(1, d1, client_id=cid, clean=False, proto=4)
+    got += payloads(b, 2)
+    # Sentinels from the old node and a third one: a duplicate of anything
+    # above would have been queued before them.
+    for i in (0, 2):
+        sent.append(('cmd/p1/d1/t/end%d/0' % i, ('e%d' % i).encode()))
+        f.admin(i).publish(sent[-1][0], sent[-1][1], qos=1)
+    got += payloads(b, 2)
+    assert sorted(got) == sorted(sent), got
+    # Back to the old node: its leftover session holds nothing, the first
+    # message there is the sentinel sent after the move.
+    a = f.connect(0, d1, client_id=cid, clean=False, proto=4)
+    harness.wait_until(lambda: not b.connected, 1 + MARGIN, what='taken over again')
+    f.settle()
+    f.admin(2).publish('cmd/p1/d1/t/back/0', 'back', qos=1)
+    assert payloads(a, 1) == [('cmd/p1/d1/t/back/0', b'back')]
+
+
 def test_routed_qos1_survives_rabbitmq_restart(fleet, mongo, rabbit):
     f = fleet(n=2, amqp_reconnect_max='500ms')
     d1 = mongo.add_device('p1', 'd1')
@@ -321,17 +390,23 @@ def test_killed_node_devices_reconnect_through_haproxy(fleet, mongo, mqtt, regis
         registry.forget(proc)
 
 
+def _rabbit_pair(registry, workdir):
+    """Two private RabbitMQ nodes clustered: (r1, r2)."""
+    r1 = harness.RabbitNode(registry, workdir / 'rmq-a')
+    r1.start()
+    r2 = harness.RabbitNode(registry, workdir / 'rmq-b')
+    registry.run([harness.RABBITMQ_NODE, 'join', r2.dir, r2.port, r1.dir], timeout=180, check=True)
+    r2.started = True
+    return r1, r2
+
+
 def test_rabbitmq_node_killed_mid_stream_loses_no_acked_command(registry, workdir, mongo, broker, mqtt):
     """A two-node RabbitMQ cluster; the node every link uses is SIGKILLed in
     the middle of a stream of QoS 1 commands. The publishing broker PUBACKs
     every command; the links fail over to the other RabbitMQ node (the
     node queues, classic, wait for their home node), and once it is back
     every acknowledged command has reached the device."""
-    r1 = harness.RabbitNode(registry, workdir / 'rmq-a')
-    r1.start()
-    r2 = harness.RabbitNode(registry, workdir / 'rmq-b')
-    registry.run([harness.RABBITMQ_NODE, 'join', r2.dir, r2.port, r1.dir], timeout=180, check=True)
-    r2.started = True
+    r1, r2 = _rabbit_pair(registry, workdir)
     f = Fleet(mongo, broker, mqtt, r1, n=2, amqp_uri=r1.amqp_uri + ',' + r2.amqp_uri,
               amqp_reconnect_max='500ms')
     d1 = mongo.add_device('p1', 'd1')
@@ -354,6 +429,78 @@ def test_rabbitmq_node_killed_mid_stream_loses_no_acked_command(registry, workdi
     assert sorted(seen) == list(range(n)), 'missing %s (%d duplicates)' % (
         sorted(set(range(n)) - seen), dups)
     assert f.stats(1)['amqp_reconnects'] >= 1
+
+
+def _collect_events(rabbit, want, deadline_s=120):
+    """Read the three durable event queues until every key of ``want``
+    (a set of (event, client_id, topic, payload)) has been seen or the
+    deadline passed; returns the set of keys seen and the duplicate count.
+    A queue whose home node is still starting answers 404 or drops the
+    connection: that is retried, not an error."""
+    import pika.exceptions
+    seen, dups = set(), 0
+    deadline = time.monotonic() + deadline_s
+    while not want <= seen and time.monotonic() < deadline:
+        for q in harness.IOTHUB_QUEUES:
+            try:
+                msgs = rabbit.consume_all(q, timeout=5, idle=0.5)
+            except (pika.exceptions.AMQPError, OSError):
+                time.sleep(0.5)
+                continue
+            for m in msgs:
+                e = harness.decode_event(m)
+                key = (e['event'], e['client_id'], e.get('topic'),
+                       bytes(e['payload']) if 'payload' in e else None)
+                dups += key in seen
+                seen.add(key)
+    return seen, dups
+
+
+def test_rabbitmq_node_killed_mid_stream_loses_no_acked_event(registry, workdir, mongo, broker, mqtt):
+    """A two-node RabbitMQ cluster; the event queues live on node r1 (the
+    durable classic queues' home). Broker node 0 forwards its events
+    through r1, node 1 through r2. Devices on both nodes publish QoS 1
+    uplinks (message.publish events) while other devices connect and
+    disconnect, and r1 is SIGKILLed in the middle. Every PUBACKed uplink and
+    every connect and disconnect has its event in the queues once r1 is
+    back (duplicates allowed, losses not): node 0's forwarder fails over,
+    node 1's keeps its connection to r2 while the queues it routes to are
+    down, and both keep what RabbitMQ has not confirmed."""
+    r1, r2 = _rabbit_pair(registry, workdir)
+    r1.declare_iothub()           # the event queues' home node is r1
+    f = Fleet(mongo, broker, mqtt, r1, n=0, amqp_reconnect_max='500ms')
+    for i, uris in enumerate(((r1, r2), (r2, r1))):
+        f.opts['amqp_uri'] = ','.join(r.amqp_uri for r in uris)
+        f.add_node('%s-%d' % (f.tag, i))
+    up = [mongo.add_device('p1', 'up%d' % i) for i in range(2)]
+    churn = mongo.add_device('p1', 'churn')
+    want = set()
+    uplinks = []
+    for i, d in enumerate(up):
+        cid = f.cid(d)
+        uplinks.append((f.connect(i, d, client_id=cid, proto=4), d, cid))
+        want.add(('client.connected', cid, None, None))
+    f.settle()
+    n = 60
+    for i in range(n):
+        if i == n // 3:
+            r1.kill()
+        for c, d, cid in uplinks:
+            topic = 'upload_data/p1/%s/t/%d' % (d.device, i)
+            payload = ('%s-%d' % (d.device, i)).encode()
+            assert c.publish(topic, payload, qos=1) == 0    # PUBACKed: spooled
+            want.add(('message.publish', cid, topic, payload))
+        if i % 5 == 0:
+            cid = f.cid(churn)
+            f.connect(i // 5 % 2, churn, client_id=cid, proto=4).disconnect()
+            want.add(('client.connected', cid, None, None))
+            want.add(('client.disconnected', cid, None, None))
+    r1.start()
+    seen, dups = _collect_events(r2, want)
+    assert want <= seen, 'missing %d of %d events (%d duplicates): %s' % (
+        len(want - seen), len(want), dups, sorted(want - seen)[:10])
+    # Node 0's forwarder lost its RabbitMQ node and connected again.
+    assert f.admin(0).stats()['events']['reconnects'] >= 1
 
 
 def test_getstats_answers_for_the_fleet(fleet, mongo):
@@ -422,3 +569,33 @@ def test_iothubctl_suspend_sent_to_one_node_applies_on_another(fleet, mongo, reg
     harness.wait_until(lambda: not c.connected, 1 + MARGIN, what='suspended on node 0')
     again = f.mqtt(f.nodes[0], d1.username, d1.secret, client_id=f.cid(d1), proto=5)
     assert again.connack != 0
+
+
+def test_api_get_and_delete_client_on_another_node(fleet, mongo):
+    """GET and DELETE clients/{id} sent to node 2 answer for a client on node 0."""
+    f = fleet(n=3, api=True)
+    d1 = mongo.add_device('p1', 'd1')
+    cid = 'p1/d1/' + f.cid(d1)      # a raw '/' in the id, as the server sends it
+    c = f.connect(0, d1, client_id=cid, proto=5)
+    f.settle()
+    status, doc = f.call(2, 'GET', '/api/v4/clients/' + cid)
+    assert status == 200 and doc['code'] == 0, doc
+    (data,) = doc['data']
+    assert data['clientid'] == cid
+    assert data['connected'] is True
+    assert data['username'] == d1.username
+    assert data['proto_ver'] == 5
+    assert data['node'] == f.nodes[0].node_name
+    status, doc = f.call(1, 'DELETE', '/api/v3//connections/' + cid)
+    assert (status, doc) == (200, {'code': 0})
+    harness.wait_until(lambda: not c.connected, 5, what='kicked on node 0')
+
+
+def test_api_client_held_by_no_node_is_404(fleet, mongo):
+    f = fleet(n=3, api=True)
+    d1 = mongo.add_device('p1', 'd1')
+    f.connect(0, d1)
+    f.settle()
+    for method in ('GET', 'DELETE'):
+        status, doc = f.call(1, method, '/api/v4/clients/nobody-' + f.tag)
+        assert status == 404 and doc['code'] == 112, (method, doc)
