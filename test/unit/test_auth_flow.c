@@ -183,13 +183,23 @@ static void fake_fail(bool on)
 	pthread_mutex_unlock(&R.lock);
 }
 
-static int broker_fetches(void)
+static int fetch_count(const int *counter)
 {
 	int n;
 	pthread_mutex_lock(&R.lock);
-	n = R.broker_fetches;
+	n = *counter;
 	pthread_mutex_unlock(&R.lock);
 	return n;
+}
+
+static int broker_fetches(void)
+{
+	return fetch_count(&R.broker_fetches);
+}
+
+static int worker_fetches(void)
+{
+	return fetch_count(&R.worker_fetches);
 }
 
 /* ------------------------------------------------------------------ */
@@ -271,15 +281,6 @@ static void hold_worker(bool on)
 	pthread_mutex_unlock(&R.lock);
 }
 
-static int worker_fetches(void)
-{
-	int n;
-
-	pthread_mutex_lock(&R.lock);
-	n = R.worker_fetches;
-	pthread_mutex_unlock(&R.lock);
-	return n;
-}
 
 static void setup(void)
 {
