@@ -32,6 +32,14 @@
 #define TICK_RESULTS_MAX 256
 #define TICK_BUDGET_MS 5
 
+/* A cache miss while the preload is still queued fetches this many of the
+ * usernames the worker has not reached yet along with the device (one $in,
+ * one round trip): during a restart storm, every device the preload has not
+ * reached is a miss like this one, and each would otherwise cost the broker
+ * loop a round trip of its own. 64 records add a fraction of a round trip
+ * to a real MongoDB's answer (a few microseconds each to decode here). */
+#define PRELOAD_FOLD_MAX 64
+
 /* Client-supplied strings are cut to this and stripped of control bytes
  * before they reach a log line. */
 #define LOG_NAME_MAX 160
@@ -289,6 +297,60 @@ static int outage(struct auth *a, const char *client_id, const char *address, co
 			"device registry unavailable and no recently verified login cached for this device");
 }
 
+/* A preloaded record is used for at most the revalidation interval, the
+ * longest a connected device's record goes unchecked, so a device deleted
+ * or suspended since the preload is refused within that time too. */
+static void put_preloaded(struct auth *a, const char *username, struct ih_device *dev, int64_t fetched_ms)
+{
+	const struct ih_config *cfg = a->cfg;
+	uint32_t ttl_s = dev->active ? cfg->auth_cache_ttl_s : cfg->auth_cache_negative_ttl_s;
+
+	if(cfg->revalidate_interval_s && cfg->revalidate_interval_s < ttl_s) ttl_s = cfg->revalidate_interval_s;
+	auth_cache_put(a->cache, username, dev, fetched_ms, fetched_ms + (int64_t)ttl_s * 1000);
+	a->st.preloaded++;
+}
+
+struct fold_ctx {
+	struct auth *a;
+	int64_t fetched_ms;
+};
+
+/* A record fetched along with a missed device (PRELOAD_FOLD_MAX): stored as
+ * the worker's preload answer would have been. One already cached (the
+ * device connected meanwhile) is left alone: that answer is as fresh. */
+static void apply_folded(void *ud, const bson_t *doc)
+{
+	struct fold_ctx *f = ud;
+	struct ih_device *dev = NULL;
+	char err[256];
+
+	if(registry_device_decode(doc, NULL, f->a->cfg, &dev, err, sizeof(err))) return;
+	if(auth_cache_get(f->a->cache, dev->username) == NULL){
+		put_preloaded(f->a, dev->username, dev, f->fetched_ms);
+		f->a->st.preload_folded++;
+	}
+	registry_device_unref(dev);
+}
+
+/* The broker thread's registry query for a cache miss, which also takes
+ * over part of a preload still queued (PRELOAD_FOLD_MAX). A failed query
+ * loses those usernames from the preload: they are queried when they
+ * connect, as without a preload. */
+static enum registry_result lookup(struct auth *a, const char *username, int64_t now, bson_t **doc)
+{
+	char *extra[PRELOAD_FOLD_MAX];
+	struct fold_ctx f = {a, now};
+	enum registry_result rc;
+	size_t n = 0;
+
+	if(a->preload_active && registry_is_up(a->registry)){
+		n = registry_worker_take_preload(a->worker, extra, PRELOAD_FOLD_MAX);
+	}
+	rc = registry_lookup_with(a->registry, username, (const char *const *)extra, n, apply_folded, &f, doc);
+	registry_worker_names_free(extra, n);
+	return rc;
+}
+
 /* ------------------------------------------------------------------ */
 /* BASIC_AUTH                                                           */
 
@@ -377,7 +439,7 @@ int auth_check(struct auth *a, const char *client_id, const char *address, const
 		return decide(a, client_id, address, username, password, e->dev, e, out);
 	}
 	a->st.cache_misses++;
-	switch(registry_lookup(a->registry, username, &doc)){
+	switch(lookup(a, username, now, &doc)){
 		case AUTH_REGISTRY_FOUND:
 			dev = decode_or_log(a, username, doc);
 			bson_destroy(doc);
@@ -399,15 +461,10 @@ int auth_check(struct auth *a, const char *client_id, const char *address, const
 /* ------------------------------------------------------------------ */
 /* refetch results                                                      */
 
-/* A preloaded record is used for at most the revalidation interval, the
- * longest a connected device's record goes unchecked, so a device deleted
- * or suspended since the preload is refused within that time too. */
 static void apply_preload(struct auth *a, struct registry_worker_result *r, auth_change_cb cb, void *ud)
 {
-	const struct ih_config *cfg = a->cfg;
 	struct auth_cache_entry *e = auth_cache_get(a->cache, r->username);
 	struct ih_device *dev = NULL;
-	uint32_t ttl_s;
 	bool changed;
 
 	a->preload_applied++;
@@ -420,10 +477,7 @@ static void apply_preload(struct auth *a, struct registry_worker_result *r, auth
 		return;
 	}
 	changed = e != NULL && !registry_device_same(e->dev, dev);
-	ttl_s = dev->active ? cfg->auth_cache_ttl_s : cfg->auth_cache_negative_ttl_s;
-	if(cfg->revalidate_interval_s && cfg->revalidate_interval_s < ttl_s) ttl_s = cfg->revalidate_interval_s;
-	auth_cache_put(a->cache, r->username, dev, r->fetched_ms, r->fetched_ms + (int64_t)ttl_s * 1000);
-	a->st.preloaded++;
+	put_preloaded(a, r->username, dev, r->fetched_ms);
 	if(changed && cb) cb(ud, r->username, dev);
 	registry_device_unref(dev);
 }
@@ -437,9 +491,10 @@ static void preload_check_done(struct auth *a)
 	if(!h.preload_done || a->preload_applied < h.preload_posted) return;
 	a->preload_active = false;
 	mosquitto_log_printf(MOSQ_LOG_NOTICE,
-			"iothub: auth preload: %llu device records loaded in %lld ms (%llu usernames not in the registry or unusable)",
+			"iothub: auth preload: %llu device records loaded in %lld ms (%llu usernames not in the registry or "
+			"unusable; %llu records fetched along with a connecting device's query)",
 			(unsigned long long)a->st.preloaded, (long long)(a->now_ms() - a->preload_started_ms),
-			(unsigned long long)a->preload_missing);
+			(unsigned long long)a->preload_missing, (unsigned long long)a->st.preload_folded);
 }
 
 static void apply_result(struct auth *a, struct registry_worker_result *r, auth_change_cb cb, void *ud)

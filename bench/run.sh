@@ -77,6 +77,8 @@ command -v mosquitto >/dev/null || die "mosquitto not installed (tools/deps.sh)"
 [ -f "$DYNSEC_SO" ] || die "$DYNSEC_SO missing (Debian package mosquitto)"
 make -s -C "$BENCH" >/dev/null || die "cannot build loadgen"
 "$PY" -c 'import pymongo, mockupdb, mongomock' 2>/dev/null || die "python3-pymongo/mockupdb/mongomock missing (tools/deps.sh)"
+"$PY" -c 'import bson, sys; sys.exit(not bson.has_c())' 2>/dev/null ||
+	echo "bench: python3-bson-ext missing: the Mongo stand-in is several times slower (restart preload figures suffer; tools/deps.sh)" >&2
 command -v gnuplot >/dev/null || echo "bench: gnuplot missing: no report.png (apt-get install gnuplot-nox)" >&2
 hard=$(ulimit -Hn)
 [ "$hard" = unlimited ] || [ "$hard" -ge 10300 ] || die "fd hard limit $hard < 10300: the commands scenario needs 10,000 connections"

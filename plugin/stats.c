@@ -62,6 +62,7 @@ static void append_auth(bson_t *doc, const struct auth *a)
 	BSON_APPEND_INT64(&sub, "cache_entries", (int64_t)s.cache_entries);
 	BSON_APPEND_INT64(&sub, "registry_queries", (int64_t)s.registry_queries);
 	BSON_APPEND_INT64(&sub, "preloaded", (int64_t)s.preloaded);
+	BSON_APPEND_INT64(&sub, "preload_folded", (int64_t)s.preload_folded);
 	BSON_APPEND_INT64(&sub, "registry_errors", (int64_t)s.registry_errors);
 	BSON_APPEND_INT64(&sub, "throttled", (int64_t)s.throttled);
 	BSON_APPEND_INT64(&sub, "outage_admits", (int64_t)s.outage_admits);

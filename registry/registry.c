@@ -59,12 +59,23 @@ void registry_cleanup(struct registry *r)
 
 struct first_doc {
 	bson_t *doc;
+	const char *username;         /* the device the caller waits for */
+	const char *field_username;
+	registry_extra_fn extra;      /* NULL: every document is the username's */
+	void *ud;
 };
 
 static void keep_first(void *ud, const bson_t *doc)
 {
 	struct first_doc *f = ud;
+	bson_iter_t it;
 
+	if(f->extra && (!bson_iter_init_find(&it, doc, f->field_username) || !BSON_ITER_HOLDS_UTF8(&it)
+				|| strcmp(bson_iter_utf8(&it, NULL), f->username) != 0)){
+		f->extra(f->ud, doc);
+		return;
+	}
+	/* Duplicate registrations: the first document wins. */
 	if(f->doc == NULL) f->doc = bson_copy(doc);
 }
 
@@ -104,13 +115,34 @@ int registry_mark_up(struct registry *r)
 
 enum registry_result registry_lookup(struct registry *r, const char *username, bson_t **doc)
 {
-	struct first_doc f = {NULL};
+	return registry_lookup_with(r, username, NULL, 0, NULL, NULL, doc);
+}
+
+enum registry_result registry_lookup_with(struct registry *r, const char *username, const char *const *extra,
+		size_t n_extra, registry_extra_fn fn, void *ud, bson_t **doc)
+{
+	struct first_doc f = {NULL, username, r->field_username, n_extra ? fn : NULL, ud};
+	const char *one[1] = {username}, **names = (const char **)one;
 	char err[512];
+	int rc;
 
 	*doc = NULL;
 	if(!r->up) return AUTH_REGISTRY_UNAVAILABLE;
 	r->queries++;
-	if(r->src->ops->fetch(r->src, &username, 1, keep_first, &f, err, sizeof(err))){
+	if(n_extra){
+		names = mosquitto_malloc((n_extra + 1) * sizeof(*names));
+		if(names == NULL){
+			names = (const char **)one;   /* out of memory: just the device */
+			n_extra = 0;
+			f.extra = NULL;
+		}else{
+			names[0] = username;
+			memcpy(names + 1, extra, n_extra * sizeof(*names));
+		}
+	}
+	rc = r->src->ops->fetch(r->src, names, n_extra + 1, keep_first, &f, err, sizeof(err));
+	if(names != (const char **)one) mosquitto_free(names);
+	if(rc){
 		bson_destroy(f.doc);
 		r->errors++;
 		registry_mark_down(r, err);

@@ -49,6 +49,14 @@ void registry_cleanup(struct registry *r);
 /* FOUND: *doc is a new document (libbson heap; bson_destroy it). */
 enum registry_result registry_lookup(struct registry *r, const char *username, bson_t **doc);
 
+/* A document of one of the extra usernames, valid during the call only. */
+typedef void (*registry_extra_fn)(void *ud, const bson_t *doc);
+/* registry_lookup that fetches extra[0..n_extra) in the same query ($in,
+ * one round trip) and hands their documents to fn; the result is the
+ * username's alone. Extras missing from the registry are not reported. */
+enum registry_result registry_lookup_with(struct registry *r, const char *username, const char *const *extra,
+		size_t n_extra, registry_extra_fn fn, void *ud, bson_t **doc);
+
 /* The registry failed (here or on the worker). Logs and notifies only on
  * the transition from up. */
 void registry_mark_down(struct registry *r, const char *why);

@@ -664,6 +664,45 @@ size_t registry_worker_preload(struct registry_worker *w, const char *const *use
 	return dropped;
 }
 
+size_t registry_worker_take_preload(struct registry_worker *w, char **out, size_t max)
+{
+	struct refetch_req *q, *prev = NULL, *next;
+	size_t queued = 0, skip, n = 0;
+
+	if(max == 0) return 0;
+	pthread_mutex_lock(&w->lock);
+	for(q = w->head; q; q = q->next){
+		if(q->preload && !q->forced) queued++;
+	}
+	/* The tail: the worker reaches it last, so those devices are the
+	 * likeliest to connect before their record arrives. */
+	skip = queued > max ? queued - max : 0;
+	for(q = w->head; q && n < max; q = next){
+		next = q->next;
+		if(!q->preload || q->forced || skip){
+			if(q->preload && !q->forced) skip--;
+			prev = q;
+			continue;
+		}
+		if(prev) prev->next = next;
+		else w->head = next;
+		if(w->tail == q) w->tail = prev;
+		ih_strmap_remove(&w->pending, &q->node);
+		w->preload_outstanding--;
+		/* The request's own block: the caller frees it with
+		 * registry_worker_names_free (libc, see the file comment). */
+		memmove(q, q->username, strlen(q->username) + 1);
+		out[n++] = (char *)q;
+	}
+	pthread_mutex_unlock(&w->lock);
+	return n;
+}
+
+void registry_worker_names_free(char **names, size_t n)
+{
+	for(size_t i = 0; i < n; i++) free(names[i]);
+}
+
 uint64_t registry_worker_probe(struct registry_worker *w)
 {
 	uint64_t t;

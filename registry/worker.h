@@ -78,6 +78,17 @@ size_t registry_worker_refetch(struct registry_worker *w, const char *const *use
  */
 size_t registry_worker_preload(struct registry_worker *w, const char *const *usernames, size_t n, size_t scan_max,
 		size_t max_len);
+/*
+ * A cache miss on the broker thread while the preload is still queued:
+ * remove up to max preload usernames the worker has not started on (the
+ * end of its queue), so the broker thread's own query fetches them along
+ * with the device it waits for (one $in, one round trip). out[] receives
+ * NUL-terminated names (libc heap, free with registry_worker_names_free);
+ * they leave the preload (its completion no longer waits for them).
+ * Returns how many.
+ */
+size_t registry_worker_take_preload(struct registry_worker *w, char **out, size_t max);
+void registry_worker_names_free(char **names, size_t n);
 /* The registry is down: probe it every mongo_probe_interval until it works.
  * Returns the latest ticket handed out: a successful probe with a larger
  * one started after this call. */

@@ -24,6 +24,7 @@ PACKAGES=(
     check valgrind gdb clang libclang-rt-14-dev gnuplot-nox
     rabbitmq-server
     python3-mockupdb python3-mongomock python3-pymongo
+    python3-bson-ext    # the C BSON codec: the stand-in encodes a 10,000-record preload in tens of ms, not 1 s
     python3-paho-mqtt python3-pika python3-pytest python3-cryptography
     redis-server    # only tools/iothub_server_trial.sh: the IotHub server's RPC path uses Redis
 )

@@ -48,6 +48,22 @@ Fault injection, at runtime, through any driver's ``db.command(...)``:
   -- the subset of mongod's own test failpoint (enableTestCommands) that is
   useful here, so the same fault test also runs against a real server.
 
+Speed: the stand-in is a Python process, so its own pace can show up in
+benchmark figures that are meant to measure the plugin.  A real mongod with
+an index on the username returns 10,000 registry records in tens of
+milliseconds; so does the stand-in for the registry's own queries (a
+``$match`` on one field, ``{}``, then ``$limit`` / ``$lookup``): equality
+on one top-level field goes through a hash table (``_EqualityIndex``),
+documents are copied shallowly instead of mongomock's field-by-field copy,
+and replies are framed without mockupdb's eager log rendering; the GIL
+switch interval is 0.5 ms instead of 5, so a small query is not held up
+behind another connection's large batch.  With the
+C BSON codec (Debian ``python3-bson-ext``, in tools/deps.sh) 10,000
+records take it about 0.2 s; without it, and before these shortcuts, 1 to
+3.5 s, which is what once kept the restart-storm benchmark (bench/
+scenarios/51-restart.sh) far above its goal.  Anything else goes through
+mongomock and is as slow as mongomock is.
+
 Known gaps (mongomock limits): ``$lookup`` with ``let``/``pipeline``,
 pipeline-style updates, ``arrayFilters``, collations, ``$text``; these fail
 with an error reply rather than a wrong answer.  Authentication is not
@@ -191,7 +207,82 @@ class _EqualityIndex:
         return [(doc, exact) for _, doc, exact in hits]
 
 
+    def matching(self, store, flt):
+        """Shallow copies of the documents of ``store`` matching ``flt``
+        ({} or a _simple_equality filter), in natural order; None when
+        this index cannot serve it (mongomock then decides).
+
+        mongomock's own find deep-copies every document field by field
+        (and re-patches its datetimes, already patched on insert): for
+        the preload's 10,000 records that copy, not the match, was most of
+        the stand-in's time.  A shallow copy is enough where only $limit
+        and $lookup (which sets one top-level field) follow, and the
+        result is only encoded into a reply.
+        """
+        if flt == {}:
+            docs = getattr(store, '_documents', None)
+            if self.writing or docs is None or getattr(store, '_ttl_indexes', True):
+                return None
+            return [d.copy() for d in docs.values()]
+        eq = _simple_equality(flt)
+        cands = None if eq is None else self.candidates(store, *eq)
+        if cands is None:
+            return None
+        return [d.copy() for d, exact in cands
+                if exact or mm_filtering.filter_applies(flt, d)]
+
+
 EQ_INDEX = _EqualityIndex()
+
+
+def _simple_lookup(stage):
+    """The options of {$lookup: {from, localField, foreignField, as}} on
+    top-level fields, else None (let/pipeline, dotted paths, ...)."""
+    opts = stage.get('$lookup') if len(stage) == 1 else None
+    if not isinstance(opts, dict) or set(opts) != {'from', 'localField', 'foreignField', 'as'}:
+        return None
+    if not all(isinstance(v, str) and v and not v.startswith('$') for v in opts.values()):
+        return None
+    if any('.' in opts[k] for k in ('localField', 'foreignField', 'as')):
+        return None
+    return opts
+
+
+def _fast_pipeline(db, coll, match, stages):
+    """The registry's pipelines ($match on one field or {}, then $limit and
+    simple $lookup stages) served through EQ_INDEX; None for any other
+    pipeline.  Same documents, in the same order, as mongomock's
+    process_pipeline: a $lookup value that is not a string (missing,
+    array, ...) goes through mongomock's own find, as there."""
+    plan = []
+    for st in stages:
+        if len(st) == 1 and '$limit' in st and isinstance(st['$limit'], int) \
+                and not isinstance(st['$limit'], bool) and st['$limit'] > 0:
+            plan.append(('limit', st['$limit']))
+            continue
+        opts = _simple_lookup(st)
+        if opts is None:
+            return None
+        plan.append(('lookup', opts))
+    docs = EQ_INDEX.matching(coll._store, match)
+    if docs is None:
+        return None
+    for kind, arg in plan:
+        if kind == 'limit':
+            del docs[arg:]
+            continue
+        foreign = db.get_collection(arg['from'])
+        local, ff = arg['localField'], arg['foreignField']
+        for doc in docs:
+            value = doc.get(local)
+            found = None
+            if isinstance(value, str):
+                found = EQ_INDEX.matching(foreign._store, {ff: value})
+            if found is None:
+                query = {'$in': value} if isinstance(value, list) else value
+                found = list(foreign.find({ff: query}))
+            doc[arg['as']] = found
+    return docs
 _mm_iter_documents = mongomock.collection.Collection._iter_documents
 
 
@@ -622,8 +713,10 @@ class StandinServer:
             # $match is a find filter (served by EQ_INDEX), which copies only
             # what matches.
             match = pipeline.pop(0)['$match']
-            docs = list(mm_aggregate.process_pipeline(list(coll.find(match)),
-                                                      db, pipeline, None))
+            docs = _fast_pipeline(db, coll, match, pipeline)
+            if docs is None:
+                docs = list(mm_aggregate.process_pipeline(
+                    list(coll.find(match)), db, pipeline, None))
         else:
             docs = list(coll.aggregate(pipeline))
         batch = (cmd.get('cursor') or {}).get('batchSize')
@@ -1052,6 +1145,16 @@ class StandinServer:
                     coll.create_index(key, **spec)
 
 
+def _send(request, reply):
+    """Frame and send one reply.
+
+    mockupdb's Request.replies() first renders the reply as extended JSON
+    for its verbose log, whether or not the log is on: two thirds of the
+    stand-in's time for a reply of 10,000 records (the preload).
+    """
+    request._client.sendall(reply.reply_bytes(request))
+
+
 class StandinMockupDB(mockupdb.MockupDB):
     """mockupdb's socket server with our own per-connection loop.
 
@@ -1133,7 +1236,7 @@ class StandinMockupDB(mockupdb.MockupDB):
         if not wants_reply:
             return True
         try:
-            request.replies(make(reply))
+            _send(request, make(reply))
         except (OSError, socket.error):
             return False
         return True
@@ -1163,10 +1266,10 @@ class StandinMockupDB(mockupdb.MockupDB):
         reply = self.backend.execute(db_name, cmd, conn)
         try:
             if reply.get('ok'):
-                request.replies(mockupdb.OpReply(
+                _send(request, mockupdb.OpReply(
                     list(reply['cursor']['firstBatch']), cursor_id=0))
             else:
-                request.replies(mockupdb.OpReply(
+                _send(request, mockupdb.OpReply(
                     {'$err': reply['errmsg'], 'code': reply['code']},
                     flags=mockupdb.REPLY_FLAGS['QueryFailure']))
         except (OSError, socket.error):
@@ -1201,6 +1304,13 @@ def main(argv=None):
                     help='log every command to stderr')
     args = ap.parse_args(argv)
 
+    # Every connection has its own thread, and they share the GIL: with
+    # Python's default 5 ms switch interval a one-record lookup that
+    # arrives while another connection's 500-record batch runs waits up to
+    # 5 ms for its turn (and a sleeping, delayed reply as long to resume).
+    # mongod serves them on separate cores; 0.5 ms keeps a small query's
+    # wait near its own cost.
+    sys.setswitchinterval(0.0005)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

@@ -199,5 +199,7 @@ uplink_run() {
 		--topic 'upload_data/%p/%d/temp/%n' --sub-topic "upload_data/$PRODUCT/d%i/#" >"$RAW.json"
 	lg_ok "$RAW.json" || return 0
 	cpu_end "$(jget "$RAW.json" receive.received)" msg
+	metric msg_thr_us "$(awk -v a="$_cpu0" -v b="$(cpu_s)" -v ma="$_cpum0" -v mb="$(cpu_main_s)" -v n="$(jget "$RAW.json" receive.received)" \
+		'BEGIN{t = (b - a) - (mb - ma); if (n > 0) printf "%.3f", (t > 0 ? t : 0) * 1e6 / n}')"
 	metric msgs_per_s "$(jget "$RAW.json" receive.received_per_s)"
 }

@@ -66,7 +66,7 @@ def test_restart_reconnects_without_registry_queries(mongo, broker, mqtt):
 
     mark = b.log_mark()
     b.start()
-    b.wait_log(r'iothub: auth preload: 21 device records loaded in \d+ ms \(0 usernames not in the registry or unusable\)',
+    b.wait_log(r'iothub: auth preload: 21 device records loaded in \d+ ms \(0 usernames not in the registry or unusable; 0 records fetched along',
                since=mark)
     admin = Admin(mqtt, b, admin_dev, watch=None)
     before = admin.stats()['auth']
@@ -102,6 +102,49 @@ def test_preload_follows_suspension(mongo, broker, mqtt):
                        what='the suspended device refused')
     b.wait_log(r'refused client "susp-2" \(username "p1/susp"\) from 127\.0\.0\.1: device suspended', since=mark)
     assert connect(b, keep, 'keep-2') == 0
+
+
+def test_connect_before_its_record_fetches_the_queued_rest(mongo, broker, mqtt):
+    """A device that reconnects before the preload reached it is looked up
+    on the broker thread, and that one query also fetches the end of the
+    preload queue: those devices then connect from the cache, without a
+    registry query each, and the done line counts them."""
+    admin_dev = add_admin(mongo)
+    devs = H.add_devices(mongo, 150, prefix='pf')
+    by_name = {d.username: d for d in devs}
+    # Preload batches of 10 (revalidate_batch), each answered 1 s late
+    # below: the preload is still queued for many seconds after the start.
+    b = broker(options=opts(revalidate_batch=10, mongo_timeout='5s'))
+    clients = [mqtt(b, d.username, d.secret, client_id='pf-%d' % i) for i, d in enumerate(devs)]
+    assert [c.connack for c in clients] == [0] * len(devs)
+    assert b.stop()
+    for c in clients:
+        c.disconnect()
+    names = state_path(b).read_text().split('\n')[1:-2]
+    assert set(names) == set(by_name)
+    first, tail = by_name[names[len(names) // 2]], [by_name[n] for n in names[-64:]]
+
+    mongo.set_delay(1000, only=['aggregate'])
+    try:
+        mark = b.log_mark()
+        b.start()
+        b.wait_log(r'auth preload: loading their records \(150 devices', since=mark)
+        # The middle of the queue: about 7 s away for the worker.
+        assert connect(b, first, 'pf-first') == 0
+        admin = Admin(mqtt, b, admin_dev, watch=None)
+        before = admin.stats()['auth']
+        assert before['preload_folded'] >= 64, before
+        for i, d in enumerate(tail):
+            assert connect(b, d, 'pf-tail-%d' % i) == 0, d.username
+        after = admin.stats()['auth']
+        assert after['cache_misses'] == before['cache_misses'], (before, after)
+        # 149: the first device's record came with its own lookup.
+        b.wait_log(r'auth preload: 149 device records loaded in \d+ ms \(0 usernames not in the registry or '
+                   r'unusable; (6[4-9]|[7-9]\d|1[0-4]\d) records fetched along with a connecting device', since=mark,
+                   timeout=60)
+    finally:
+        mongo.set_delay(0)
+    admin.ctl.disconnect()
 
 
 def test_missing_or_corrupt_state_file_starts_cold(mongo, broker):

@@ -43,7 +43,9 @@ static struct {
 	int probes;
 	int resets;
 	size_t max_batch;
-} R = {.lock = PTHREAD_MUTEX_INITIALIZER};
+	bool hold_worker;             /* worker fetches wait until cleared */
+	pthread_cond_t released;
+} R = {.lock = PTHREAD_MUTEX_INITIALIZER, .released = PTHREAD_COND_INITIALIZER};
 
 struct fake_source {
 	struct auth_source base;
@@ -65,6 +67,7 @@ static int fake_fetch(struct auth_source *s, const char *const *usernames, size_
 	pthread_mutex_lock(&R.lock);
 	if(fs->broker) R.broker_fetches++;
 	else R.worker_fetches++;
+	while(!fs->broker && R.hold_worker) pthread_cond_wait(&R.released, &R.lock);
 	if(n > R.max_batch) R.max_batch = n;
 	if(R.failing){
 		snprintf(err, errlen, "fake registry is down");
@@ -180,13 +183,23 @@ static void fake_fail(bool on)
 	pthread_mutex_unlock(&R.lock);
 }
 
-static int broker_fetches(void)
+static int fetch_count(const int *counter)
 {
 	int n;
 	pthread_mutex_lock(&R.lock);
-	n = R.broker_fetches;
+	n = *counter;
 	pthread_mutex_unlock(&R.lock);
 	return n;
+}
+
+static int broker_fetches(void)
+{
+	return fetch_count(&R.broker_fetches);
+}
+
+static int worker_fetches(void)
+{
+	return fetch_count(&R.worker_fetches);
 }
 
 /* ------------------------------------------------------------------ */
@@ -255,8 +268,19 @@ static void fake_reset_all(void)
 	R.failing = false;
 	R.broker_fetches = R.worker_fetches = R.probes = R.resets = R.scans = 0;
 	R.max_batch = 0;
+	R.hold_worker = false;
+	pthread_cond_broadcast(&R.released);
 	pthread_mutex_unlock(&R.lock);
 }
+
+static void hold_worker(bool on)
+{
+	pthread_mutex_lock(&R.lock);
+	R.hold_worker = on;
+	pthread_cond_broadcast(&R.released);
+	pthread_mutex_unlock(&R.lock);
+}
+
 
 static void setup(void)
 {
@@ -278,6 +302,7 @@ static void setup(void)
 
 static void teardown(void)
 {
+	hold_worker(false);
 	auth_cleanup(A);
 	A = NULL;
 	ck_assert_int_eq(stub_mem_live_blocks(), blocks_at_start);
@@ -559,7 +584,7 @@ START_TEST(preload_fills_cache_without_broker_queries)
 	ck_assert_int_eq(auth_preload(A, names, 4, false), MOSQ_ERR_SUCCESS);
 	ck_assert(tick_until(preload_logged, 3000));
 	ck_assert(stub_log_contains("auth preload: 2 device records loaded in "));
-	ck_assert(stub_log_contains("(1 usernames not in the registry or unusable)"));
+	ck_assert(stub_log_contains("(1 usernames not in the registry or unusable; 0 records fetched along"));
 	expect_ok("p1/d1", "s1");
 	expect_ok("p1/d2", "s2");
 	ck_assert_int_eq(broker_fetches(), 0);
@@ -570,6 +595,37 @@ START_TEST(preload_fills_cache_without_broker_queries)
 	auth_get_stats(A, &st);
 	ck_assert_uint_eq(st.preloaded, 2);
 	ck_assert_int_eq(ncb, 0); /* nothing was connected: nothing to report */
+}
+END_TEST
+
+/* A miss while the preload is queued fetches the rest of the queue in the
+ * same broker-thread query: those devices then need no query of their own. */
+START_TEST(preload_miss_folds_the_queued_rest)
+{
+	static const char *const names[] = {"p1/d1", "p1/d2", "p1/su", "p1/h", "p1/off", "p1/nope"};
+	const struct timespec step = {0, 5 * 1000000};
+	struct auth_stats st;
+
+	start();
+	hold_worker(true);
+	auth_preload(A, names, 6, false);
+	/* The worker sits in its first batch (p1/d1, p1/d2: revalidate_batch 2). */
+	for(int i = 0; i < 600 && worker_fetches() == 0; i++) nanosleep(&step, NULL);
+	ck_assert_int_eq(worker_fetches(), 1);
+	expect_ok("p1/d1", "s1");                    /* in flight: a miss */
+	ck_assert_int_eq(broker_fetches(), 1);
+	ck_assert_uint_eq(R.max_batch, 5);           /* p1/d1 + the 4 still queued */
+	expect_ok("p1/su", "s4");
+	expect_refused("p1/off", "s3", "device suspended");
+	ck_assert_int_eq(broker_fetches(), 1);
+	auth_get_stats(A, &st);
+	ck_assert_uint_eq(st.preload_folded, 3);     /* p1/nope is not in the registry */
+	hold_worker(false);
+	ck_assert(tick_until(preload_logged, 3000));
+	ck_assert(stub_log_contains("auth preload: 4 device records loaded in "));
+	ck_assert(stub_log_contains("unusable; 3 records fetched along with a connecting device's query)"));
+	expect_ok("p1/d2", "s2");
+	ck_assert_int_eq(broker_fetches(), 1);
 }
 END_TEST
 
@@ -855,6 +911,7 @@ int main(void)
 	tcase_add_test(tc, throttle_blocks_without_queries);
 	tcase_add_test(tc, blocked_address_admits_good_devices);
 	tcase_add_test(tc, preload_fills_cache_without_broker_queries);
+	tcase_add_test(tc, preload_miss_folds_the_queued_rest);
 	tcase_add_test(tc, preload_bounded_by_revalidate_interval);
 	tcase_add_test(tc, preload_all_scans_the_registry);
 	tcase_add_test(tc, preload_all_falls_back_when_too_large);
