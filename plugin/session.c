@@ -16,6 +16,7 @@
 #include "acl/acl_cache.h"
 #include "acl/placeholder.h"
 #include "acl/rules.h"
+#include "acl/rules_intern.h"
 #include "auth/auth.h"
 #include "registry/device.h"
 #include "registry/username.h"
@@ -57,6 +58,31 @@ void session_free_conn(struct ih_conn *c, void *ud)
 }
 
 /*
+ * The connection's share of a template-form block (acl/rules_intern.h):
+ * the usual case. MOSQ_ERR_NOT_SUPPORTED when its rules must be compiled
+ * for it alone: a subject whose values are not plain (the rules about
+ * dropping and widening then differ per connection), or tag
+ * subscriptions (read grants that are not templates).
+ */
+static int shared_rules(struct iothub *ih, const struct ih_device *dev, const struct acl_subject *who,
+		struct acl_rules **out)
+{
+	const struct ih_acl_lists *lists = (dev && ih->cfg.acl_registry) ? &dev->acl : NULL;
+	int rc;
+
+	if(!acl_subject_plain(who)) return MOSQ_ERR_NOT_SUPPORTED;
+	if(ih->cfg.autosub_tags && dev && dev->tags.count > 0) return MOSQ_ERR_NOT_SUPPORTED;
+	rc = acl_intern_get(ih->acl_shared, ih->acl_tpl, lists, ih->cfg.autosub, ih->cfg.autosub_count, out);
+	if(rc) return rc;
+	if(!acl_rules_fits(*out, who)){
+		acl_rules_free(*out);
+		*out = NULL;
+		return MOSQ_ERR_NOT_SUPPORTED;
+	}
+	return MOSQ_ERR_SUCCESS;
+}
+
+/*
  * Compile what the device's record implies for this connection: its ACL
  * rules and its auto-subscriptions (which are also its read grants).
  * Nothing is changed on failure; on success the outputs belong to the caller.
@@ -79,8 +105,11 @@ static int conn_compile(struct iothub *ih, const struct ih_conn *c, const struct
 
 	rc = autosub_instantiate(subs_out, &ih->cfg, &who, dev ? &dev->tags : NULL);
 	if(rc) return rc;
-	rc = acl_rules_build(rules_out, ih->acl_tpl, (dev && ih->cfg.acl_registry) ? &dev->acl : NULL,
-			subs_out->names, subs_out->count, &who);
+	rc = shared_rules(ih, dev, &who, rules_out);
+	if(rc == MOSQ_ERR_NOT_SUPPORTED){
+		rc = acl_rules_build(rules_out, ih->acl_tpl, (dev && ih->cfg.acl_registry) ? &dev->acl : NULL,
+				subs_out->names, subs_out->count, &who);
+	}
 	if(rc) autosub_list_free(subs_out);
 	return rc;
 }
