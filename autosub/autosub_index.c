@@ -65,13 +65,15 @@ struct asx_client {
 	char id[];
 };
 
+/* The prefix's bytes are not copied: node.key points at the start of one
+ * of its filters (node.keylen bytes), and moves to another when that one
+ * is unlinked (sub_unlink). Most prefixes hold one device's identity, so a
+ * copy per prefix was a copy per device. */
 struct asx_prefix {
-	struct ih_strmap_node node;     /* key: key (not for root) */
+	struct ih_strmap_node node;     /* in the map unless root; key: see above */
 	struct asx_sub *head;
-	size_t len;
 	uint32_t n_subs;                /* at most one per connection */
 	unsigned levels;
-	char key[];
 };
 
 struct depth {
@@ -136,8 +138,8 @@ static struct asx_prefix *prefix_find(const struct autosub_index *idx, const cha
 
 static void first_count(struct autosub_index *idx, const struct asx_prefix *p, int delta)
 {
-	if(p->len > 0){
-		idx->first[(unsigned char)p->key[0]] += (uint32_t)delta;
+	if(p->node.keylen > 0){
+		idx->first[(unsigned char)p->node.key[0]] += (uint32_t)delta;
 	}else{
 		idx->first['/'] += (uint32_t)delta;
 		idx->first[0] += (uint32_t)delta;
@@ -215,20 +217,19 @@ static int sub_link(struct autosub_index *idx, struct asx_sub *s)
 	filter_prefix(s->filter, &len, &levels);
 	p = prefix_find(idx, s->filter, len, levels);
 	if(p == NULL){
-		p = ix_alloc(idx, sizeof(*p) + len + 1);
+		p = ix_alloc(idx, sizeof(*p));
 		if(p == NULL) return MOSQ_ERR_NOMEM;
 		if(depth_ref(idx, levels) != MOSQ_ERR_SUCCESS){
-			ix_free(idx, p, sizeof(*p) + len + 1);
+			ix_free(idx, p, sizeof(*p));
 			return MOSQ_ERR_NOMEM;
 		}
 		memset(p, 0, sizeof(*p));
-		p->len = len;
 		p->levels = levels;
-		memcpy(p->key, s->filter, len);
-		p->key[len] = '\0';
-		if(levels == 0) idx->root = p;
-		else{
-			ih_strmap_insert(&idx->prefixes, &p->node, p->key, len);
+		if(levels == 0){
+			p->node.key = s->filter;   /* keylen 0: the root has no bytes */
+			idx->root = p;
+		}else{
+			ih_strmap_insert(&idx->prefixes, &p->node, s->filter, len);
 			first_count(idx, p, 1);
 		}
 	}
@@ -250,14 +251,18 @@ static void sub_unlink(struct autosub_index *idx, struct asx_sub *s)
 	else p->head = s->next;
 	if(s->next) s->next->prev = s->prev;
 	idx->filters--;
-	if(--p->n_subs > 0) return;
+	if(--p->n_subs > 0){
+		/* Same bytes, same hash: the map's node just reads them elsewhere. */
+		if(p->node.key == s->filter) p->node.key = p->head->filter;
+		return;
+	}
 	if(p == idx->root) idx->root = NULL;
 	else{
 		ih_strmap_remove(&idx->prefixes, &p->node);
 		first_count(idx, p, -1);
 	}
 	depth_unref(idx, p->levels);
-	ix_free(idx, p, sizeof(*p) + p->len + 1);
+	ix_free(idx, p, sizeof(*p));
 }
 
 static void subs_release(struct autosub_index *idx, struct asx_subs *subs, size_t linked)

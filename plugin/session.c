@@ -51,10 +51,7 @@ void session_free_conn(struct ih_conn *c, void *ud)
 	for(size_t i = 0; i < c->api_subs_count; i++) mosquitto_free(c->api_subs[i].filter);
 	mosquitto_free(c->api_subs);
 	registry_device_unref(c->dev);
-	mosquitto_free(c->address);
-	mosquitto_free(c->username);
-	mosquitto_free(c->client_id);
-	mosquitto_free(c);
+	mosquitto_free(c); /* the strings with it (conn_new) */
 }
 
 /*
@@ -159,17 +156,27 @@ static int conn_new(struct iothub *ih, struct mosquitto *client, const char *use
 	struct ih_conn *c;
 	const char *id = mosquitto_client_id(client);
 	const char *addr = mosquitto_client_address(client);
+	size_t idlen, ulen, alen;
+	char *p;
 
-	c = mosquitto_calloc(1, sizeof(*c));
+	if(id == NULL) id = "";
+	idlen = strlen(id) + 1;
+	ulen = username ? strlen(username) + 1 : 0;
+	alen = addr ? strlen(addr) + 1 : 0;
+	/* One block: the entry, then its client id, username and address. A
+	 * fleet holds one of these per device, and every separate block costs
+	 * the allocator's header and rounding on top of the string. */
+	c = mosquitto_calloc(1, sizeof(*c) + idlen + ulen + alen);
 	if(c == NULL) return MOSQ_ERR_NOMEM;
+	p = (char *)(c + 1);
 	c->client = client;
-	c->client_id = mosquitto_strdup(id ? id : "");
-	c->username = username ? mosquitto_strdup(username) : NULL;
-	c->address = addr ? mosquitto_strdup(addr) : NULL;
-	if(c->client_id == NULL || (username && c->username == NULL) || (addr && c->address == NULL)){
-		session_free_conn(c, ih);
-		return MOSQ_ERR_NOMEM;
+	c->client_id = memcpy(p, id, idlen);
+	p += idlen;
+	if(username){
+		c->username = memcpy(p, username, ulen);
+		p += ulen;
 	}
+	if(addr) c->address = memcpy(p, addr, alen);
 	if(username && registry_username_check(username, ih->cfg.username_max_len, &c->product_len) != NULL){
 		c->product_len = 0;
 	}
