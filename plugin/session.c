@@ -64,7 +64,7 @@ void session_free_conn(struct ih_conn *c, void *ud)
 static int shared_rules(struct iothub *ih, const struct ih_device *dev, const struct acl_subject *who,
 		struct acl_rules **out)
 {
-	const struct ih_acl_lists *lists = (dev && ih->cfg.acl_registry) ? &dev->acl : NULL;
+	const struct ih_acl_lists *lists = (dev && ih->cfg.acl_registry) ? dev->acl : NULL;
 	int rc;
 
 	if(!acl_subject_plain(who)) return MOSQ_ERR_NOT_SUPPORTED;
@@ -97,14 +97,14 @@ static int conn_compile(struct iothub *ih, const struct ih_conn *c, const struct
 		/* A token client: its acl claim, else the jwt_acl_* templates; the
 		 * device templates and auto-subscriptions are for devices. */
 		return acl_rules_build(rules_out, dev->token_acl ? NULL : ih->jwt_acl_tpl,
-				dev->token_acl ? &dev->acl : NULL, NULL, 0, &who);
+				dev->token_acl ? dev->acl : NULL, NULL, 0, &who);
 	}
 
 	rc = autosub_instantiate(subs_out, &ih->cfg, &who, dev ? &dev->tags : NULL);
 	if(rc) return rc;
 	rc = shared_rules(ih, dev, &who, rules_out);
 	if(rc == MOSQ_ERR_NOT_SUPPORTED){
-		rc = acl_rules_build(rules_out, ih->acl_tpl, (dev && ih->cfg.acl_registry) ? &dev->acl : NULL,
+		rc = acl_rules_build(rules_out, ih->acl_tpl, (dev && ih->cfg.acl_registry) ? dev->acl : NULL,
 				subs_out->names, subs_out->count, &who);
 	}
 	if(rc) autosub_list_free(subs_out);
