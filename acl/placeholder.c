@@ -259,6 +259,65 @@ enum acl_ph_result acl_placeholder_expand_spelled(const char *tpl, const struct 
 	return expand_in_mode(tpl, who, out, outsize, len, SPELLED, NULL);
 }
 
+enum acl_ph_result acl_placeholder_encode(const char *tpl, char *out, size_t outsize, size_t *len, unsigned *n_ph)
+{
+	static const char mark[] = {
+		[ACL_PH_LEVEL_U] = ACL_PH_MARK_U, [ACL_PH_LEVEL_P] = ACL_PH_MARK_P,
+		[ACL_PH_LEVEL_D] = ACL_PH_MARK_D, [ACL_PH_LEVEL_C] = ACL_PH_MARK_C,
+	};
+	const char *level, *end;
+	size_t n = 0;
+	unsigned ph = 0;
+	enum acl_ph_level kind;
+
+	for(level = tpl; ; level = end + 1){
+		end = strchrnul(level, '/');
+		kind = acl_placeholder_level(level, (size_t)(end - level));
+		if(kind >= ACL_PH_LEVEL_U){
+			/* "%p/%d" is the username: one marker, one compare at match time. */
+			if(kind == ACL_PH_LEVEL_P && end[0] == '/' && end[1] == '%' && end[2] == 'd'
+					&& (end[3] == '/' || end[3] == '\0')){
+				kind = ACL_PH_LEVEL_U;
+				end += 3;
+			}
+			if(out && n + 1 < outsize) out[n] = mark[kind];
+			n++;
+			ph++;
+		}else{
+			for(const char *p = level; p < end; p++){
+				if(*p >= ACL_PH_MARK_U && *p <= ACL_PH_MARK_C) return ACL_PH_BAD_TEMPLATE;
+				if(out && n + 1 < outsize) out[n] = *p;
+				n++;
+				if(p[0] == '%') p++;   /* "%%" -> "%", validated by the caller */
+			}
+		}
+		if(*end == '\0') break;
+		if(out && n + 1 < outsize) out[n] = '/';
+		n++;
+	}
+	if(out && n < outsize) out[n] = '\0';
+	*len = n;
+	if(n_ph) *n_ph = ph;
+	return ACL_PH_OK;
+}
+
+bool acl_subject_plain(const struct acl_subject *who)
+{
+	const char *u, *id;
+	size_t ulen, plen;
+
+	if(who == NULL || who->token_user || who->username == NULL || who->client_id == NULL) return false;
+	u = who->username;
+	id = who->client_id;
+	ulen = strlen(u);
+	plen = who->product_len;
+	if(plen == 0 || plen >= ulen || u[plen] != '/') return false;
+	if(!value_safe(u, plen) || !value_safe(u + plen + 1, ulen - plen - 1) || !value_safe(id, strlen(id))) return false;
+	/* '$' would matter only for a placeholder at the first level: refusing
+	 * it everywhere keeps the question independent of the templates. */
+	return u[0] != '$' && u[plen + 1] != '$' && id[0] != '$';
+}
+
 const char *acl_placeholder_strerror(enum acl_ph_result rc)
 {
 	switch(rc){

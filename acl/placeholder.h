@@ -115,6 +115,31 @@ enum acl_ph_result acl_placeholder_expand_deny(const char *tpl, const struct acl
 enum acl_ph_result acl_placeholder_expand_spelled(const char *tpl, const struct acl_subject *who,
 		char *out, size_t outsize, size_t *len);
 
+/*
+ * Template form, for rule blocks shared by every connection with the same
+ * templates (acl/rules_intern.h): each placeholder level of a template
+ * that passed acl_placeholder_check becomes one marker byte (below) and
+ * "%%" becomes "%" ("%p/%d", which is the username, becomes the %u
+ * marker); the values are compared at match time instead.
+ * Measures (out == NULL) or writes the NUL-terminated result; *n_ph gets
+ * the number of placeholders. ACL_PH_BAD_TEMPLATE when a literal level
+ * holds a marker byte itself (such a template cannot be shared).
+ */
+#define ACL_PH_MARK_U 0x01
+#define ACL_PH_MARK_P 0x02
+#define ACL_PH_MARK_D 0x03
+#define ACL_PH_MARK_C 0x04
+enum acl_ph_result acl_placeholder_encode(const char *tpl, char *out, size_t outsize, size_t *len, unsigned *n_ph);
+
+/*
+ * May `who` use a shared template-form block? True when every placeholder
+ * has a value that instantiates under the strict rules (no rule dropped,
+ * no deny widened, whatever the template): a username "P/D" with both
+ * halves safe, a safe client id, no value starting with '$', no token
+ * client. Whoever is not plain gets rules compiled for it alone.
+ */
+bool acl_subject_plain(const struct acl_subject *who);
+
 /* A short static description of a result, for log lines. */
 const char *acl_placeholder_strerror(enum acl_ph_result rc);
 

@@ -30,6 +30,7 @@
 #include <mosquitto_plugin.h>
 
 #include "acl/rules.h"
+#include "acl/rules_internal.h"
 #include "acl/topic.h"
 
 /* The lists a check scans, and the bit of each in a filter's role mask. */
@@ -128,6 +129,12 @@ void acl_templates_cleanup(struct acl_templates *t)
 	mosquitto_free(t);
 }
 
+const char *const *acl_templates_list(const struct acl_templates *t, int list, size_t *count)
+{
+	*count = t ? t->count[list] : 0;
+	return t ? t->item[list] : NULL;
+}
+
 /* ------------------------------------------------------------------ */
 /* compiled rules                                                       */
 
@@ -135,13 +142,21 @@ struct acl_rule {
 	uint64_t key;          /* the first min(plen, 8) bytes of the filter ... */
 	uint64_t mask;         /* ... and which bytes of a word they are */
 	const char *filter;    /* NUL-terminated, in the pool */
-	uint32_t plen;         /* literal prefix length (0: starts with a wildcard) */
-	uint32_t plus;         /* > 0: only this many "+" levels follow it (acl_topic_plus_levels) */
+	uint32_t plen;         /* literal prefix length (0: starts with a wildcard or a marker) */
+	uint16_t plus;         /* > 0: only this many "+" levels follow the prefix, or for a
+	                        * template-form rule the last marker (acl_topic_plus_levels) */
+	uint16_t mend;         /* template form: offset just past the last marker level
+	                        * (filters are at most 65535 bytes); 0: no marker */
 };
 
 struct acl_rules {
 	size_t bytes;
 	size_t n_filters;
+	uint32_t refs;                 /* acl_rules_ref / acl_rules_free */
+	bool templated;                /* template form: checks need the subject */
+	uint32_t max_len;              /* template form: longest encoded filter ... */
+	uint32_t max_ph;               /* ... and most placeholders in one (acl_rules_fits) */
+	void *intern;                  /* its entry in an acl_intern table, or NULL */
 	uint32_t start[L_COUNT + 1];   /* list l is rule[start[l] .. start[l+1]) */
 	struct acl_rule rule[];        /* then the string pool */
 };
@@ -155,6 +170,10 @@ struct pending {
 
 struct build {
 	const struct acl_subject *who;
+	bool templated;        /* template form: placeholders become markers (no who) */
+	bool unshareable;      /* template form: a template holds a marker byte */
+	uint32_t max_len;      /* template form: see struct acl_rules */
+	uint32_t max_ph;
 	bool writing;          /* false: measure pass, true: fill pass */
 	size_t n;              /* filters accepted (measure) / written (fill) */
 	size_t bytes;          /* pool bytes, NULs included */
@@ -193,9 +212,19 @@ static void add_filter(struct build *b, const char *tpl, bool is_template, bool 
 {
 	size_t len;
 	bool widened = false;
+	unsigned n_ph = 0;
 	enum acl_ph_result rc;
 
-	if(is_template && (roles & DENY_ROLES)){
+	if(is_template && b->templated){
+		/* No subject yet: the template itself, its placeholders as markers.
+		 * Only plain subjects use such a block (acl_subject_plain), for
+		 * which no rule is dropped or widened. */
+		rc = trusted ? ACL_PH_OK : acl_placeholder_check(tpl, NULL, NULL, 0);
+		if(rc == ACL_PH_OK && acl_placeholder_encode(tpl, NULL, 0, &len, &n_ph) != ACL_PH_OK){
+			b->unshareable = true;
+			return;
+		}
+	}else if(is_template && (roles & DENY_ROLES)){
 		rc = acl_placeholder_expand_deny(tpl, b->who, NULL, 0, &len, &widened);
 		if(rc == ACL_PH_OK && widened && !b->writing && b->widened++ == 0) b->first_widened = tpl;
 	}else if(is_template){
@@ -243,6 +272,8 @@ static void add_filter(struct build *b, const char *tpl, bool is_template, bool 
 		char *dst = b->pool + b->bytes;
 		if(!is_template){
 			memcpy(dst, tpl, len + 1);
+		}else if(b->templated){
+			acl_placeholder_encode(tpl, dst, len + 1, &len, NULL);
 		}else if(roles & DENY_ROLES){
 			acl_placeholder_expand_deny(tpl, b->who, dst, len + 1, &len, &widened);
 		}   /* else: expand_checked wrote it above */
@@ -250,11 +281,13 @@ static void add_filter(struct build *b, const char *tpl, bool is_template, bool 
 	}
 	b->n++;
 	b->bytes += len + 1;
+	if(len > b->max_len) b->max_len = (uint32_t)len;
+	if(n_ph > b->max_ph) b->max_ph = n_ph;
 	if(widened) add_spelled_deny(b, tpl, roles);
 }
 
 static void collect(struct build *b, const struct acl_templates *global, const struct ih_acl_lists *device,
-		const char *const *grants, size_t n_grants)
+		const char *const *grants, size_t n_grants, const struct ih_autosub_tpl *grant_tpls)
 {
 	for(int i = 0; global && i < IH_ACL_LIST_COUNT; i++){
 		for(size_t j = 0; j < global->count[i]; j++){
@@ -268,7 +301,9 @@ static void collect(struct build *b, const struct acl_templates *global, const s
 		}
 	}
 	for(size_t j = 0; j < n_grants; j++){
-		if(grants[j]) add_filter(b, grants[j], false, false, GRANT_ROLES);
+		/* Template grants were validated at startup (autosub_templates_validate). */
+		if(grant_tpls && grant_tpls[j].filter) add_filter(b, grant_tpls[j].filter, true, true, GRANT_ROLES);
+		if(grants && grants[j]) add_filter(b, grants[j], false, false, GRANT_ROLES);
 	}
 }
 
@@ -329,9 +364,16 @@ static size_t merge(struct pending *item, size_t n)
  * The literal prefix: everything before the first wildcard level, less the
  * '/' in front of a `#` (`a/#` also matches `a`).
  */
-static size_t literal_prefix(const char *filter)
+static inline bool is_marker(char c)
+{
+	return c >= ACL_PH_MARK_U && c <= ACL_PH_MARK_C;
+}
+
+/* In the template form a marker level ends the prefix as a wildcard does. */
+static size_t literal_prefix(const char *filter, bool templated)
 {
 	for(const char *p = filter; *p; p++){
+		if(templated && is_marker(*p)) return (size_t)(p - filter);
 		if((*p == '+' || *p == '#') && (p == filter || p[-1] == '/')){
 			if(*p == '#' && p != filter) return (size_t)(p - 1 - filter);
 			return (size_t)(p - filter);
@@ -355,23 +397,32 @@ static inline uint64_t head_word(const char *s, size_t n)
 	return w;
 }
 
-static void rule_init(struct acl_rule *r, const char *filter)
+static void rule_init(struct acl_rule *r, const char *filter, bool templated)
 {
 	unsigned char m[8] = {0};
 	size_t k;
 
 	r->filter = filter;
-	/* A filter is a topic filter with its placeholders resolved: far below 4 GiB. */
-	r->plen = (uint32_t)literal_prefix(filter);
-	/* "upload_data/%u/+/+" and the like: matched by counting levels. */
-	r->plus = acl_topic_plus_levels(filter, r->plen);
+	/* A filter is a valid topic filter: at most 65535 bytes. */
+	r->plen = (uint32_t)literal_prefix(filter, templated);
+	r->mend = 0;
+	for(const char *p = filter; templated && *p; p++){
+		if(is_marker(*p)) r->mend = (uint16_t)(p + 1 - filter);
+	}
+	/* "upload_data/p1/d1/+/+" and "upload_data/%p/%d/+/+" (after the %d):
+	 * matched by counting levels. */
+	if(r->mend == 0){
+		r->plus = (uint16_t)acl_topic_plus_levels(filter, r->plen);
+	}else{
+		r->plus = filter[r->mend] == '/' ? (uint16_t)acl_topic_plus_levels(filter, r->mend + 1u) : 0;
+	}
 	k = r->plen < 8 ? r->plen : 8;
 	memset(m, 0xff, k);
 	memcpy(&r->mask, m, 8);
 	r->key = head_word(filter, strlen(filter)) & r->mask;
 }
 
-static struct acl_rules *layout(const struct pending *item, size_t n)
+static struct acl_rules *layout(const struct pending *item, size_t n, bool templated)
 {
 	struct acl_rules *r;
 	size_t entries = 0, bytes = 0, size, count[L_COUNT] = {0};
@@ -391,6 +442,11 @@ static struct acl_rules *layout(const struct pending *item, size_t n)
 	if(r == NULL) return NULL;
 	r->bytes = size;
 	r->n_filters = 0;
+	r->refs = 1;
+	r->templated = templated;
+	r->max_len = 0;
+	r->max_ph = 0;
+	r->intern = NULL;
 	r->start[0] = 0;
 	for(int l = 0; l < L_COUNT; l++){
 		r->start[l + 1] = r->start[l] + (uint32_t)count[l];
@@ -401,7 +457,7 @@ static struct acl_rules *layout(const struct pending *item, size_t n)
 		if(item[i].roles == 0) continue;
 		memcpy(pool, item[i].text, item[i].len + 1);
 		for(int l = 0; l < L_COUNT; l++){
-			if(item[i].roles & ROLE(l)) rule_init(&r->rule[next[l]++], pool);
+			if(item[i].roles & ROLE(l)) rule_init(&r->rule[next[l]++], pool, templated);
 		}
 		pool += item[i].len + 1;
 		r->n_filters++;
@@ -409,33 +465,36 @@ static struct acl_rules *layout(const struct pending *item, size_t n)
 	return r;
 }
 
-int acl_rules_build(struct acl_rules **out, const struct acl_templates *global,
+/* Both forms: measure, fill a scratch block, merge, lay out. */
+static int build_block(struct build *b, struct acl_rules **out, const struct acl_templates *global,
 		const struct ih_acl_lists *device, const char *const *read_grants, size_t n_read_grants,
-		const struct acl_subject *who)
+		const struct ih_autosub_tpl *grant_tpls)
 {
-	struct build b = {.who = who};
 	void *scratch = NULL;
 	struct acl_rules *r;
 	size_t n;
 	int rc = MOSQ_ERR_NOMEM;
 
-	collect(&b, global, device, read_grants, n_read_grants);
-	log_drops(&b);
+	collect(b, global, device, read_grants, n_read_grants, grant_tpls);
+	if(b->unshareable) return MOSQ_ERR_NOT_SUPPORTED;
+	log_drops(b);
 
 	/* One scratch block for the instantiated filters before merging. */
-	scratch = mosquitto_malloc(b.n * sizeof(struct pending) + b.bytes + 1);
+	scratch = mosquitto_malloc(b->n * sizeof(struct pending) + b->bytes + 1);
 	if(scratch == NULL) goto out;
-	b.item = scratch;
-	b.pool = (char *)(b.item + b.n);
-	b.pool_size = b.bytes + 1;
-	b.writing = true;
-	b.n = 0;
-	b.bytes = 0;
-	collect(&b, global, device, read_grants, n_read_grants);
+	b->item = scratch;
+	b->pool = (char *)(b->item + b->n);
+	b->pool_size = b->bytes + 1;
+	b->writing = true;
+	b->n = 0;
+	b->bytes = 0;
+	collect(b, global, device, read_grants, n_read_grants, grant_tpls);
 
-	n = merge(b.item, b.n);
-	r = layout(b.item, n);
+	n = merge(b->item, b->n);
+	r = layout(b->item, n, b->templated);
 	if(r == NULL) goto out;
+	r->max_len = b->max_len;
+	r->max_ph = b->max_ph;
 	*out = r; /* the caller owns r; acl_rules_free frees it */
 	rc = MOSQ_ERR_SUCCESS;
 out:
@@ -443,9 +502,56 @@ out:
 	return rc;
 }
 
+int acl_rules_build(struct acl_rules **out, const struct acl_templates *global,
+		const struct ih_acl_lists *device, const char *const *read_grants, size_t n_read_grants,
+		const struct acl_subject *who)
+{
+	struct build b = {.who = who};
+
+	return build_block(&b, out, global, device, read_grants, n_read_grants, NULL);
+}
+
+int acl_rules_build_shared(struct acl_rules **out, const struct acl_templates *global,
+		const struct ih_acl_lists *device, const struct ih_autosub_tpl *grants, size_t n_grants)
+{
+	struct build b = {.templated = true};
+
+	return build_block(&b, out, global, device, NULL, n_grants, grants);
+}
+
+bool acl_rules_fits(const struct acl_rules *r, const struct acl_subject *who)
+{
+	size_t ulen, clen, longest;
+
+	if(r == NULL || !r->templated) return true;
+	if(!acl_subject_plain(who)) return false;
+	ulen = strlen(who->username);
+	clen = strlen(who->client_id);
+	longest = ulen > clen ? ulen : clen;
+	/* No instantiation may exceed ACL_TOPIC_MAX (it would be dropped). */
+	return longest <= ACL_TOPIC_MAX && (uint64_t)r->max_len + (uint64_t)r->max_ph * longest <= ACL_TOPIC_MAX;
+}
+
+bool acl_rules_templated(const struct acl_rules *r)
+{
+	return r && r->templated;
+}
+
+void acl_rules_ref(struct acl_rules *r)
+{
+	if(r) r->refs++;
+}
+
 void acl_rules_free(struct acl_rules *r)
 {
+	if(r == NULL || --r->refs > 0) return;
+	if(r->intern) acl_intern_forget(r->intern);
 	mosquitto_free(r);
+}
+
+void acl_rules_set_intern(struct acl_rules *r, void *entry)
+{
+	r->intern = entry;
 }
 
 size_t acl_rules_memory(const struct acl_rules *r)
@@ -472,14 +578,105 @@ static inline bool prefix_equal(const struct acl_rule *ru, const char *topic, si
 	return ru->plen <= 8 || memcmp(ru->filter + 8, topic + 8, ru->plen - 8) == 0;
 }
 
-static bool list_matches(const struct acl_rules *r, int l, const char *topic, size_t tlen, uint64_t head)
+/*
+ * Template form: compare the value of marker m with the bytes at s; s past
+ * it, or NULL. Stops at the first difference, so a topic shorter than the
+ * value is never read past its NUL.
+ */
+static inline const char *eat_value(const char *s, char m, const struct acl_subject *who)
+{
+	const char *v;
+
+	if(m == ACL_PH_MARK_P){
+		for(size_t i = 0; i < who->product_len; i++){
+			if(s[i] != who->username[i]) return NULL;
+		}
+		return s + who->product_len;
+	}
+	v = m == ACL_PH_MARK_U ? who->username
+			: m == ACL_PH_MARK_D ? who->username + who->product_len + 1 : who->client_id;
+	for(; *v; v++, s++){
+		if(*v != *s) return NULL;
+	}
+	return s;
+}
+
+/*
+ * Template form: walk the levels from the end of the literal prefix to just
+ * past the last marker, in step with the topic (or, cover: the SUBSCRIBE
+ * filter) at t. Returns where t stands then (a '/' or the end), or NULL.
+ * A marker is the subject's value, literal text itself, '+' one level (for
+ * cover, not a '#'); '#' is always past the last marker.
+ */
+static const char *walk_marked(const struct acl_rule *ru, const struct acl_subject *who, const char *t, bool cover)
+{
+	const char *f = ru->filter + ru->plen, *fend = ru->filter + ru->mend;
+
+	for(;;){
+		if(is_marker(*f)){
+			t = eat_value(t, *f, who);
+			if(t == NULL) return NULL;
+			f++;
+		}else if(f[0] == '+' && (f[1] == '/' || f[1] == '\0')){
+			if(cover && t[0] == '#' && t[1] == '\0') return NULL;
+			while(*t != '/' && *t != '\0') t++;
+			f++;
+		}else{
+			for(; *f != '/' && *f != '\0'; f++, t++){
+				if(*f != *t) return NULL;
+			}
+		}
+		if(*t != '/' && *t != '\0') return NULL;
+		if(f == fend) return t;
+		if(*t != '/') return NULL;
+		f++;
+		t++;
+	}
+}
+
+/* Template form, a rule whose prefix matched: the marked part, then the tail.
+ * Out of line, so that the scan over literal rules stays as tight as before. */
+__attribute__((noinline)) static bool marked_matches(const struct acl_rule *ru, const struct acl_subject *who, const char *topic)
+{
+	const char *t, *tail = ru->filter + ru->mend;
+
+	/* The `$` rule: a marker is never a '$' value, but a '+' may be first. */
+	if(ru->mend == ru->plen + 1u){
+		/* The usual shape, "upload_data/%u/+/+": one value right after the prefix. */
+		t = eat_value(topic + ru->plen, ru->filter[ru->plen], who);
+		if(t == NULL || (*t != '/' && *t != '\0')) return false;
+	}else{
+		if(ru->plen == 0 && ru->filter[0] == '+' && topic[0] == '$') return false;
+		t = walk_marked(ru, who, topic + ru->plen, false);
+		if(t == NULL) return false;
+	}
+	if(*tail == '\0') return *t == '\0';
+	if(ru->plus) return *t == '/' && acl_topic_plus_rest_matches(t + 1, ru->plus);
+	return acl_topic_matches_tail(tail, t);
+}
+
+__attribute__((noinline)) static bool marked_covers(const struct acl_rule *ru, const struct acl_subject *who, const char *filter)
+{
+	const char *f, *tail = ru->filter + ru->mend;
+
+	if(ru->plen == 0 && ru->filter[0] == '+' && filter[0] == '$') return false;
+	f = walk_marked(ru, who, filter + ru->plen, true);
+	if(f == NULL) return false;
+	if(*tail == '\0') return *f == '\0';
+	return acl_filter_covers_tail(tail, f);
+}
+
+static bool list_matches(const struct acl_rules *r, const struct acl_subject *who, int l, const char *topic,
+		size_t tlen, uint64_t head)
 {
 	const struct acl_rule *ru = &r->rule[r->start[l]];
 	const struct acl_rule *end = &r->rule[r->start[l + 1]];
 
 	for(; ru < end; ru++){
 		if(!prefix_equal(ru, topic, tlen, head)) continue;
-		if(ru->plus ? acl_topic_plus_rest_matches(topic + ru->plen, ru->plus)
+		if(ru->mend){
+			if(marked_matches(ru, who, topic)) return true;
+		}else if(ru->plus ? acl_topic_plus_rest_matches(topic + ru->plen, ru->plus)
 				: acl_topic_matches_from(ru->filter, topic, ru->plen)){
 			return true;
 		}
@@ -487,14 +684,16 @@ static bool list_matches(const struct acl_rules *r, int l, const char *topic, si
 	return false;
 }
 
-static bool list_covers(const struct acl_rules *r, int l, const char *filter, size_t flen, uint64_t head)
+static bool list_covers(const struct acl_rules *r, const struct acl_subject *who, int l, const char *filter,
+		size_t flen, uint64_t head)
 {
 	const struct acl_rule *ru = &r->rule[r->start[l]];
 	const struct acl_rule *end = &r->rule[r->start[l + 1]];
 
 	/* A wildcard in the filter's first bytes never equals a rule's literal prefix. */
 	for(; ru < end; ru++){
-		if(prefix_equal(ru, filter, flen, head) && acl_filter_covers_from(ru->filter, filter, ru->plen)){
+		if(!prefix_equal(ru, filter, flen, head)) continue;
+		if(ru->mend ? marked_covers(ru, who, filter) : acl_filter_covers_from(ru->filter, filter, ru->plen)){
 			return true;
 		}
 	}
@@ -503,12 +702,13 @@ static bool list_covers(const struct acl_rules *r, int l, const char *filter, si
 
 #define NONEMPTY(r, l) ((r)->start[(l)] != (r)->start[(l) + 1])
 
-enum acl_decision acl_rules_check(const struct acl_rules *r, int access, const char *topic)
+enum acl_decision acl_rules_check(const struct acl_rules *r, const struct acl_subject *who, int access,
+		const char *topic)
 {
 	size_t len;
 	uint64_t head;
 
-	if(r == NULL) return ACL_NOMATCH;
+	if(r == NULL || (r->templated && who == NULL)) return ACL_NOMATCH;
 	if(access == MOSQ_ACL_UNSUBSCRIBE) return ACL_ALLOW;
 	if(topic == NULL || topic[0] == '\0') return ACL_DENY;
 	if(access == MOSQ_ACL_SUBSCRIBE){
@@ -521,14 +721,14 @@ enum acl_decision acl_rules_check(const struct acl_rules *r, int access, const c
 	/* Deny lists are usually empty: test that before paying for a call. */
 	switch(access){
 		case MOSQ_ACL_WRITE:
-			if(NONEMPTY(r, L_W_DENY) && list_matches(r, L_W_DENY, topic, len, head)) return ACL_DENY;
-			return list_matches(r, L_W_ALLOW, topic, len, head) ? ACL_ALLOW : ACL_NOMATCH;
+			if(NONEMPTY(r, L_W_DENY) && list_matches(r, who, L_W_DENY, topic, len, head)) return ACL_DENY;
+			return list_matches(r, who, L_W_ALLOW, topic, len, head) ? ACL_ALLOW : ACL_NOMATCH;
 		case MOSQ_ACL_READ:
-			if(NONEMPTY(r, L_R_DENY) && list_matches(r, L_R_DENY, topic, len, head)) return ACL_DENY;
-			return list_matches(r, L_R_ALLOW, topic, len, head) ? ACL_ALLOW : ACL_NOMATCH;
+			if(NONEMPTY(r, L_R_DENY) && list_matches(r, who, L_R_DENY, topic, len, head)) return ACL_DENY;
+			return list_matches(r, who, L_R_ALLOW, topic, len, head) ? ACL_ALLOW : ACL_NOMATCH;
 		case MOSQ_ACL_SUBSCRIBE:
-			if(NONEMPTY(r, L_R_DENY) && list_covers(r, L_R_DENY, topic, len, head)) return ACL_DENY;
-			return list_covers(r, L_S_ALLOW, topic, len, head) ? ACL_ALLOW : ACL_NOMATCH;
+			if(NONEMPTY(r, L_R_DENY) && list_covers(r, who, L_R_DENY, topic, len, head)) return ACL_DENY;
+			return list_covers(r, who, L_S_ALLOW, topic, len, head) ? ACL_ALLOW : ACL_NOMATCH;
 		default:
 			return ACL_DENY;
 	}

@@ -35,6 +35,7 @@
 #ifndef IH_ACL_RULES_H
 #define IH_ACL_RULES_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "acl/placeholder.h"
@@ -76,14 +77,36 @@ void acl_templates_cleanup(struct acl_templates *t);   /* NULL is fine */
 int acl_rules_build(struct acl_rules **out, const struct acl_templates *global,
 		const struct ih_acl_lists *device, const char *const *read_grants, size_t n_read_grants,
 		const struct acl_subject *who);
-void acl_rules_free(struct acl_rules *r);   /* NULL is fine */
+/* Drop a reference (a block starts with one); frees at zero. NULL is fine. */
+void acl_rules_free(struct acl_rules *r);
+void acl_rules_ref(struct acl_rules *r);
+
+/*
+ * The template form: the same inputs as acl_rules_build, but with the
+ * auto-subscription TEMPLATES as read grants and no subject. Placeholders
+ * stay in the rules (as marker levels, acl_placeholder_encode) and the
+ * check compares the subject's values in place, so one block serves every
+ * connection with the same templates (acl/rules_intern.h shares them).
+ * Valid only for a subject acl_rules_fits accepts; the decisions are then
+ * exactly those of the block acl_rules_build would compile for it.
+ * MOSQ_ERR_NOT_SUPPORTED when a template holds a marker byte itself.
+ * Invalid registry rules are logged once, when the block is built.
+ */
+int acl_rules_build_shared(struct acl_rules **out, const struct acl_templates *global,
+		const struct ih_acl_lists *device, const struct ih_autosub_tpl *grants, size_t n_grants);
+/* May `who` use the template-form block r? Always true for a block compiled
+ * for one connection. */
+bool acl_rules_fits(const struct acl_rules *r, const struct acl_subject *who);
+bool acl_rules_templated(const struct acl_rules *r);
 
 /*
  * Decide `access` (MOSQ_ACL_READ/WRITE/SUBSCRIBE/UNSUBSCRIBE) on `topic`
- * (a filter for SUBSCRIBE/UNSUBSCRIBE). No allocation, no string building.
- * r == NULL answers ACL_NOMATCH.
+ * (a filter for SUBSCRIBE/UNSUBSCRIBE) for `who` (read only by a
+ * template-form block; NULL then answers ACL_NOMATCH). No allocation, no
+ * string building. r == NULL answers ACL_NOMATCH.
  */
-enum acl_decision acl_rules_check(const struct acl_rules *r, int access, const char *topic);
+enum acl_decision acl_rules_check(const struct acl_rules *r, const struct acl_subject *who, int access,
+		const char *topic);
 
 /* Bytes held by r (its single allocation), and its number of distinct filters. */
 size_t acl_rules_memory(const struct acl_rules *r);

@@ -84,6 +84,12 @@ bool acl_topic_matches_from(const char *filter, const char *topic, size_t offset
 	return match_levels(filter + offset, topic + offset, filter);
 }
 
+bool acl_topic_matches_tail(const char *filter_tail, const char *topic_tail)
+{
+	/* The tail's start is a level boundary: no level-start test there. */
+	return match_levels(filter_tail, topic_tail, filter_tail);
+}
+
 unsigned acl_topic_plus_levels(const char *filter, size_t offset)
 {
 	unsigned n = 0;
@@ -97,15 +103,17 @@ unsigned acl_topic_plus_levels(const char *filter, size_t offset)
 	}
 }
 
-/* '+' matches any level, the empty one too: n levels are n - 1 slashes. */
+/* '+' matches any level, the empty one too: exactly n levels. Level by
+ * level with the two-bytes-a-step scan (this runs on most ACL misses). */
 bool acl_topic_plus_rest_matches(const char *rest, unsigned n)
 {
-	unsigned slashes = 0;
-
-	for(; *rest; rest++){
-		if(*rest == '/' && ++slashes >= n) return false;
+	if(n == 0) return false;
+	for(;;){
+		rest = level_end(rest);
+		if(--n == 0) return *rest == '\0';
+		if(*rest == '\0') return false;
+		rest++;
 	}
-	return slashes + 1 == n;
 }
 
 /*
@@ -145,6 +153,11 @@ bool acl_filter_covers_from(const char *rule, const char *filter, size_t offset)
 	if(offset == 0) return acl_filter_covers(rule, filter);
 	if(rule == NULL || filter == NULL) return false;
 	return covers_levels(rule + offset, filter + offset, rule);
+}
+
+bool acl_filter_covers_tail(const char *rule_tail, const char *filter_tail)
+{
+	return covers_levels(rule_tail, filter_tail, rule_tail);
 }
 
 static bool overlap_levels(const char *a, const char *b)

@@ -53,6 +53,15 @@ bool acl_topic_matches_from(const char *filter, const char *topic, size_t offset
 bool acl_filter_covers_from(const char *rule, const char *filter, size_t offset);
 
 /*
+ * The same predicates on the tails of two strings that stand at the same
+ * level boundary: each tail is empty or starts with the '/' that begins
+ * its next level. For template-form rules (acl/rules.c), whose filter and
+ * topic offsets differ once a placeholder value has been compared.
+ */
+bool acl_topic_matches_tail(const char *filter_tail, const char *topic_tail);
+bool acl_filter_covers_tail(const char *rule_tail, const char *filter_tail);
+
+/*
  * The common shape "LITERAL/+/+/...": when the filter is, after its first
  * `offset` literal bytes (offset > 0, ending in '/', no '$' first), only
  * "+" levels, return how many (else 0). A topic that starts with those

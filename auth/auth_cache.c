@@ -26,7 +26,6 @@ bool registry_device_same(const struct ih_device *a, const struct ih_device *b)
 static void entry_free(struct auth_cache_entry *e)
 {
 	registry_device_unref(e->dev);
-	mosquitto_free(e->username);
 	OPENSSL_cleanse(e->digest, sizeof(e->digest));
 	mosquitto_free(e);
 }
@@ -99,13 +98,10 @@ struct auth_cache_entry *auth_cache_put(struct auth_cache *c, const char *userna
 	while(c->map.count >= c->max && c->lru.tail){
 		entry_drop(c, ih_container_of(c->lru.tail, struct auth_cache_entry, lru));
 	}
-	e = mosquitto_calloc(1, sizeof(*e));
+	/* The username lives right after the entry: one block per device. */
+	e = mosquitto_calloc(1, sizeof(*e) + strlen(username) + 1);
 	if(e == NULL) return NULL;
-	e->username = mosquitto_strdup(username);
-	if(e->username == NULL){
-		mosquitto_free(e);
-		return NULL;
-	}
+	e->username = strcpy((char *)(e + 1), username);
 	registry_device_ref(dev);
 	e->dev = dev; /* the entry holds the reference taken above */
 	e->fetched_ms = fetched_ms;

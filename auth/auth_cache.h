@@ -26,7 +26,7 @@
 struct auth_cache_entry {
 	struct ih_strmap_node node;
 	struct ih_lru_link lru;
-	char *username;
+	char *username;          /* in the entry's own block */
 	struct ih_device *dev;     /* one reference; NULL: the registry has no such device */
 	int64_t fetched_ms;        /* when the registry's answer was current (monotonic ms) */
 	int64_t expires_ms;        /* use without asking the registry until then */

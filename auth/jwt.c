@@ -429,8 +429,14 @@ static bool truthy(const bson_iter_t *it)
 static int take_acl(const bson_iter_t *acl, struct ih_device *dev, char *why, size_t whylen)
 {
 	static const char *const names[] = {"pub", "sub", "all"};
-	struct ih_strlist *lists[] = {&dev->acl.list[IH_ACL_PUBLISH], &dev->acl.list[IH_ACL_SUBSCRIBE], &dev->acl.list[IH_ACL_PUBSUB]};
+	struct ih_acl_lists *lists_of = registry_device_acl_edit(dev);
+	struct ih_strlist *lists[3];
 	bson_iter_t it, arr;
+
+	if(lists_of == NULL) return fail(why, whylen, "out of memory");
+	lists[0] = &lists_of->list[IH_ACL_PUBLISH];
+	lists[1] = &lists_of->list[IH_ACL_SUBSCRIBE];
+	lists[2] = &lists_of->list[IH_ACL_PUBSUB];
 
 	if(!BSON_ITER_HOLDS_DOCUMENT(acl) || !bson_iter_recurse(acl, &it)){
 		return fail(why, whylen, "malformed payload: \"acl\" is not an object");

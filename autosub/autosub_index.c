@@ -39,12 +39,14 @@
 struct asx_client;
 struct asx_prefix;
 
+/* One per bound filter of every device. Its prefix is found by looking
+ * the filter up again when it is unlinked (not on any hot path); the
+ * client stays a pointer, which every match reads. */
 struct asx_sub {
 	struct asx_sub *prev, *next;    /* in the prefix's list */
 	struct asx_client *client;
-	struct asx_prefix *prefix;
 	const char *filter;             /* in the client's filter block */
-	int qos;
+	uint8_t qos;
 };
 
 struct asx_subs {
@@ -58,20 +60,24 @@ struct asx_client {
 	void *owner;
 	struct asx_subs *subs;
 	char **tracked;
-	size_t n_tracked;
-	bool held;                      /* tracked not trusted yet: see hold */
 	uint64_t mark;                  /* idx->gen of the match that last saw it */
-	size_t row;                     /* its result row then, or SIZE_MAX: excluded */
+	uint32_t row;                   /* its result row then, or NO_ROW: excluded */
+	uint8_t n_tracked;              /* at most AUTOSUB_TRACK_MAX */
+	bool held;                      /* tracked not trusted yet: see hold */
 	char id[];
 };
 
+#define NO_ROW UINT32_MAX
+
+/* The prefix's bytes are not copied: node.key points at the start of one
+ * of its filters (node.keylen bytes), and moves to another when that one
+ * is unlinked (sub_unlink). Most prefixes hold one device's identity, so a
+ * copy per prefix was a copy per device. */
 struct asx_prefix {
-	struct ih_strmap_node node;     /* key: key (not for root) */
+	struct ih_strmap_node node;     /* in the map unless root; key: see above */
 	struct asx_sub *head;
-	size_t len;
 	uint32_t n_subs;                /* at most one per connection */
 	unsigned levels;
-	char key[];
 };
 
 struct depth {
@@ -136,8 +142,8 @@ static struct asx_prefix *prefix_find(const struct autosub_index *idx, const cha
 
 static void first_count(struct autosub_index *idx, const struct asx_prefix *p, int delta)
 {
-	if(p->len > 0){
-		idx->first[(unsigned char)p->key[0]] += (uint32_t)delta;
+	if(p->node.keylen > 0){
+		idx->first[(unsigned char)p->node.key[0]] += (uint32_t)delta;
 	}else{
 		idx->first['/'] += (uint32_t)delta;
 		idx->first[0] += (uint32_t)delta;
@@ -215,24 +221,22 @@ static int sub_link(struct autosub_index *idx, struct asx_sub *s)
 	filter_prefix(s->filter, &len, &levels);
 	p = prefix_find(idx, s->filter, len, levels);
 	if(p == NULL){
-		p = ix_alloc(idx, sizeof(*p) + len + 1);
+		p = ix_alloc(idx, sizeof(*p));
 		if(p == NULL) return MOSQ_ERR_NOMEM;
 		if(depth_ref(idx, levels) != MOSQ_ERR_SUCCESS){
-			ix_free(idx, p, sizeof(*p) + len + 1);
+			ix_free(idx, p, sizeof(*p));
 			return MOSQ_ERR_NOMEM;
 		}
 		memset(p, 0, sizeof(*p));
-		p->len = len;
 		p->levels = levels;
-		memcpy(p->key, s->filter, len);
-		p->key[len] = '\0';
-		if(levels == 0) idx->root = p;
-		else{
-			ih_strmap_insert(&idx->prefixes, &p->node, p->key, len);
+		if(levels == 0){
+			p->node.key = s->filter;   /* keylen 0: the root has no bytes */
+			idx->root = p;
+		}else{
+			ih_strmap_insert(&idx->prefixes, &p->node, s->filter, len);
 			first_count(idx, p, 1);
 		}
 	}
-	s->prefix = p;
 	s->prev = NULL;
 	s->next = p->head;
 	if(p->head) p->head->prev = s;
@@ -244,20 +248,30 @@ static int sub_link(struct autosub_index *idx, struct asx_sub *s)
 
 static void sub_unlink(struct autosub_index *idx, struct asx_sub *s)
 {
-	struct asx_prefix *p = s->prefix;
+	struct asx_prefix *p;
+	size_t len;
+	unsigned levels;
+
+	/* sub_link found or made it: it is there. */
+	filter_prefix(s->filter, &len, &levels);
+	p = prefix_find(idx, s->filter, len, levels);
 
 	if(s->prev) s->prev->next = s->next;
 	else p->head = s->next;
 	if(s->next) s->next->prev = s->prev;
 	idx->filters--;
-	if(--p->n_subs > 0) return;
+	if(--p->n_subs > 0){
+		/* Same bytes, same hash: the map's node just reads them elsewhere. */
+		if(p->node.key == s->filter) p->node.key = p->head->filter;
+		return;
+	}
 	if(p == idx->root) idx->root = NULL;
 	else{
 		ih_strmap_remove(&idx->prefixes, &p->node);
 		first_count(idx, p, -1);
 	}
 	depth_unref(idx, p->levels);
-	ix_free(idx, p, sizeof(*p) + p->len + 1);
+	ix_free(idx, p, sizeof(*p));
 }
 
 static void subs_release(struct autosub_index *idx, struct asx_subs *subs, size_t linked)
@@ -294,12 +308,12 @@ static struct asx_subs *subs_new(struct autosub_index *idx, struct asx_client *c
 		if(!acl_filter_valid(f)) continue;
 		for(j = 0; j < subs->n && strcmp(subs->sub[j].filter, f); j++);
 		if(j < subs->n){
-			if(qos > subs->sub[j].qos) subs->sub[j].qos = qos;
+			if(qos > subs->sub[j].qos) subs->sub[j].qos = (uint8_t)qos;
 			continue;
 		}
 		len = strlen(f) + 1;
 		memcpy(pool, f, len);
-		subs->sub[subs->n++] = (struct asx_sub){.client = c, .filter = pool, .qos = qos};
+		subs->sub[subs->n++] = (struct asx_sub){.client = c, .filter = pool, .qos = (uint8_t)qos};
 		pool += len;
 	}
 	return subs;
@@ -512,11 +526,11 @@ static void record(struct autosub_index *idx, const struct asx_sub *s, const cha
 	struct asx_client *c = s->client;
 
 	if(c->mark == idx->gen){
-		if(c->row != SIZE_MAX && s->qos > idx->result[c->row].qos) idx->result[c->row].qos = s->qos;
+		if(c->row != NO_ROW && s->qos > idx->result[c->row].qos) idx->result[c->row].qos = s->qos;
 		return;
 	}
 	c->mark = idx->gen;
-	c->row = SIZE_MAX;
+	c->row = NO_ROW;
 	if(tracked_matches(c, topic)) return;
 	if(*n == idx->result_cap){
 		size_t cap = idx->result_cap ? idx->result_cap * 2 : 16;
@@ -530,7 +544,7 @@ static void record(struct autosub_index *idx, const struct asx_sub *s, const cha
 		idx->result = r;
 		idx->result_cap = cap;
 	}
-	c->row = *n;
+	c->row = (uint32_t)*n;
 	idx->result[(*n)++] = (struct autosub_match){c->id, c->owner, s->qos};
 }
 

@@ -41,6 +41,8 @@ static volatile int sink;
 	printf("op %s %d\n", name, ITER); \
 } while(0)
 
+static const struct acl_subject who_p1d1 = {"p1/d1", 2, "device-p1-d1", false};
+
 static void fill_topics(const char *fmt)
 {
 	for(int i = 0; i < ITER; i++) snprintf(topics[i], TOPIC_LEN, fmt, i);
@@ -53,7 +55,7 @@ static int checked(struct acl_cache *cache, const struct acl_rules *rules, int a
 	enum acl_decision d;
 
 	if(acl_cache_lookup(cache, access, topic, 100, &key, &d)) return d == ACL_ALLOW;
-	d = acl_rules_check(rules, access, topic);
+	d = acl_rules_check(rules, &who_p1d1, access, topic);
 	if(d == ACL_NOMATCH) d = ACL_DENY;
 	acl_cache_store(cache, &key, access, topic, d, 100);
 	return d == ACL_ALLOW;
@@ -99,7 +101,7 @@ int main(void)
 {
 	struct ih_config cfg;
 	struct acl_templates *tpl;
-	struct acl_rules *rules;
+	struct acl_rules *rules, *shared;
 	struct acl_cache *cache;
 	struct autosub_list grants;
 	struct acl_subject who = {"p1/d1", 2, "device-p1-d1", false};
@@ -109,6 +111,7 @@ int main(void)
 	if(ih_config_parse(&cfg, NULL, 0) || acl_templates_init(&tpl, &cfg)) return 1;
 	if(autosub_instantiate(&grants, &cfg, &who, NULL)) return 1;
 	if(acl_rules_build(&rules, tpl, NULL, grants.names, grants.count, &who)) return 1;
+	if(acl_rules_build_shared(&shared, tpl, NULL, cfg.autosub, cfg.autosub_count)) return 1;
 	if(acl_cache_new(&cache, cfg.acl_cache_max_size, cfg.acl_cache_ttl_s) || cache == NULL) return 1;
 
 	/* Cached check: the same topic again and again. */
@@ -118,22 +121,36 @@ int main(void)
 
 	/* Misses: every publish/delivery has a fresh MessageId/RequestId. */
 	fill_topics("upload_data/p1/d1/temp/%d");
-	MEASURE("rules_write", sink += acl_rules_check(rules, MOSQ_ACL_WRITE, topics[i]));
+	MEASURE("rules_write", sink += acl_rules_check(rules, &who, MOSQ_ACL_WRITE, topics[i]));
 	MEASURE("miss_write", sink += checked(cache, rules, MOSQ_ACL_WRITE, topics[i]));
 	fill_topics("cmd/p1/d1/reboot/json/%d");
-	MEASURE("rules_read", sink += acl_rules_check(rules, MOSQ_ACL_READ, topics[i]));
+	MEASURE("rules_read", sink += acl_rules_check(rules, &who, MOSQ_ACL_READ, topics[i]));
 	MEASURE("miss_read", sink += checked(cache, rules, MOSQ_ACL_READ, topics[i]));
 	fill_topics("m2m/p1/d2/d1/%d");
-	MEASURE("rules_write_m2m", sink += acl_rules_check(rules, MOSQ_ACL_WRITE, topics[i]));
+	MEASURE("rules_write_m2m", sink += acl_rules_check(rules, &who, MOSQ_ACL_WRITE, topics[i]));
 	fill_topics("upload_data/p1/d2/temp/%d");
-	MEASURE("rules_write_denied", sink += acl_rules_check(rules, MOSQ_ACL_WRITE, topics[i]));
+	MEASURE("rules_write_denied", sink += acl_rules_check(rules, &who, MOSQ_ACL_WRITE, topics[i]));
 
 	/* SUBSCRIBE with wildcards: allowed, and refused. */
-	MEASURE("rules_sub_allow", sink += acl_rules_check(rules, MOSQ_ACL_SUBSCRIBE, "tags/p1/+/cmd/+/+/+/#"));
-	MEASURE("rules_sub_deny", sink += acl_rules_check(rules, MOSQ_ACL_SUBSCRIBE, "+/p1/#"));
+	MEASURE("rules_sub_allow", sink += acl_rules_check(rules, &who, MOSQ_ACL_SUBSCRIBE, "tags/p1/+/cmd/+/+/+/#"));
+	MEASURE("rules_sub_deny", sink += acl_rules_check(rules, &who, MOSQ_ACL_SUBSCRIBE, "+/p1/#"));
+
+	/* The same checks on the shared template-form block (what the plugin
+	 * uses for a plain subject), the values compared in place. */
+	fill_topics("upload_data/p1/d1/temp/%d");
+	MEASURE("shared_write", sink += acl_rules_check(shared, &who, MOSQ_ACL_WRITE, topics[i]));
+	fill_topics("cmd/p1/d1/reboot/json/%d");
+	MEASURE("shared_read", sink += acl_rules_check(shared, &who, MOSQ_ACL_READ, topics[i]));
+	fill_topics("m2m/p1/d2/d1/%d");
+	MEASURE("shared_write_m2m", sink += acl_rules_check(shared, &who, MOSQ_ACL_WRITE, topics[i]));
+	fill_topics("upload_data/p1/d2/temp/%d");
+	MEASURE("shared_write_denied", sink += acl_rules_check(shared, &who, MOSQ_ACL_WRITE, topics[i]));
+	MEASURE("shared_sub_allow", sink += acl_rules_check(shared, &who, MOSQ_ACL_SUBSCRIBE, "tags/p1/+/cmd/+/+/+/#"));
+	MEASURE("shared_sub_deny", sink += acl_rules_check(shared, &who, MOSQ_ACL_SUBSCRIBE, "+/p1/#"));
 
 	printf("mem rules_bytes %zu\n", acl_rules_memory(rules));
 	printf("mem rules_filters %zu\n", acl_rules_count(rules));
+	printf("mem shared_rules_bytes_once %zu\n", acl_rules_memory(shared));
 	printf("mem cache_bytes_full %zu\n", acl_cache_memory(cache));
 	printf("mem autosub_list_bytes %zu\n", grants.bytes);
 
@@ -149,6 +166,7 @@ int main(void)
 
 	acl_cache_free(cache);
 	acl_rules_free(rules);
+	acl_rules_free(shared);
 	autosub_list_free(&grants);
 	acl_templates_cleanup(tpl);
 	ih_config_cleanup(&cfg);

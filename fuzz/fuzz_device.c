@@ -84,7 +84,7 @@ static void check_device(const struct ih_device *d, const struct ih_config *cfg)
 	for(size_t i = 0; i < d->tags.count; i++){
 		FZ_CHECK(registry_name_check(d->tags.items[i], strlen(d->tags.items[i]), IH_NAME_MAX) == NULL, "tag");
 	}
-	for(int i = 0; i < IH_ACL_LIST_COUNT; i++) check_list(&d->acl.list[i]);
+	for(int i = 0; i < IH_ACL_LIST_COUNT; i++) check_list(&registry_device_acl(d)->list[i]);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

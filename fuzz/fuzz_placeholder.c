@@ -65,6 +65,26 @@ static char *expand(const char *tpl, const struct acl_subject *who, enum acl_ph_
 	return out;
 }
 
+/* A plain subject must get exactly the same decisions from the shared
+ * template-form block as from the block compiled for it. */
+static void check_shared(const struct acl_rules *r, const struct ih_acl_lists *lists,
+		const struct acl_subject *who, const char *topic)
+{
+	static const int access[] = {MOSQ_ACL_WRITE, MOSQ_ACL_READ, MOSQ_ACL_SUBSCRIBE};
+	struct acl_rules *s = NULL;
+
+	if(!acl_subject_plain(who)) return;
+	if(acl_rules_build_shared(&s, NULL, lists, NULL, 0) != MOSQ_ERR_SUCCESS) return;
+	if(acl_rules_fits(s, who)){
+		for(size_t i = 0; i < sizeof(access) / sizeof(access[0]); i++){
+			enum acl_decision a = acl_rules_check(r, who, access[i], topic);
+			enum acl_decision b = acl_rules_check(s, who, access[i], topic);
+			FZ_CHECK(a == b, "shared block decided %d, compiled %d (access %d, \"%s\")", b, a, access[i], topic);
+		}
+	}
+	acl_rules_free(s);
+}
+
 static void check_rules(const char *tpl, const char *exp, const struct acl_subject *who, const char *topic, bool deny)
 {
 	struct ih_acl_lists lists;
@@ -75,7 +95,7 @@ static void check_rules(const char *tpl, const char *exp, const struct acl_subje
 	memset(&lists, 0, sizeof(lists));
 	lists.list[deny ? IH_ACL_DENY : IH_ACL_PUBLISH] = (struct ih_strlist){&item, 1};
 	if(acl_rules_build(&r, NULL, &lists, NULL, 0, who) != MOSQ_ERR_SUCCESS) return;
-	d = acl_rules_check(r, MOSQ_ACL_WRITE, topic);
+	d = acl_rules_check(r, who, MOSQ_ACL_WRITE, topic);
 	if(!deny && d == ACL_ALLOW){
 		FZ_CHECK(exp != NULL && acl_topic_matches(exp, topic), "template \"%s\" allowed \"%s\" (instantiated: %s)",
 				tpl, topic, exp ? exp : "(dropped)");
@@ -84,6 +104,7 @@ static void check_rules(const char *tpl, const char *exp, const struct acl_subje
 		FZ_CHECK(d == ACL_DENY, "deny \"%s\" (%s) did not deny \"%s\"", tpl, exp, topic);
 	}
 	FZ_CHECK(deny || d != ACL_DENY, "an allow rule denied");
+	check_shared(r, &lists, who, topic);
 	acl_rules_free(r);
 }
 

@@ -78,7 +78,9 @@ int authorize_decide(struct iothub *ih, struct ih_conn *c, int access, const cha
 		ih->n.acl_cache_hits++;
 		return d;
 	}
-	d = acl_rules_check(c->rules, access, topic);
+	/* The values a shared template-form block compares in place. */
+	d = acl_rules_check(c->rules, &(struct acl_subject){c->username, c->product_len, c->client_id, false},
+			access, topic);
 	if(d == ACL_NOMATCH){
 		d = ih->cfg.acl_nomatch == IH_NOMATCH_ALLOW && !dollar_topic(access, topic) ? ACL_ALLOW : ACL_DENY;
 	}

@@ -53,11 +53,12 @@ struct ih_conn {
 	 * those maps, keyed by their own client_id / username. */
 	struct ih_strmap_node id_node;
 	struct ih_strmap_node user_node;
-	bool id_indexed;
-	char *client_id;               /* owned copy */
-	char *username;                /* owned copy; NULL for anonymous */
+	/* The three strings live in the entry's own allocation, after it
+	 * (plugin/session.c conn_new): one block per connection, not four. */
+	char *client_id;               /* copy */
+	char *username;                /* copy; NULL for anonymous */
 	size_t product_len;
-	char *address;                 /* owned copy; may be NULL */
+	char *address;                 /* copy; may be NULL */
 	struct ih_device *dev;         /* reference; NULL for anonymous */
 	struct acl_rules *rules;       /* owned, compiled for this connection */
 	struct acl_cache *acl_cache;   /* owned; NULL until the first ACL check */
@@ -69,7 +70,9 @@ struct ih_conn {
 	int64_t connected_ms;
 	int keepalive;
 	int proto_ver;
+	uint32_t deny_in_window;
 	enum ih_conn_state state;
+	bool id_indexed;
 	bool clean_session;
 	bool superuser;
 	bool disconnect_emitted;       /* a client.disconnected already went out */
@@ -78,8 +81,7 @@ struct ih_conn {
 	bool connected_pending;        /* cluster: client.connected waits for another node's release */
 	bool moved;                    /* cluster: taken over by another node, nothing of it stays */
 	const char *kick_reason;       /* set when we asked the broker to kick it */
-	time_t deny_window_at;         /* rate limit of "denied" log lines */
-	uint32_t deny_in_window;
+	time_t deny_window_at;         /* rate limit of "denied" log lines (with deny_in_window) */
 };
 
 struct conn_table;

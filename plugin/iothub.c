@@ -12,6 +12,7 @@
 #include <mosquitto_broker.h>
 
 #include "acl/rules.h"
+#include "acl/rules_intern.h"
 #include "auth/auth.h"
 #include "autosub/autosub_index.h"
 #include "autosub/autosub_template.h"
@@ -43,6 +44,8 @@ int iothub_init(struct iothub **out, mosquitto_plugin_id_t *pid, const struct mo
 	rc = acl_templates_init_jwt(&ih->jwt_acl_tpl, &ih->cfg);
 	if(rc) goto fail;
 	rc = autosub_templates_validate(&ih->cfg);
+	if(rc) goto fail;
+	rc = acl_intern_new(&ih->acl_shared);
 	if(rc) goto fail;
 	rc = conn_table_new(&ih->conns);
 	if(rc) goto fail;
@@ -102,6 +105,7 @@ void iothub_cleanup(struct iothub *ih)
 	session_checks_free(ih);
 	if(ih->conns) conn_table_free(ih->conns, session_free_conn, ih);
 	autosub_index_free(ih->autosub);
+	acl_intern_free(ih->acl_shared);
 	acl_templates_cleanup(ih->jwt_acl_tpl);
 	acl_templates_cleanup(ih->acl_tpl);
 	ih_config_cleanup(&ih->cfg);

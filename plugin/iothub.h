@@ -52,6 +52,7 @@ struct iothub {
 	struct auth *auth;
 	struct acl_templates *acl_tpl;
 	struct acl_templates *jwt_acl_tpl;       /* jwt_acl_*: token clients without an acl claim */
+	struct acl_intern *acl_shared;  /* template-form rule blocks shared by connections */
 	struct autosub_index *autosub;
 	struct events *events;          /* NULL when forwarding is off */
 	struct cluster *cluster;        /* NULL unless `cluster true` */

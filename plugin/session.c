@@ -16,6 +16,7 @@
 #include "acl/acl_cache.h"
 #include "acl/placeholder.h"
 #include "acl/rules.h"
+#include "acl/rules_intern.h"
 #include "auth/auth.h"
 #include "registry/device.h"
 #include "registry/username.h"
@@ -50,10 +51,32 @@ void session_free_conn(struct ih_conn *c, void *ud)
 	for(size_t i = 0; i < c->api_subs_count; i++) mosquitto_free(c->api_subs[i].filter);
 	mosquitto_free(c->api_subs);
 	registry_device_unref(c->dev);
-	mosquitto_free(c->address);
-	mosquitto_free(c->username);
-	mosquitto_free(c->client_id);
-	mosquitto_free(c);
+	mosquitto_free(c); /* the strings with it (conn_new) */
+}
+
+/*
+ * The connection's share of a template-form block (acl/rules_intern.h):
+ * the usual case. MOSQ_ERR_NOT_SUPPORTED when its rules must be compiled
+ * for it alone: a subject whose values are not plain (the rules about
+ * dropping and widening then differ per connection), or tag
+ * subscriptions (read grants that are not templates).
+ */
+static int shared_rules(struct iothub *ih, const struct ih_device *dev, const struct acl_subject *who,
+		struct acl_rules **out)
+{
+	const struct ih_acl_lists *lists = (dev && ih->cfg.acl_registry) ? dev->acl : NULL;
+	int rc;
+
+	if(!acl_subject_plain(who)) return MOSQ_ERR_NOT_SUPPORTED;
+	if(ih->cfg.autosub_tags && dev && dev->tags.count > 0) return MOSQ_ERR_NOT_SUPPORTED;
+	rc = acl_intern_get(ih->acl_shared, ih->acl_tpl, lists, ih->cfg.autosub, ih->cfg.autosub_count, out);
+	if(rc) return rc;
+	if(!acl_rules_fits(*out, who)){
+		acl_rules_free(*out);
+		*out = NULL;
+		return MOSQ_ERR_NOT_SUPPORTED;
+	}
+	return MOSQ_ERR_SUCCESS;
 }
 
 /*
@@ -74,13 +97,16 @@ static int conn_compile(struct iothub *ih, const struct ih_conn *c, const struct
 		/* A token client: its acl claim, else the jwt_acl_* templates; the
 		 * device templates and auto-subscriptions are for devices. */
 		return acl_rules_build(rules_out, dev->token_acl ? NULL : ih->jwt_acl_tpl,
-				dev->token_acl ? &dev->acl : NULL, NULL, 0, &who);
+				dev->token_acl ? dev->acl : NULL, NULL, 0, &who);
 	}
 
 	rc = autosub_instantiate(subs_out, &ih->cfg, &who, dev ? &dev->tags : NULL);
 	if(rc) return rc;
-	rc = acl_rules_build(rules_out, ih->acl_tpl, (dev && ih->cfg.acl_registry) ? &dev->acl : NULL,
-			subs_out->names, subs_out->count, &who);
+	rc = shared_rules(ih, dev, &who, rules_out);
+	if(rc == MOSQ_ERR_NOT_SUPPORTED){
+		rc = acl_rules_build(rules_out, ih->acl_tpl, (dev && ih->cfg.acl_registry) ? dev->acl : NULL,
+				subs_out->names, subs_out->count, &who);
+	}
 	if(rc) autosub_list_free(subs_out);
 	return rc;
 }
@@ -130,17 +156,27 @@ static int conn_new(struct iothub *ih, struct mosquitto *client, const char *use
 	struct ih_conn *c;
 	const char *id = mosquitto_client_id(client);
 	const char *addr = mosquitto_client_address(client);
+	size_t idlen, ulen, alen;
+	char *p;
 
-	c = mosquitto_calloc(1, sizeof(*c));
+	if(id == NULL) id = "";
+	idlen = strlen(id) + 1;
+	ulen = username ? strlen(username) + 1 : 0;
+	alen = addr ? strlen(addr) + 1 : 0;
+	/* One block: the entry, then its client id, username and address. A
+	 * fleet holds one of these per device, and every separate block costs
+	 * the allocator's header and rounding on top of the string. */
+	c = mosquitto_calloc(1, sizeof(*c) + idlen + ulen + alen);
 	if(c == NULL) return MOSQ_ERR_NOMEM;
+	p = (char *)(c + 1);
 	c->client = client;
-	c->client_id = mosquitto_strdup(id ? id : "");
-	c->username = username ? mosquitto_strdup(username) : NULL;
-	c->address = addr ? mosquitto_strdup(addr) : NULL;
-	if(c->client_id == NULL || (username && c->username == NULL) || (addr && c->address == NULL)){
-		session_free_conn(c, ih);
-		return MOSQ_ERR_NOMEM;
+	c->client_id = memcpy(p, id, idlen);
+	p += idlen;
+	if(username){
+		c->username = memcpy(p, username, ulen);
+		p += ulen;
 	}
+	if(addr) c->address = memcpy(p, addr, alen);
 	if(username && registry_username_check(username, ih->cfg.username_max_len, &c->product_len) != NULL){
 		c->product_len = 0;
 	}

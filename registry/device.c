@@ -342,6 +342,27 @@ void registry_device_unref(struct ih_device *dev)
 	free_secret_string(dev->password_hash);
 	mosquitto_free(dev->status);
 	device_strlist_free(&dev->tags);
-	for(int i = 0; i < IH_ACL_LIST_COUNT; i++) device_strlist_free(&dev->acl.list[i]);
+	device_acl_free(dev);
 	mosquitto_free(dev);
+}
+
+const struct ih_acl_lists *registry_device_acl(const struct ih_device *dev)
+{
+	static const struct ih_acl_lists none;
+
+	return dev && dev->acl ? dev->acl : &none;
+}
+
+struct ih_acl_lists *registry_device_acl_edit(struct ih_device *dev)
+{
+	if(dev->acl == NULL) dev->acl = mosquitto_calloc(1, sizeof(*dev->acl)); /* dev owns it */
+	return dev->acl;
+}
+
+void device_acl_free(struct ih_device *dev)
+{
+	if(dev->acl == NULL) return;
+	for(int i = 0; i < IH_ACL_LIST_COUNT; i++) device_strlist_free(&dev->acl->list[i]);
+	mosquitto_free(dev->acl);
+	dev->acl = NULL;
 }

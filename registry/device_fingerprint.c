@@ -60,7 +60,7 @@ void device_fingerprint(struct ih_device *dev)
 	EVP_DigestUpdate(ctx, &flags, 1);
 	put_list(ctx, &dev->tags);
 	put_u64(ctx, (uint64_t)dev->tags_version);
-	for(int i = 0; i < IH_ACL_LIST_COUNT; i++) put_list(ctx, &dev->acl.list[i]);
+	for(int i = 0; i < IH_ACL_LIST_COUNT; i++) put_list(ctx, &registry_device_acl(dev)->list[i]);
 	if(EVP_DigestFinal_ex(ctx, dev->fingerprint, &len) != 1 || len != sizeof(dev->fingerprint)){
 		memset(dev->fingerprint, 0xff, sizeof(dev->fingerprint));
 	}

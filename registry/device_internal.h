@@ -43,6 +43,8 @@ void device_skip(struct device_decode *d, const char *fmt, ...) __attribute__((f
 /* 0 on success, -1 on out-of-memory. The string is copied. */
 int device_list_append(struct device_list_builder *b, const char *s, size_t len);
 void device_strlist_free(struct ih_strlist *l);
+/* Free dev->acl and set it NULL. */
+void device_acl_free(struct ih_device *dev);
 
 /* A BSON string usable as a C string: valid UTF-8, no NUL inside. */
 bool device_utf8_ok(const char *s, uint32_t len);

@@ -165,18 +165,11 @@ static int merge_iter_doc(struct device_decode *d, struct acl_target *targets, s
 	return merge_doc(d, targets, n, &sub, where);
 }
 
-int device_decode_acl(struct device_decode *d, const bson_t *device_doc, const bson_t *acl_doc)
+static int merge_all(struct device_decode *d, struct acl_target *targets, size_t n, const bson_t *device_doc,
+		const bson_t *acl_doc, const char *acl_where)
 {
-	const struct ih_config *cfg = d->cfg;
-	struct ih_acl_lists *acl = &d->dev->acl;
-	struct acl_target targets[IH_ACL_LIST_COUNT];
-	const size_t n = IH_ACL_LIST_COUNT;
-	const char *acl_where = cfg->acl_collection[0] ? cfg->acl_collection : "device_acl";
 	bson_iter_t it, child;
 
-	for(int i = 0; i < IH_ACL_LIST_COUNT; i++){
-		targets[i] = (struct acl_target){cfg->acl_field[i], {&acl->list[i], 0}, ih_acl_list_is_deny(i)};
-	}
 	if(acl_doc){
 		if(merge_doc(d, targets, n, acl_doc, acl_where)) return -1;
 	}else if(bson_iter_init_find(&it, device_doc, AUTH_DEVICE_LOOKUP_FIELD)){
@@ -189,8 +182,30 @@ int device_decode_acl(struct device_decode *d, const bson_t *device_doc, const b
 			if(merge_iter_doc(d, targets, n, &child, acl_where)) return -1;
 		}
 	}
-	if(bson_iter_init_find(&it, device_doc, cfg->field.acl) && !BSON_ITER_HOLDS_NULL(&it)){
-		if(merge_iter_doc(d, targets, n, &it, cfg->field.acl)) return -1;
+	if(bson_iter_init_find(&it, device_doc, d->cfg->field.acl) && !BSON_ITER_HOLDS_NULL(&it)){
+		if(merge_iter_doc(d, targets, n, &it, d->cfg->field.acl)) return -1;
 	}
 	return 0;
+}
+
+int device_decode_acl(struct device_decode *d, const bson_t *device_doc, const bson_t *acl_doc)
+{
+	const struct ih_config *cfg = d->cfg;
+	struct ih_acl_lists *acl = registry_device_acl_edit(d->dev);
+	struct acl_target targets[IH_ACL_LIST_COUNT];
+	const size_t n = IH_ACL_LIST_COUNT;
+	const char *acl_where = cfg->acl_collection[0] ? cfg->acl_collection : "device_acl";
+	size_t total = 0;
+	int rc;
+
+	if(acl == NULL) return device_fail(d, "out of memory");
+
+	for(int i = 0; i < IH_ACL_LIST_COUNT; i++){
+		targets[i] = (struct acl_target){cfg->acl_field[i], {&acl->list[i], 0}, ih_acl_list_is_deny(i)};
+	}
+	rc = merge_all(d, targets, n, device_doc, acl_doc, acl_where);
+	/* No rules at all (the usual case): no lists kept. */
+	for(int i = 0; i < IH_ACL_LIST_COUNT; i++) total += acl->list[i].count;
+	if(total == 0) device_acl_free(d->dev);
+	return rc;
 }

@@ -71,8 +71,8 @@ static struct acl_rules *build_for(const char *username, const char *client_id, 
 }
 
 #define CHECK(r, access, topic, want) \
-	ck_assert_msg(acl_rules_check((r), (access), (topic)) == (want), \
-			"%s %s: got %d, want %d", #access, (topic), acl_rules_check((r), (access), (topic)), (want))
+	ck_assert_msg(acl_rules_check((r), NULL, (access), (topic)) == (want), \
+			"%s %s: got %d, want %d", #access, (topic), acl_rules_check((r), NULL, (access), (topic)), (want))
 
 START_TEST(test_default_own_uplinks)
 {
@@ -347,10 +347,10 @@ START_TEST(test_edge_inputs)
 	struct acl_rules *r = build_for("p1/d1", "c1", NULL);
 
 	CHECK(r, W, "", ACL_DENY);
-	ck_assert_int_eq(acl_rules_check(r, W, NULL), ACL_DENY);
-	ck_assert_int_eq(acl_rules_check(r, MOSQ_ACL_NONE, "a"), ACL_DENY);
-	ck_assert_int_eq(acl_rules_check(r, 0x40, "a"), ACL_DENY);
-	ck_assert_int_eq(acl_rules_check(NULL, W, "a"), ACL_NOMATCH);
+	ck_assert_int_eq(acl_rules_check(r, NULL, W, NULL), ACL_DENY);
+	ck_assert_int_eq(acl_rules_check(r, NULL, MOSQ_ACL_NONE, "a"), ACL_DENY);
+	ck_assert_int_eq(acl_rules_check(r, NULL, 0x40, "a"), ACL_DENY);
+	ck_assert_int_eq(acl_rules_check(NULL, NULL, W, "a"), ACL_NOMATCH);
 	acl_rules_free(r);
 	acl_rules_free(NULL);
 }
@@ -418,9 +418,9 @@ START_TEST(test_one_allocation_no_alloc_on_check)
 	ck_assert_int_eq(built - before, 1);
 	ck_assert_uint_gt(acl_rules_memory(r), 0);
 	for(int i = 0; i < 100; i++){
-		acl_rules_check(r, W, "upload_data/p1/d1/temp/1");
-		acl_rules_check(r, R, "cmd/p1/d1/reboot/json/r1");
-		acl_rules_check(r, S, "$share/g/tags/p1/+/cmd/+/+/+/#");
+		acl_rules_check(r, NULL, W, "upload_data/p1/d1/temp/1");
+		acl_rules_check(r, NULL, R, "cmd/p1/d1/reboot/json/r1");
+		acl_rules_check(r, NULL, S, "$share/g/tags/p1/+/cmd/+/+/+/#");
 	}
 	ck_assert_int_eq(stub_mem_live_blocks(), built);
 	acl_rules_free(r);

@@ -320,17 +320,17 @@ START_TEST(acl_from_acl_document)
 			err, sizeof(err));
 
 	ck_assert_msg(dev != NULL, "%s", err);
-	ck_assert_uint_eq(dev->acl.list[IH_ACL_PUBLISH].count, 3);
-	ck_assert_str_eq(dev->acl.list[IH_ACL_PUBLISH].items[0], "a/%u");
-	ck_assert_str_eq(dev->acl.list[IH_ACL_PUBLISH].items[1], "b/#");
-	ck_assert_str_eq(dev->acl.list[IH_ACL_PUBLISH].items[2], "inline/p");
-	ck_assert(!has(&dev->acl.list[IH_ACL_PUBLISH], "ignored/when/explicit"));
-	ck_assert_uint_eq(dev->acl.list[IH_ACL_SUBSCRIBE].count, 1);
-	ck_assert_uint_eq(dev->acl.list[IH_ACL_PUBSUB].count, 1);
-	ck_assert_uint_eq(dev->acl.list[IH_ACL_DENY].count, 2);
-	ck_assert(has(&dev->acl.list[IH_ACL_DENY], "inline/deny"));
-	ck_assert_str_eq(dev->acl.list[IH_ACL_DENY_PUBLISH].items[0], "dp");
-	ck_assert_str_eq(dev->acl.list[IH_ACL_DENY_SUBSCRIBE].items[0], "ds");
+	ck_assert_uint_eq(registry_device_acl(dev)->list[IH_ACL_PUBLISH].count, 3);
+	ck_assert_str_eq(registry_device_acl(dev)->list[IH_ACL_PUBLISH].items[0], "a/%u");
+	ck_assert_str_eq(registry_device_acl(dev)->list[IH_ACL_PUBLISH].items[1], "b/#");
+	ck_assert_str_eq(registry_device_acl(dev)->list[IH_ACL_PUBLISH].items[2], "inline/p");
+	ck_assert(!has(&registry_device_acl(dev)->list[IH_ACL_PUBLISH], "ignored/when/explicit"));
+	ck_assert_uint_eq(registry_device_acl(dev)->list[IH_ACL_SUBSCRIBE].count, 1);
+	ck_assert_uint_eq(registry_device_acl(dev)->list[IH_ACL_PUBSUB].count, 1);
+	ck_assert_uint_eq(registry_device_acl(dev)->list[IH_ACL_DENY].count, 2);
+	ck_assert(has(&registry_device_acl(dev)->list[IH_ACL_DENY], "inline/deny"));
+	ck_assert_str_eq(registry_device_acl(dev)->list[IH_ACL_DENY_PUBLISH].items[0], "dp");
+	ck_assert_str_eq(registry_device_acl(dev)->list[IH_ACL_DENY_SUBSCRIBE].items[0], "ds");
 	registry_device_unref(dev);
 	ck_assert_int_eq(stub_mem_live_blocks(), blocks_at_start);
 }
@@ -343,17 +343,17 @@ START_TEST(acl_from_lookup_array)
 			"{\"broker_username\": \"p1/d1\", \"publish\": [\"two\"], \"deny_subscribe\": [\"nope/#\"]}],"
 			" \"acl\": {\"pubsub\": [\"inline\"]}}");
 
-	ck_assert_uint_eq(dev->acl.list[IH_ACL_PUBLISH].count, 2);
-	ck_assert_str_eq(dev->acl.list[IH_ACL_PUBLISH].items[0], "one");
-	ck_assert_str_eq(dev->acl.list[IH_ACL_PUBLISH].items[1], "two");
-	ck_assert_uint_eq(dev->acl.list[IH_ACL_SUBSCRIBE].count, 1);
-	ck_assert_str_eq(dev->acl.list[IH_ACL_SUBSCRIBE].items[0], "single");
-	ck_assert_uint_eq(dev->acl.list[IH_ACL_PUBSUB].count, 1);
-	ck_assert_uint_eq(dev->acl.list[IH_ACL_DENY_SUBSCRIBE].count, 1);
+	ck_assert_uint_eq(registry_device_acl(dev)->list[IH_ACL_PUBLISH].count, 2);
+	ck_assert_str_eq(registry_device_acl(dev)->list[IH_ACL_PUBLISH].items[0], "one");
+	ck_assert_str_eq(registry_device_acl(dev)->list[IH_ACL_PUBLISH].items[1], "two");
+	ck_assert_uint_eq(registry_device_acl(dev)->list[IH_ACL_SUBSCRIBE].count, 1);
+	ck_assert_str_eq(registry_device_acl(dev)->list[IH_ACL_SUBSCRIBE].items[0], "single");
+	ck_assert_uint_eq(registry_device_acl(dev)->list[IH_ACL_PUBSUB].count, 1);
+	ck_assert_uint_eq(registry_device_acl(dev)->list[IH_ACL_DENY_SUBSCRIBE].count, 1);
 	registry_device_unref(dev);
 
 	dev = dec("{" BASE ", \"_acl\": []}");
-	ck_assert_uint_eq(dev->acl.list[IH_ACL_PUBLISH].count, 0);
+	ck_assert_uint_eq(registry_device_acl(dev)->list[IH_ACL_PUBLISH].count, 0);
 	registry_device_unref(dev);
 	ck_assert_int_eq(stub_mem_live_blocks(), blocks_at_start);
 }
@@ -364,10 +364,10 @@ START_TEST(acl_bad_allow_entries_skipped)
 	struct ih_device *dev = dec("{" BASE ", \"_acl\": [{\"publish\": [5, \"ok\", \"\", null, {\"x\": 1}],"
 			" \"subscribe\": 5, \"pubsub\": {\"a\": \"b\"}}]}");
 
-	ck_assert_uint_eq(dev->acl.list[IH_ACL_PUBLISH].count, 1);
-	ck_assert_str_eq(dev->acl.list[IH_ACL_PUBLISH].items[0], "ok");
-	ck_assert_uint_eq(dev->acl.list[IH_ACL_SUBSCRIBE].count, 0);
-	ck_assert_uint_eq(dev->acl.list[IH_ACL_PUBSUB].count, 0);
+	ck_assert_uint_eq(registry_device_acl(dev)->list[IH_ACL_PUBLISH].count, 1);
+	ck_assert_str_eq(registry_device_acl(dev)->list[IH_ACL_PUBLISH].items[0], "ok");
+	ck_assert_uint_eq(registry_device_acl(dev)->list[IH_ACL_SUBSCRIBE].count, 0);
+	ck_assert_uint_eq(registry_device_acl(dev)->list[IH_ACL_PUBSUB].count, 0);
 	ck_assert(stub_log_contains("device_acl.publish entry skipped (int32)"));
 	ck_assert(stub_log_contains("device_acl.publish entry skipped (empty string)"));
 	ck_assert(stub_log_contains("device_acl.subscribe is a int32, not an array; ignored"));
@@ -392,7 +392,7 @@ END_TEST
 START_TEST(acl_null_means_absent)
 {
 	struct ih_device *dev = dec("{" BASE ", \"acl\": null, \"_acl\": [{\"deny\": null, \"publish\": null}]}");
-	ck_assert_uint_eq(dev->acl.list[IH_ACL_DENY].count, 0);
+	ck_assert_uint_eq(registry_device_acl(dev)->list[IH_ACL_DENY].count, 0);
 	registry_device_unref(dev);
 }
 END_TEST
@@ -416,7 +416,7 @@ START_TEST(renamed_fields)
 	ck_assert_str_eq(dev->username, "p/d");
 	ck_assert_str_eq(dev->secret, "x");
 	ck_assert(!dev->active);
-	ck_assert_uint_eq(dev->acl.list[IH_ACL_PUBLISH].count, 1);
+	ck_assert_uint_eq(registry_device_acl(dev)->list[IH_ACL_PUBLISH].count, 1);
 	ck_assert_uint_eq(dev->tags.count, 1);
 	ck_assert(dev->superuser);
 	registry_device_unref(dev);

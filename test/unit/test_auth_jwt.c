@@ -236,12 +236,12 @@ START_TEST(acl_claim)
 	ck_assert_int_eq(verify(hs256("{\"exp\":1700000010,\"acl\":{\"pub\":[\"a/#\",\"b\"],\"sub\":[\"s/+\"],"
 			"\"all\":[\"x/%u\"],\"other\":1}}"), "svc", "c1"), 0);
 	ck_assert(dev->token_acl);
-	ck_assert_uint_eq(dev->acl.list[IH_ACL_PUBLISH].count, 2);
-	ck_assert_str_eq(dev->acl.list[IH_ACL_PUBLISH].items[1], "b");
-	ck_assert_str_eq(dev->acl.list[IH_ACL_SUBSCRIBE].items[0], "s/+");
-	ck_assert_str_eq(dev->acl.list[IH_ACL_PUBSUB].items[0], "x/%u");
+	ck_assert_uint_eq(registry_device_acl(dev)->list[IH_ACL_PUBLISH].count, 2);
+	ck_assert_str_eq(registry_device_acl(dev)->list[IH_ACL_PUBLISH].items[1], "b");
+	ck_assert_str_eq(registry_device_acl(dev)->list[IH_ACL_SUBSCRIBE].items[0], "s/+");
+	ck_assert_str_eq(registry_device_acl(dev)->list[IH_ACL_PUBSUB].items[0], "x/%u");
 	ck_assert_int_eq(verify(hs256("{\"exp\":1700000010,\"acl\":{}}"), "svc", "c1"), 0);
-	ck_assert(dev->token_acl && dev->acl.list[IH_ACL_PUBLISH].count == 0);
+	ck_assert(dev->token_acl && registry_device_acl(dev)->list[IH_ACL_PUBLISH].count == 0);
 	REFUSED(hs256("{\"exp\":1700000010,\"acl\":[\"a\"]}"), "\"acl\" is not an object");
 	REFUSED(hs256("{\"exp\":1700000010,\"acl\":{\"pub\":\"a\"}}"), "\"acl.pub\" is not an array");
 	REFUSED(hs256("{\"exp\":1700000010,\"acl\":{\"sub\":[1]}}"), "holds a non-string");

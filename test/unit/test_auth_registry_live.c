@@ -298,11 +298,11 @@ START_TEST(lookup_found_and_not_found)
 	ck_assert_int_eq(auth_init(&A, &cfg), MOSQ_ERR_SUCCESS);
 	ck_assert_int_eq(check("p1/d1", "s1", &dev), MOSQ_ERR_SUCCESS);
 	/* $lookup merge: device_acl document first, then the inline lists. */
-	ck_assert_uint_eq(dev->acl.list[IH_ACL_PUBLISH].count, 2);
-	ck_assert_str_eq(dev->acl.list[IH_ACL_PUBLISH].items[0], "a/%u");
-	ck_assert_str_eq(dev->acl.list[IH_ACL_PUBLISH].items[1], "inline/%u");
-	ck_assert(has(&dev->acl.list[IH_ACL_SUBSCRIBE], "s/%u/#"));
-	ck_assert(has(&dev->acl.list[IH_ACL_DENY], "secret/#"));
+	ck_assert_uint_eq(registry_device_acl(dev)->list[IH_ACL_PUBLISH].count, 2);
+	ck_assert_str_eq(registry_device_acl(dev)->list[IH_ACL_PUBLISH].items[0], "a/%u");
+	ck_assert_str_eq(registry_device_acl(dev)->list[IH_ACL_PUBLISH].items[1], "inline/%u");
+	ck_assert(has(&registry_device_acl(dev)->list[IH_ACL_SUBSCRIBE], "s/%u/#"));
+	ck_assert(has(&registry_device_acl(dev)->list[IH_ACL_DENY], "secret/#"));
 	ck_assert(has(&dev->tags, "t1"));
 	registry_device_unref(dev);
 	ck_assert_int_eq(check("p1/d1", "wrong", &dev), MOSQ_ERR_AUTH);
@@ -322,9 +322,9 @@ START_TEST(no_acl_collection)
 	cfg.acl_collection = mosquitto_strdup("");
 	ck_assert_int_eq(auth_init(&A, &cfg), MOSQ_ERR_SUCCESS);
 	ck_assert_int_eq(check("p1/d1", "s1", &dev), MOSQ_ERR_SUCCESS);
-	ck_assert_uint_eq(dev->acl.list[IH_ACL_PUBLISH].count, 1);
-	ck_assert_str_eq(dev->acl.list[IH_ACL_PUBLISH].items[0], "inline/%u");
-	ck_assert_uint_eq(dev->acl.list[IH_ACL_DENY].count, 0);
+	ck_assert_uint_eq(registry_device_acl(dev)->list[IH_ACL_PUBLISH].count, 1);
+	ck_assert_str_eq(registry_device_acl(dev)->list[IH_ACL_PUBLISH].items[0], "inline/%u");
+	ck_assert_uint_eq(registry_device_acl(dev)->list[IH_ACL_DENY].count, 0);
 	registry_device_unref(dev);
 }
 END_TEST

@@ -171,6 +171,15 @@ START_TEST(test_shared_prefix_many_clients)
 	autosub_index_unbind(idx, "c2");
 	ck_assert_uint_eq(match("tags/p1/floor1/cmd/x", &m), 4);
 	ck_assert_ptr_null(row(m, 4, "c2"));
+	/* The prefix borrows its bytes from one of its filters: unbinding the
+	 * filters in either order must leave the others findable. */
+	for(int i = 0, left = 4; i < 5; i++){
+		if(i == 2) continue;
+		snprintf(cid, sizeof(cid), "c%d", i);
+		autosub_index_unbind(idx, cid);
+		ck_assert_uint_eq(match("tags/p1/floor1/cmd/x", &m), (size_t)--left);
+	}
+	ck_assert_uint_eq(match("tags/p1/floor1/cmd/x", &m), 0);
 }
 END_TEST
 
