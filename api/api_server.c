@@ -13,6 +13,7 @@
 #include <netdb.h>
 #include <pthread.h>
 #include <sched.h>
+#include <semaphore.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,11 +37,11 @@
 #define API_CONN_LIMIT 512
 #define API_CONN_TIMEOUT_S 10
 #define KEY_HASH_LEN 32
+#define API_AUTH_CACHE_MAX 1024 /* longer Authorization headers are checked every time */
 
 struct api_server {
 	struct MHD_Daemon *daemon;
 	pthread_mutex_t lock;
-	pthread_cond_t cond;         /* a job was answered, or stopping */
 	struct api_job *head, *tail; /* waiting for the broker thread */
 	bool stopping;
 	size_t max_body;
@@ -60,6 +61,20 @@ struct req_state {
 	bool answered;      /* a response is queued already */
 };
 
+/* Per TCP connection, in MHD's socket context (conn_notify). */
+struct conn_state {
+	char *auth;         /* the last Authorization header that passed; owned */
+	size_t auth_len;
+};
+
+static void conn_state_forget(struct conn_state *cs)
+{
+	if(cs->auth) OPENSSL_cleanse(cs->auth, cs->auth_len);
+	free(cs->auth);
+	cs->auth = NULL;
+	cs->auth_len = 0;
+}
+
 /* ------------------------------------------------------------------ */
 /* jobs                                                                 */
 
@@ -73,11 +88,8 @@ void api_job_free(struct api_job *j)
 	free(j);
 }
 
-void api_job_set_doc(struct api_job *j, int status, const bson_t *doc)
+void api_job_set_json(struct api_job *j, int status, const char *json, size_t len)
 {
-	size_t len;
-	char *json = bson_as_relaxed_extended_json(doc, &len);
-
 	free(j->body);
 	j->body = NULL;
 	j->body_len = 0;
@@ -85,10 +97,19 @@ void api_job_set_doc(struct api_job *j, int status, const bson_t *doc)
 	if(json == NULL) return;
 	j->body = malloc(len + 1);
 	if(j->body){
-		memcpy(j->body, json, len + 1); /* j owns this libc copy */
+		memcpy(j->body, json, len);
+		j->body[len] = '\0'; /* j owns this libc copy */
 		j->body_len = len;
 		j->status = status;
 	}
+}
+
+void api_job_set_doc(struct api_job *j, int status, const bson_t *doc)
+{
+	size_t len = 0;
+	char *json = bson_as_relaxed_extended_json(doc, &len);
+
+	api_job_set_json(j, status, json, len);
 	bson_free(json);
 }
 
@@ -117,13 +138,17 @@ struct api_job *api_server_take(struct api_server *s)
 void api_server_answer(struct api_server *s, struct api_job *j)
 {
 	bool free_it;
+	sem_t *waiter;
 
 	pthread_mutex_lock(&s->lock);
 	j->done = true;
 	free_it = j->abandoned;
-	pthread_cond_broadcast(&s->cond);
+	waiter = j->waiter;
 	pthread_mutex_unlock(&s->lock);
+	/* From here j belongs to its HTTP thread, unless abandoned; the
+	 * semaphore is the thread's own (waiter_sem). */
 	if(free_it) api_job_free(j);
+	else sem_post(waiter);
 }
 
 struct ih_logq *api_server_log(struct api_server *s)
@@ -141,19 +166,60 @@ static void add_ms(struct timespec *ts, long ms)
 }
 
 /*
- * While it waits for the broker, an HTTP thread runs as SCHED_BATCH: such
- * a thread does not preempt the one that wakes it. When the broker thread
- * answers a request it has only queued the message, which it writes to the
- * subscribers at the top of its next loop iteration; at the normal policy
- * the woken HTTP thread could preempt it on a busy machine and put its own
- * response ahead of that delivery. Back at the normal policy afterwards, so
- * that the arrival of the next request is handled at once.
+ * The semaphore an HTTP thread sleeps on while the broker performs its
+ * request: one per thread, not per job, so api_server_answer can post it
+ * after the unlock, when the job may be gone already, and a thread that
+ * waits is the only one woken (a condition variable shared by the pool
+ * woke every waiting thread for each answer, and a waiter woken under the
+ * lock went back to sleep on the mutex at once). HTTP threads live until
+ * MHD_stop_daemon, which the broker thread calls itself, so the semaphore
+ * outlives every post. A Linux semaphore holds no resource: it needs no
+ * sem_destroy when its thread ends.
  */
-static void set_policy(int policy)
-{
-	struct sched_param sp = {0};
+static __thread sem_t thread_sem;
+static __thread bool thread_sem_ready;
 
-	pthread_setschedparam(pthread_self(), policy, &sp);
+static sem_t *waiter_sem(void)
+{
+	if(!thread_sem_ready){
+		if(sem_init(&thread_sem, 0, 0)) return NULL;
+		thread_sem_ready = true;
+	}
+	/* A post that came after a wait ran out is stale: drop it. */
+	while(sem_trywait(&thread_sem) == 0){
+	}
+	return &thread_sem;
+}
+
+static bool passed(const struct timespec *t)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec > t->tv_sec || (now.tv_sec == t->tv_sec && now.tv_nsec >= t->tv_nsec);
+}
+
+/*
+ * The first API_JOB_SPIN_US of the wait yield instead of sleeping. An idle
+ * broker performs a publish in a few tens of microseconds, and the message
+ * leaves at the top of its next loop iteration, right after the tick that
+ * answered. A thread asleep on the semaphore is woken by that answer and,
+ * on a busy machine, runs on the broker's CPU ahead of the delivery, its
+ * HTTP response first. A thread still yielding has no sleep to be woken
+ * from: the answer is an atomic increment for the broker, no system call,
+ * and when both share a CPU each sched_yield hands it back to the broker.
+ */
+static void spin_for_answer(sem_t *waiter)
+{
+	struct timespec end;
+
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	end.tv_nsec += API_JOB_SPIN_US * 1000L;
+	if(end.tv_nsec >= 1000000000L){
+		end.tv_nsec -= 1000000000L;
+		end.tv_sec++;
+	}
+	while(sem_trywait(waiter) != 0 && !passed(&end)) sched_yield();
 }
 
 /* Queue j, wake the broker and wait for its answer. Returns true when j
@@ -166,8 +232,9 @@ static bool run_job(struct api_server *s, struct api_job *j)
 
 	clock_gettime(CLOCK_MONOTONIC, &deadline);
 	add_ms(&deadline, API_JOB_WAIT_MS);
+	j->waiter = waiter_sem();
 	pthread_mutex_lock(&s->lock);
-	if(s->stopping){
+	if(s->stopping || j->waiter == NULL){
 		pthread_mutex_unlock(&s->lock);
 		api_job_free(j); /* never queued: still ours */
 		return false;
@@ -177,19 +244,21 @@ static bool run_job(struct api_server *s, struct api_job *j)
 	s->tail = j; /* the queue holds j until the broker takes it */
 	pthread_mutex_unlock(&s->lock);
 
-	set_policy(SCHED_BATCH);
 	ih_wake_broker();
+	spin_for_answer(j->waiter); /* a post it took is checked below, under the lock */
 	pthread_mutex_lock(&s->lock);
-	while(!j->done && !s->stopping){
+	while(!j->done && !s->stopping && !passed(&deadline)){
+		int rc;
+
 		clock_gettime(CLOCK_MONOTONIC, &slice);
-		if(slice.tv_sec > deadline.tv_sec || (slice.tv_sec == deadline.tv_sec && slice.tv_nsec >= deadline.tv_nsec)){
-			break;
-		}
 		add_ms(&slice, API_JOB_REWAKE_MS);
+		pthread_mutex_unlock(&s->lock);
+		rc = sem_clockwait(j->waiter, CLOCK_MONOTONIC, &slice);
+		pthread_mutex_lock(&s->lock);
 		/* Once taken, the broker thread has it (a fleet lookup may still
 		 * wait for another node, whose answer wakes the broker itself):
 		 * repeating the signal would only spin the tick. */
-		if(pthread_cond_timedwait(&s->cond, &s->lock, &slice) == ETIMEDOUT && !j->done && !j->taken){
+		if(rc && errno == ETIMEDOUT && !j->done && !j->taken){
 			pthread_mutex_unlock(&s->lock);
 			ih_wake_broker_again(); /* the first landed outside epoll_wait (core/wake.h) */
 			pthread_mutex_lock(&s->lock);
@@ -199,7 +268,6 @@ static bool run_job(struct api_server *s, struct api_job *j)
 	/* Not answered: the broker thread (or api_server_stop) frees j. */
 	if(!done) j->abandoned = true;
 	pthread_mutex_unlock(&s->lock);
-	set_policy(SCHED_OTHER);
 	return done;
 }
 
@@ -260,7 +328,7 @@ static void key_hash(const char *id, const char *secret, unsigned char out[KEY_H
 
 /* HTTP Basic against every key, in constant time: the digests have one
  * length whatever was sent, and every key is compared. */
-static bool authorised(struct api_server *s, struct MHD_Connection *conn)
+static bool key_matches(struct api_server *s, struct MHD_Connection *conn)
 {
 	char *pass = NULL, *user = MHD_basic_auth_get_username_password(conn, &pass);
 	unsigned char h[KEY_HASH_LEN];
@@ -277,6 +345,38 @@ static bool authorised(struct api_server *s, struct MHD_Connection *conn)
 	MHD_free(pass);
 	for(size_t i = 0; i < s->n_keys; i++) ok |= CRYPTO_memcmp(h, s->keys[i], KEY_HASH_LEN) == 0;
 	return ok != 0;
+}
+
+/*
+ * The IotHub server sends every request of a keep-alive connection with
+ * the same Authorization header. The connection keeps the last header
+ * that passed (conn_state), and a request carrying exactly that header
+ * skips the decoding and the digest: work that sits between a publish's
+ * arrival and the broker's wake-up. Comparing against it reveals nothing
+ * new: only this connection's client sent it. The keys never change while
+ * the server runs, so a header that passed once stays valid.
+ */
+static bool authorised(struct api_server *s, struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	struct conn_state *cs = ci ? ci->socket_context : NULL;
+	const char *hdr = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+	size_t n = hdr ? strlen(hdr) : 0;
+
+	if(hdr == NULL) return false;
+	if(cs && cs->auth && cs->auth_len == n && CRYPTO_memcmp(cs->auth, hdr, n) == 0) return true;
+	if(!key_matches(s, conn)) return false;
+	if(cs && n <= API_AUTH_CACHE_MAX){
+		char *copy = malloc(n + 1);
+
+		if(copy){
+			memcpy(copy, hdr, n + 1);
+			conn_state_forget(cs);
+			cs->auth = copy; /* cs owns it */
+			cs->auth_len = n;
+		}
+	}
+	return true;
 }
 
 static bool needs_body(enum api_route r)
@@ -429,6 +529,20 @@ static void request_done(void *cls, struct MHD_Connection *conn, void **con_cls,
 	}
 }
 
+static void conn_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
+		enum MHD_ConnectionNotificationCode toe)
+{
+	(void)cls;
+	(void)conn;
+	if(toe == MHD_CONNECTION_NOTIFY_STARTED){
+		*socket_context = calloc(1, sizeof(struct conn_state)); /* NULL: no cache, still served */
+	}else if(*socket_context){
+		conn_state_forget(*socket_context);
+		free(*socket_context);
+		*socket_context = NULL;
+	}
+}
+
 /* Keep the URL raw: api_route_parse decodes %XX in the client id itself,
  * after the path was split, so an encoded '/' cannot change the route. */
 static size_t no_unescape(void *cls, struct MHD_Connection *c, char *s)
@@ -503,7 +617,7 @@ void api_server_stop(struct api_server *s)
 	if(s == NULL) return;
 	pthread_mutex_lock(&s->lock);
 	s->stopping = true;
-	pthread_cond_broadcast(&s->cond);
+	for(j = s->head; j; j = j->next) sem_post(j->waiter); /* their threads give up */
 	pthread_mutex_unlock(&s->lock);
 	if(s->daemon) MHD_stop_daemon(s->daemon);
 	/* Every HTTP thread has returned: the jobs left are ours. */
@@ -515,7 +629,6 @@ void api_server_stop(struct api_server *s)
 	}
 	ih_logq_drain(&s->log);
 	ih_logq_cleanup(&s->log);
-	pthread_cond_destroy(&s->cond);
 	pthread_mutex_destroy(&s->lock);
 	free(s->keys);
 	free(s->cert_pem);
@@ -528,7 +641,6 @@ int api_server_start(struct api_server **out, const struct ih_config *cfg)
 	struct api_server *s;
 	struct sockaddr_storage ss;
 	socklen_t sl = 0;
-	pthread_condattr_t ca;
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
 
 	*out = NULL;
@@ -540,10 +652,6 @@ int api_server_start(struct api_server **out, const struct ih_config *cfg)
 	s = calloc(1, sizeof(*s));
 	if(s == NULL) return MOSQ_ERR_NOMEM;
 	pthread_mutex_init(&s->lock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&s->cond, &ca);
-	pthread_condattr_destroy(&ca);
 	ih_logq_init(&s->log, "the HTTP API");
 	s->max_body = (size_t)cfg->http_api_max_body;
 	s->metrics_public = cfg->http_api_metrics_public;
@@ -578,6 +686,7 @@ int api_server_start(struct api_server **out, const struct ih_config *cfg)
 			MHD_OPTION_CONNECTION_LIMIT, (unsigned)API_CONN_LIMIT,
 			MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)API_CONN_TIMEOUT_S,
 			MHD_OPTION_NOTIFY_COMPLETED, request_done, s,
+			MHD_OPTION_NOTIFY_CONNECTION, conn_notify, s,
 			MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, s,
 			MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
 			s->cert_pem ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, s->cert_pem,

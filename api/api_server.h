@@ -16,6 +16,7 @@
 #ifndef IH_API_SERVER_H
 #define IH_API_SERVER_H
 
+#include <semaphore.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -34,6 +35,9 @@ struct api_server;
  * a wake that lands just before the broker enters epoll_wait would
  * otherwise wait a tick (core/wake.h, "The one gap"). */
 #define API_JOB_REWAKE_MS 2
+/* Before sleeping, an HTTP thread yields this long for the answer
+ * (api_server.c, spin_for_answer). */
+#define API_JOB_SPIN_US 200
 
 struct api_job {
 	struct api_job *next;
@@ -46,6 +50,7 @@ struct api_job {
 	char *body;                 /* owned (libc malloc); JSON, or the stats JSON for metrics */
 	size_t body_len;
 	/* Under the server lock. */
+	sem_t *waiter;              /* the waiting HTTP thread's (not owned) */
 	bool taken;                 /* the broker thread took it: no more wake-ups */
 	bool done;
 	bool abandoned;
@@ -65,6 +70,9 @@ void api_server_answer(struct api_server *s, struct api_job *j);
  * is NULL), or any document as JSON; status 500 if it cannot be built. */
 void api_job_set_error(struct api_job *j, int status, int code, const char *msg);
 void api_job_set_doc(struct api_job *j, int status, const bson_t *doc);
+/* The same with JSON text (len bytes, copied); status 500 if json is NULL
+ * or cannot be copied. */
+void api_job_set_json(struct api_job *j, int status, const char *json, size_t len);
 
 /* The HTTP threads' log lines, printed by the broker thread. */
 struct ih_logq *api_server_log(struct api_server *s);

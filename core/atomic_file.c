@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "core/atomic_file.h"
+#include "core/errstr.h"
 
 int ih_write_file_atomic(const char *path, const void *data, size_t len, char *err, size_t errlen)
 {
@@ -23,7 +24,7 @@ int ih_write_file_atomic(const char *path, const void *data, size_t len, char *e
 	}
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if(fd < 0){
-		snprintf(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
+		snprintf(err, errlen, "cannot create %s: %s", tmp, ih_strerror(errno));
 		return -1;
 	}
 	while(len){
@@ -52,6 +53,6 @@ fail:
 	saved = errno ? errno : EIO;
 	if(fd >= 0) close(fd);
 	unlink(tmp);
-	snprintf(err, errlen, "cannot write %s: %s", path, strerror(saved));
+	snprintf(err, errlen, "cannot write %s: %s", path, ih_strerror(saved));
 	return -1;
 }

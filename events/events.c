@@ -26,6 +26,7 @@
 #include "events/spool.h"
 #include "core/clock.h"
 #include "core/config.h"
+#include "core/errstr.h"
 #include "core/logq.h"
 
 #define DROP_LOG_S 10          /* drops are summarised at most this often */
@@ -238,7 +239,7 @@ static void enter_degraded(struct events *ev)
 	mosquitto_log_printf(MOSQ_LOG_WARNING,
 			"iothub: events: spool cannot take events (%s): degraded mode, events wait in memory"
 			" (up to queue_max_events=%u) and are lost if the broker dies",
-			err == EFBIG ? "spool_max_bytes reached" : strerror(err), ev->cfg->queue_max_events);
+			err == EFBIG ? "spool_max_bytes reached" : ih_strerror(err), ev->cfg->queue_max_events);
 }
 
 static void leave_degraded(struct events *ev)

@@ -24,6 +24,7 @@
 #include "events/forwarder.h"
 #include "core/clock.h"
 #include "core/config.h"
+#include "core/errstr.h"
 #include "core/logq.h"
 
 #define HOUSEKEEP_MS 500      /* checkpoint / unlink cadence */
@@ -400,7 +401,7 @@ static void housekeeping(struct events_fwd *f, int64_t now)
 	if(f->sync_ms && now - f->last_sync_ms >= (int64_t)f->sync_ms){
 		int rc = events_spool_sync(f->spool);
 		if(rc){
-			ih_logq_push(f->log, MOSQ_LOG_ERR, "iothub: events: msync of the spool failed: %s", strerror(-rc));
+			ih_logq_push(f->log, MOSQ_LOG_ERR, "iothub: events: msync of the spool failed: %s", ih_strerror(-rc));
 		}
 		f->last_sync_ms = now;
 	}
@@ -536,7 +537,7 @@ int events_fwd_init(struct events_fwd *f, const struct ih_config *cfg, struct ev
 	f->rand_state = (unsigned)ih_mono_ms() ^ (unsigned)getpid();
 	f->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if(f->efd < 0){
-		snprintf(err, errlen, "eventfd: %s", strerror(errno));
+		snprintf(err, errlen, "eventfd: %s", ih_strerror(errno));
 		goto fail;
 	}
 	if(events_fwd_ring_init(&f->ring, f->window)){

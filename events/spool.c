@@ -17,6 +17,7 @@
 #include "events/spool_crc.h"
 #include "events/spool_priv.h"
 #include "core/clock.h"
+#include "core/errstr.h"
 #include "core/logq.h"
 
 /* How long the writer waits before trying a synchronous segment creation
@@ -244,7 +245,7 @@ int events_spool_checkpoint(struct events_spool *sp)
 	if(rc){
 		if(rc != sp->ckpt_error){
 			ih_logq_push(sp->log, MOSQ_LOG_ERR, "iothub: spool: cannot write %s/checkpoint: %s",
-					sp->dir, strerror(-rc));
+					sp->dir, ih_strerror(-rc));
 		}
 		sp->ckpt_error = rc;
 		return rc;
@@ -306,7 +307,7 @@ void events_spool_prepare(struct events_spool *sp)
 	if(s == NULL){
 		if(err != sp->prepare_error){
 			ih_logq_push(sp->log, MOSQ_LOG_ERR, "iothub: spool: cannot create a segment in %s: %s",
-					sp->dir, strerror(err));
+					sp->dir, ih_strerror(err));
 		}
 		sp->prepare_error = err;
 		sp->prepare_retry_ms = ih_mono_ms() + RETRY_MS;

@@ -20,6 +20,7 @@
 
 #include "events/spool_crc.h"
 #include "events/spool_priv.h"
+#include "core/errstr.h"
 #include "core/logq.h"
 
 #ifndef MADV_POPULATE_WRITE
@@ -162,7 +163,7 @@ static int recover(struct events_spool *sp)
 	have_ckpt = rc == 0;
 	if(rc && rc != -ENOENT){
 		ih_logq_push(sp->log, MOSQ_LOG_WARNING,
-				"iothub: spool: %s/checkpoint unreadable (%s): replaying every segment", sp->dir, strerror(-rc));
+				"iothub: spool: %s/checkpoint unreadable (%s): replaying every segment", sp->dir, ih_strerror(-rc));
 	}
 	rc = list_dir(sp, &l);
 	if(rc) goto out;
@@ -188,7 +189,7 @@ static int recover(struct events_spool *sp)
 		if(seg == NULL){
 			ih_logq_push(sp->log, MOSQ_LOG_ERR,
 					"iothub: spool: segment %s/%s unusable (%s): moved aside as %s.bad",
-					sp->dir, name, strerror(err), name);
+					sp->dir, name, ih_strerror(err), name);
 			char bad[64];
 			snprintf(bad, sizeof(bad), "%s.bad", name);
 			renameat(sp->dirfd, name, sp->dirfd, bad);
@@ -250,14 +251,14 @@ int events_spool_open(struct events_spool **out, const struct events_spool_opts 
 	rc = make_dir(sp->dir);
 	if(rc){
 		ih_logq_push(sp->log, MOSQ_LOG_ERR, "iothub: spool: cannot create spool_dir %s: %s",
-				sp->dir, strerror(-rc));
+				sp->dir, ih_strerror(-rc));
 		goto fail;
 	}
 	sp->dirfd = open(sp->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if(sp->dirfd < 0){
 		rc = -errno;
 		ih_logq_push(sp->log, MOSQ_LOG_ERR, "iothub: spool: cannot open spool_dir %s: %s",
-				sp->dir, strerror(-rc));
+				sp->dir, ih_strerror(-rc));
 		goto fail;
 	}
 	/* Two brokers appending to one spool would interleave garbage. */
@@ -265,13 +266,13 @@ int events_spool_open(struct events_spool **out, const struct events_spool_opts 
 	if(sp->lockfd < 0 || flock(sp->lockfd, LOCK_EX | LOCK_NB)){
 		rc = -errno;
 		ih_logq_push(sp->log, MOSQ_LOG_ERR, "iothub: spool: cannot lock spool_dir %s: %s%s", sp->dir,
-				strerror(-rc), rc == -EWOULDBLOCK ? " (another broker is using it)" : "");
+				ih_strerror(-rc), rc == -EWOULDBLOCK ? " (another broker is using it)" : "");
 		goto fail;
 	}
 	rc = recover(sp);
 	if(rc){
 		ih_logq_push(sp->log, MOSQ_LOG_ERR, "iothub: spool: cannot read spool_dir %s: %s",
-				sp->dir, strerror(-rc));
+				sp->dir, ih_strerror(-rc));
 		goto fail;
 	}
 	/* New writes always go to a fresh segment; creating it also proves
@@ -285,7 +286,7 @@ int events_spool_open(struct events_spool **out, const struct events_spool_opts 
 		rc = -sp->last_error;
 		ih_logq_push(sp->log, MOSQ_LOG_ERR,
 				"iothub: spool: cannot create a %" PRIu64 "-byte segment in spool_dir %s: %s",
-				sp->seg_bytes, sp->dir, strerror(sp->last_error));
+				sp->seg_bytes, sp->dir, ih_strerror(sp->last_error));
 		goto fail;
 	}
 	if(sp->wseg){

@@ -46,10 +46,17 @@ struct api_glue {
 /* ------------------------------------------------------------------ */
 /* answers                                                              */
 
-/* {"code":0} or {"code":0,"data":<doc or array>}. */
+/* {"code":0} or {"code":0,"data":<doc or array>}. The bare one, every
+ * publish's answer, is a constant: no JSON writer on the broker thread. */
 static void answer_ok(struct api_job *j, const bson_t *data, bool array)
 {
+	static const char ok[] = "{ \"code\" : 0 }";
 	bson_t doc = BSON_INITIALIZER;
+
+	if(data == NULL){
+		api_job_set_json(j, 200, ok, sizeof(ok) - 1);
+		return;
+	}
 
 	BSON_APPEND_INT32(&doc, "code", API_CODE_OK);
 	if(data && array) BSON_APPEND_ARRAY(&doc, "data", data);
@@ -69,17 +76,22 @@ static struct ih_conn *online(struct iothub *ih, const char *client_id)
 /* ------------------------------------------------------------------ */
 /* the requests                                                         */
 
-/* Exactly what a superuser's PUBLISH causes: the broker's subscribers
- * (mosquitto_broker_publish queues for online and offline sessions alike,
- * applying their READ ACL), the auto-subscribed devices, and the
+/* Exactly what a superuser's PUBLISH causes: the auto-subscribed devices,
+ * the broker's subscribers (mosquitto_broker_publish queues for online and
+ * offline sessions alike, applying their READ ACL), and the
  * message.publish event. Plugin messages raise no MOSQ_EVT_MESSAGE, so the
- * latter two are done here, as cb_message does for a client's publish. */
+ * first and the last are done here, as cb_message does for a client's
+ * publish. The devices come first: the broker sends its plugin messages in
+ * the order they were queued, and a command is the API's common case. The
+ * topic was validated on the HTTP thread, so the broker's copy can only
+ * fail for want of memory. */
 static void do_publish(struct iothub *ih, struct api_job *j)
 {
 	for(size_t i = 0; i < j->msgs.count; i++){
 		const struct api_msg *m = &j->msgs.items[i];
 		int rc;
 
+		fleet_publish(ih, m->topic, m->payload, m->payloadlen, m->qos); /* here, and routed in a cluster */
 		rc = mosquitto_broker_publish_copy(NULL, m->topic, (int)m->payloadlen, m->payload, m->qos, m->retain, NULL);
 		if(rc != MOSQ_ERR_SUCCESS){
 			mosquitto_log_printf(MOSQ_LOG_WARNING, "iothub: http api: publish to %s failed (error %d)", m->topic, rc);
@@ -87,7 +99,6 @@ static void do_publish(struct iothub *ih, struct api_job *j)
 			return;
 		}
 		emit_publish_api(ih, m->client_id, m->topic, m->payload, m->payloadlen, m->qos, m->retain);
-		fleet_publish(ih, m->topic, m->payload, m->payloadlen, m->qos); /* here, and routed in a cluster */
 		ih->n.api_published++;
 	}
 	answer_ok(j, NULL, false);
