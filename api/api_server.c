@@ -31,6 +31,7 @@
 #include "api/api_metrics.h"
 #include "api/api_server.h"
 #include "core/config.h"
+#include "core/errstr.h"
 #include "core/wake.h"
 
 #define API_THREADS 4
@@ -694,7 +695,7 @@ int api_server_start(struct api_server **out, const struct ih_config *cfg)
 			MHD_OPTION_END);
 	if(s->daemon == NULL){
 		mosquitto_log_printf(MOSQ_LOG_ERR, "iothub: http api: cannot listen on %s: %s",
-				cfg->http_api_listen, strerror(errno));
+				cfg->http_api_listen, ih_strerror(errno));
 		api_server_stop(s);
 		return MOSQ_ERR_UNKNOWN;
 	}

@@ -15,6 +15,7 @@
 
 #include "auth/preload_state.h"
 #include "core/atomic_file.h"
+#include "core/errstr.h"
 #include "registry/username.h"
 
 #define HEADER "iothub-preload 1\n"
@@ -105,7 +106,7 @@ long auth_preload_state_read(const char *path, size_t max_len, auth_preload_name
 
 	if(fd < 0){
 		if(errno == ENOENT) return -2;
-		snprintf(err, errlen, "cannot open: %s", strerror(errno));
+		snprintf(err, errlen, "cannot open: %s", ih_strerror(errno));
 		return -1;
 	}
 	if(fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size > STATE_MAX_BYTES){
@@ -121,7 +122,7 @@ long auth_preload_state_read(const char *path, size_t max_len, auth_preload_name
 		ssize_t r = read(fd, buf + got, (size_t)st.st_size - got);
 		if(r < 0 && errno == EINTR) continue;
 		if(r <= 0){
-			snprintf(err, errlen, "read failed: %s", r < 0 ? strerror(errno) : "file shrank");
+			snprintf(err, errlen, "read failed: %s", r < 0 ? ih_strerror(errno) : "file shrank");
 			goto done;
 		}
 		got += (size_t)r;

@@ -25,6 +25,7 @@
 #include "cluster/cluster_link_priv.h"
 #include "core/clock.h"
 #include "core/config.h"
+#include "core/errstr.h"
 #include "core/logq.h"
 #include "core/strmap.h"
 #include "core/wake.h"
@@ -260,7 +261,7 @@ int cluster_link_start(struct cluster_link **out, const struct ih_config *cfg, c
 	l->backoff_ms = l->reconnect_min_ms;
 	l->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if(l->efd < 0){
-		snprintf(err, errlen, "eventfd: %s", strerror(errno));
+		snprintf(err, errlen, "eventfd: %s", ih_strerror(errno));
 		return -1;
 	}
 	if(pthread_create(&l->thread, NULL, cluster_link_main, l)){

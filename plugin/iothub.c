@@ -20,6 +20,7 @@
 #include "events/events.h"
 #include "plugin/callbacks.h"
 #include "core/clock.h"
+#include "core/errstr.h"
 #include "core/wake.h"
 #include "plugin/conn.h"
 #include "plugin/iothub.h"
@@ -64,7 +65,7 @@ int iothub_init(struct iothub **out, mosquitto_plugin_id_t *pid, const struct mo
 	if(ih->cfg.cluster || ih->cfg.http_api_listen){
 		if(ih_wake_init(pthread_self())){
 			mosquitto_log_printf(MOSQ_LOG_ERR, "iothub: cannot install the broker wake-up signal handler: %s",
-					strerror(errno));
+					ih_strerror(errno));
 			rc = MOSQ_ERR_UNKNOWN;
 			goto fail;
 		}

@@ -18,6 +18,7 @@
 
 #include "auth/auth.h"
 #include "auth/preload_state.h"
+#include "core/errstr.h"
 #include "plugin/conn.h"
 #include "plugin/iothub.h"
 
@@ -99,7 +100,7 @@ int preload_start(struct iothub *ih)
 	snprintf(path, plen, "%s/%s", dir, AUTH_PRELOAD_STATE_FILE);
 	ih->preload_path = path; /* owned by ih, freed in preload_stop */
 	if(mkdir(dir, 0700) && errno != EEXIST){
-		mosquitto_log_printf(MOSQ_LOG_WARNING, "iothub: auth preload: cannot create %s: %s", dir, strerror(errno));
+		mosquitto_log_printf(MOSQ_LOG_WARNING, "iothub: auth preload: cannot create %s: %s", dir, ih_strerror(errno));
 	}
 	n = auth_preload_state_read(path, cfg->username_max_len, add_copy, &l, err, sizeof(err));
 	if(n == -2){
