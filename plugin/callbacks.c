@@ -80,13 +80,17 @@ static const struct {
 
 #define TABLE_LEN (sizeof(table) / sizeof(table[0]))
 
-/* MOSQ_EVT_MESSAGE feeds event forwarding and auto-subscription only. The
- * broker builds the event for every publish once anybody registered it
- * (plugin__handle_message), so without either feature we stay off that
- * path: with auth+ACL alone that is ~180 instructions per message. */
+/* MOSQ_EVT_MESSAGE feeds event forwarding and the auto-subscription index
+ * only. The broker builds the event for every publish once anybody
+ * registered it (plugin__handle_message), so without them we stay off that
+ * path: with auth+ACL alone that is ~180 instructions per message. The
+ * index is in use with templates, with tags, and with the HTTP API (its
+ * mqtt/subscribe binds into it, with no template at all); a cluster routes
+ * what the index holds on other nodes. */
 static bool message_wanted(const struct iothub *ih)
 {
-	return (ih->events != NULL && ih->cfg.event_publish) || ih->cfg.autosub_count > 0 || ih->cfg.autosub_tags;
+	return (ih->events != NULL && ih->cfg.event_publish) || ih->cfg.autosub_count > 0 || ih->cfg.autosub_tags
+			|| ih->cfg.http_api_listen != NULL || ih->cfg.cluster;
 }
 
 int callbacks_register(struct iothub *ih)

@@ -263,6 +263,24 @@ def test_subscribe_unsubscribe_acl_checked(api):
     assert status == 404
 
 
+def test_api_subscription_gets_mqtt_publishes_without_autosub_templates(mongo, broker, mqtt):
+    """With no auto-subscription template and no event forwarding, a
+    server-side subscription made through the API still gets what MQTT
+    clients publish: the plugin keeps the broker's message event for it."""
+    api = Api(mongo, broker, mqtt, autosub='none')
+    d = api.device('p1', 'd1')
+    ops = api.device('platform', 'ops', superuser=True)
+    c = api.connect(d, client_id='sub-d1')
+    sender = api.connect(ops, client_id='sender')
+    allowed = 'tags/p1/t9/cmd/+/+/+/#'
+    status, doc = api.call('POST', '/api/v4/mqtt/subscribe',
+                           {'topic': allowed, 'qos': 1, 'clientid': 'sub-d1'})
+    assert (status, doc) == (200, {'code': 0})
+    t = 'tags/p1/t9/cmd/on/plain/r1'
+    sender.publish(t, b'tagged', qos=1)
+    assert [(m.topic, m.payload) for m in c.wait_for(1)] == [(t, b'tagged')]
+
+
 # ----------------------------------------------------------------------
 # stats and metrics
 # ----------------------------------------------------------------------
