@@ -67,6 +67,11 @@ int events_amqp_target_init(struct events_amqp_target *t, const struct ih_config
 			snprintf(err, errlen, "option amqp_uri: no host in \"%s\"", u);
 			return -1;
 		}
+		if(ci->port <= 0 || ci->port > 65535){
+			/* amqp_parse_url takes any number, 0 included. */
+			snprintf(err, errlen, "option amqp_uri: port %d out of range (1-65535) in \"%s\"", ci->port, u);
+			return -1;
+		}
 		if(ci->vhost == NULL || ci->vhost[0] == '\0'){
 			/* "amqp://host/" names the empty vhost by the letter of the URI spec;
 			 * every operator means the default one. */

@@ -97,6 +97,13 @@ START_TEST(test_uri_list)
 	events_amqp_target_cleanup(&t);
 	ih_config_cleanup(&cfg);
 
+	/* amqp_parse_url takes port 0; a connection to it can never work. */
+	ck_assert_int_eq(parse(&cfg, "amqp://u:p@h1:5672/,amqps://u:p@h:0/"), 0);
+	ck_assert_int_eq(events_amqp_target_init(&t, &cfg, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "port 0 out of range"));
+	events_amqp_target_cleanup(&t);
+	ih_config_cleanup(&cfg);
+
 	ck_assert_int_eq(parse(&cfg, "amqp://u:p@h1/,http://x"), 0);
 	ck_assert_int_eq(events_amqp_target_init(&t, &cfg, err, sizeof(err)), -1);
 	ck_assert_ptr_nonnull(strstr(err, "http://x"));
