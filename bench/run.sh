@@ -21,7 +21,9 @@
 #     -o DIR    results directory (default bench/results)
 #     -P        skip the perf profile pass        -M  skip the callgrind scenarios (micro, instr)
 #     -q        quick smoke run: 1 repetition, 2 s phases (not for reports)
-#   Environment: PLUGIN_SO (default build/mosquitto_iothub.so), DYNSEC_SO.
+#   Environment: PLUGIN_SO (default build/mosquitto_iothub.so), DYNSEC_SO;
+#   BENCH_KEEP_WORK=1 keeps the work directory (callgrind files, broker
+#   configs and logs) for profiling by hand.
 #
 # Output: DIR/report.md, report.png, machine.md, SUMMARY.md, ratios.json,
 # raw/ (loadgen JSON per run, metrics.tsv, profiles). The previous run's
@@ -110,7 +112,11 @@ cleanup() {
 	done
 	[ -n "$STANDIN_PID" ] && stop_pid "$STANDIN_PID"
 	[ -n "$RABBIT_DIR" ] && "$BENCH_ROOT/tools/rabbitmq_node.sh" stop "$RABBIT_DIR" >/dev/null 2>&1
-	rm -rf "$WORK"
+	if [ -n "${BENCH_KEEP_WORK:-}" ]; then
+		echo "bench: work directory kept: $WORK" >&2
+	else
+		rm -rf "$WORK"
+	fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

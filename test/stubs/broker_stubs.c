@@ -299,16 +299,37 @@ void stub_kick_clear(void)
 
 /* ---- callbacks ---- */
 
+/* The last callback registered per event (with its userdata), so that a
+ * harness can play the broker (stub_callback_fire). Events with a filter
+ * (MOSQ_EVT_CONTROL's topic) keep only the last one as well. */
+#define STUB_EVT_MAX 16
+static MOSQ_FUNC_generic_callback stub_cb[STUB_EVT_MAX];
+static void *stub_cb_ud[STUB_EVT_MAX];
+
 int mosquitto_callback_register(mosquitto_plugin_id_t *identifier, int event, MOSQ_FUNC_generic_callback cb_func,
 		const void *event_data, void *userdata)
 {
-	(void)identifier; (void)event; (void)cb_func; (void)event_data; (void)userdata;
+	(void)identifier; (void)event_data;
+	if(event >= 0 && event < STUB_EVT_MAX){
+		stub_cb[event] = cb_func;
+		stub_cb_ud[event] = userdata;
+	}
 	return MOSQ_ERR_SUCCESS;
 }
 
 int mosquitto_callback_unregister(mosquitto_plugin_id_t *identifier, int event, MOSQ_FUNC_generic_callback cb_func,
 		const void *event_data)
 {
-	(void)identifier; (void)event; (void)cb_func; (void)event_data;
+	(void)identifier; (void)event_data;
+	if(event >= 0 && event < STUB_EVT_MAX && stub_cb[event] == cb_func){
+		stub_cb[event] = NULL;
+		stub_cb_ud[event] = NULL;
+	}
 	return MOSQ_ERR_SUCCESS;
+}
+
+int stub_callback_fire(int event, void *event_data)
+{
+	if(event < 0 || event >= STUB_EVT_MAX || stub_cb[event] == NULL) return MOSQ_ERR_NOT_SUPPORTED;
+	return stub_cb[event](event, event_data, stub_cb_ud[event]);
 }

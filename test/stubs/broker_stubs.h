@@ -43,6 +43,10 @@ size_t stub_kick_count(void);
 const char *stub_kick_get(size_t i);   /* "id:<clientid>" or "user:<username>" */
 void stub_kick_clear(void);
 
+/* Play the broker: call the callback the plugin registered for `event`
+ * (the last one), as the broker would. MOSQ_ERR_NOT_SUPPORTED when none. */
+int stub_callback_fire(int event, void *event_data);
+
 /* Allocation accounting: live blocks from mosquitto_malloc & co. */
 long stub_mem_live_blocks(void);
 
