@@ -111,6 +111,26 @@ void ih_strmap_insert(struct ih_strmap *m, struct ih_strmap_node *node, const ch
 	m->count++;
 }
 
+int ih_strmap_insert_multi(struct ih_strmap *m, struct ih_strmap_node *node, const char *key, size_t keylen)
+{
+	struct ih_strmap_node *eq;
+
+	if(m->count >= (m->mask + 1) << m->load_shift) strmap_resize(m, (m->mask + 1) * 2);
+	eq = ih_strmap_find(m, key, keylen);
+	if(eq == NULL){
+		ih_strmap_insert(m, node, key, keylen);
+		return 1;
+	}
+	/* The equal node's bucket is the node's. */
+	node->key = key;
+	node->keylen = (uint32_t)keylen;
+	node->hash = eq->hash;
+	node->next = eq->next;
+	eq->next = node;
+	m->count++;
+	return 0;
+}
+
 void ih_strmap_remove(struct ih_strmap *m, struct ih_strmap_node *node)
 {
 	struct ih_strmap_node **pp = &m->buckets[node->hash & m->mask];

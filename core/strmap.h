@@ -2,7 +2,7 @@
 /*
  * The one string-keyed hash map: the auth caches and queues, the registry
  * worker's queues, the connection table's client-id and username views,
- * and the auto-subscription index's client and prefix tables.
+ * and the auto-subscription index's client, key, shape and prefix tables.
  *
  * Keys are attacker-chosen (client ids, usernames, addresses, topics), so
  * buckets are picked with SipHash (core/keyhash.h) under a random per-map
@@ -21,6 +21,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "core/keyhash.h"
 
@@ -71,6 +72,20 @@ struct ih_strmap_node *ih_strmap_find(const struct ih_strmap *m, const char *key
 /* `key` must stay valid while the node is in the map and must not be in it
  * already; keylen < 2^32. Never fails: when the table cannot grow, chains get longer. */
 void ih_strmap_insert(struct ih_strmap *m, struct ih_strmap_node *node, const char *key, size_t keylen);
+/*
+ * A multimap's insert: the key may be in the map already, and then the
+ * node goes right after the equal one, so that equal keys stay next to
+ * each other (resizing keeps them so) and ih_strmap_next_equal walks them
+ * in one step each. Returns 1 when the key was new, 0 when not.
+ */
+int ih_strmap_insert_multi(struct ih_strmap *m, struct ih_strmap_node *node, const char *key, size_t keylen);
+/* The node after n with n's key (inserted by ih_strmap_insert_multi), or NULL. */
+static inline struct ih_strmap_node *ih_strmap_next_equal(const struct ih_strmap_node *n)
+{
+	struct ih_strmap_node *x = n->next;
+
+	return x && x->hash == n->hash && x->keylen == n->keylen && memcmp(x->key, n->key, n->keylen) == 0 ? x : NULL;
+}
 /* Unlinks the node; the bucket array halves when it is mostly empty. */
 void ih_strmap_remove(struct ih_strmap *m, struct ih_strmap_node *node);
 
