@@ -44,7 +44,9 @@ static int clamp_qos(int qos)
 	return qos < 0 ? 0 : qos > 2 ? 2 : qos;
 }
 
-int autosub_filter_qos(const struct autosub_filter *filters, size_t n, size_t i)
+/* QoS of filters[i] merged with its duplicates', or -1 when it is skipped
+ * (invalid, or equal to an earlier one). */
+static int filter_qos(const struct autosub_filter *filters, size_t n, size_t i)
 {
 	const char *f = filters[i].filter;
 	int qos;
@@ -61,42 +63,46 @@ int autosub_filter_qos(const struct autosub_filter *filters, size_t n, size_t i)
 	return qos;
 }
 
-/* A filter's split (autosub_shape.h): HEAD = filter[0..headlen), KEY =
- * filter[headlen + 1 ..][0..keylen), TAIL = filter + headlen + 1 + keylen.
- * False when its literal prefix has fewer than two levels (no key). */
-struct split {
-	size_t headlen;
-	const char *key;
-	size_t keylen;
-	const char *tail;
-};
-
-static bool filter_split(const char *filter, struct split *s)
+/* The split of a filter whose literal prefix has two levels or more (the
+ * view's fields); false when it has fewer (no key). */
+static bool filter_split(const char *filter, struct autosub_fview *v)
 {
 	size_t len;
 	unsigned levels;
 
 	autosub_filter_prefix(filter, &len, &levels);
 	if(levels < 2) return false;
-	s->headlen = (size_t)(strchr(filter, '/') - filter);
-	s->key = filter + s->headlen + 1;
-	s->keylen = len - s->headlen - 1;
-	s->tail = filter + len;
+	v->headlen = (size_t)(strchr(filter, '/') - filter);
+	v->key = filter + v->headlen + 1;
+	v->keylen = len - v->headlen - 1;
+	v->tail = filter + len;
 	return true;
 }
 
-/* Keyed: split, with the bind's chosen key (equal bytes, so equal levels). */
-static bool is_keyed(const char *filter, const struct split *chosen)
+/*
+ * Look at every filter once. The client's key is that of its first filter
+ * that has one; the filters with the same key (equal bytes, so equal
+ * levels) are keyed, the others generic. *key_of: the view with the key,
+ * or NULL when none has one.
+ */
+static void bind_view(const struct autosub_filter *filters, size_t n, struct autosub_fview *fv,
+		const struct autosub_fview **key_of, size_t *valid, size_t *generic)
 {
-	struct split s;
+	*key_of = NULL;
+	*valid = *generic = 0;
+	for(size_t i = 0; i < n; i++){
+		struct autosub_fview *v = &fv[i];
 
-	return chosen->key && filter_split(filter, &s) && s.keylen == chosen->keylen
-			&& !memcmp(s.key, chosen->key, s.keylen);
-}
-
-static bool is_generic(const char *filter, const void *chosen)
-{
-	return !is_keyed(filter, chosen);
+		memset(v, 0, sizeof(*v));
+		v->qos = filter_qos(filters, n, i);
+		if(v->qos < 0) continue;
+		(*valid)++;
+		if(filter_split(filters[i].filter, v)){
+			if(*key_of == NULL) *key_of = v;
+			v->keyed = v->keylen == (*key_of)->keylen && !memcmp(v->key, (*key_of)->key, v->keylen);
+		}
+		if(!v->keyed) (*generic)++;
+	}
 }
 
 /* A key of L levels has L - 1 slashes; the prefix has the head too. */
@@ -153,12 +159,13 @@ static void key_unlink(struct autosub_index *idx, struct asx_client *c)
 	autosub_shapes_put(&idx->shapes, sh, &idx->bytes);
 }
 
-/* The extra goes once it holds nothing but the shapes pointer. */
+/* The extra goes once it holds nothing but the shapes pointer (a hold
+ * counts: it outlives the list it held emptying). */
 void autosub_extra_trim(struct autosub_index *idx, struct asx_client *c)
 {
 	struct asx_extra *ex = client_extra(c);
 
-	if(ex == NULL || ex->subs || ex->n_tracked) return;
+	if(ex == NULL || ex->subs || ex->n_tracked || ex->held) return;
 	client_set(c, ex->shapes, NULL);
 	ix_free(idx, ex->tracked, ex->tracked ? AUTOSUB_TRACK_MAX * sizeof(char *) : 0);
 	ix_free(idx, ex, sizeof(*ex));
@@ -199,32 +206,25 @@ static void client_drop(struct autosub_index *idx, struct asx_client *c, bool ke
 
 /* The keyed filters' shape set: their descriptions in bind order. */
 static struct autosub_shapes *shapes_for(struct autosub_index *idx, const struct autosub_filter *filters,
-		size_t n, const struct split *chosen)
+		const struct autosub_fview *fv, size_t n)
 {
 	struct autosub_shapes *s;
 	size_t len = 0;
-	char *desc, *p;
+	char small[256], *desc = small, *p;
 
 	for(size_t i = 0; i < n; i++){
-		struct split sp;
-
-		if(autosub_filter_qos(filters, n, i) < 0 || !is_keyed(filters[i].filter, chosen)) continue;
-		filter_split(filters[i].filter, &sp);
-		len += autosub_shape_desc_len(sp.headlen, sp.tail);
+		if(fv[i].keyed) len += autosub_shape_desc_len(fv[i].headlen, fv[i].tail);
 	}
-	desc = mosquitto_malloc(len);   /* a key to look up with: freed below */
-	if(desc == NULL) return NULL;
+	if(len > sizeof(small)){
+		desc = mosquitto_malloc(len);   /* a key to look up with: freed below */
+		if(desc == NULL) return NULL;
+	}
 	p = desc;
 	for(size_t i = 0; i < n; i++){
-		int qos = autosub_filter_qos(filters, n, i);
-		struct split sp;
-
-		if(qos < 0 || !is_keyed(filters[i].filter, chosen)) continue;
-		filter_split(filters[i].filter, &sp);
-		p += autosub_shape_desc_write(p, filters[i].filter, sp.headlen, sp.tail, qos);
+		if(fv[i].keyed) p += autosub_shape_desc_write(p, filters[i].filter, fv[i].headlen, fv[i].tail, fv[i].qos);
 	}
 	s = autosub_shapes_get(&idx->shapes, desc, len, &idx->bytes);
-	mosquitto_free(desc);
+	if(desc != small) mosquitto_free(desc);
 	return s;
 }
 
@@ -237,54 +237,53 @@ static struct autosub_shapes *shapes_for(struct autosub_index *idx, const struct
 int autosub_index_bind(struct autosub_index *idx, const char *client_id,
 		const struct autosub_filter *filters, size_t n, void *owner)
 {
-	struct split chosen = {0};
-	struct asx_client *old, *c;
+	struct autosub_fview small[16], *fv = small;
+	const struct autosub_fview *key_of;
+	struct asx_client *old, *c = NULL;
 	struct asx_extra *ex, *made = NULL;
 	struct autosub_shapes *shapes = NULL;
 	struct asx_subs *subs = NULL;
-	size_t idlen, valid = 0, generic = 0;
+	size_t idlen, keylen, valid, generic;
+	bool depth = false;
+	int rc = MOSQ_ERR_NOMEM;
 
 	if(idx == NULL || client_id == NULL) return MOSQ_ERR_INVAL;
-	/* The key: that of the first filter that has one. */
-	for(size_t i = 0; i < n; i++){
-		if(autosub_filter_qos(filters, n, i) < 0) continue;
-		valid++;
-		if(chosen.key == NULL && filter_split(filters[i].filter, &chosen)) continue;
-		if(!is_keyed(filters[i].filter, &chosen)) generic++;
+	if(n > sizeof(small) / sizeof(small[0])){
+		fv = mosquitto_malloc(n * sizeof(*fv));   /* the views: freed below */
+		if(fv == NULL) return MOSQ_ERR_NOMEM;
 	}
+	bind_view(filters, n, fv, &key_of, &valid, &generic);
 	if(valid == 0){
 		autosub_index_unbind(idx, client_id);
-		return MOSQ_ERR_SUCCESS;
+		rc = MOSQ_ERR_SUCCESS;
+		goto out;
 	}
 	idlen = strlen(client_id);
-	c = ix_alloc(idx, sizeof(*c) + idlen + 1 + chosen.keylen);
-	if(c == NULL) return MOSQ_ERR_NOMEM;
+	keylen = key_of ? key_of->keylen : 0;
+	c = ix_alloc(idx, sizeof(*c) + idlen + 1 + keylen);
+	if(c == NULL) goto out;
 	memset(c, 0, sizeof(*c));
 	memcpy(c->id, client_id, idlen + 1);
-	c->node.keylen = idlen;   /* for client_size until it is inserted */
 	c->owner = owner;
-	if(chosen.key){
-		memcpy(c->id + idlen + 1, chosen.key, chosen.keylen);
+	if(key_of){
+		memcpy(c->id + idlen + 1, key_of->key, keylen);
 		c->knode.key = c->id + idlen + 1;
-		c->knode.keylen = chosen.keylen;
-		shapes = shapes_for(idx, filters, n, &chosen);
+		c->knode.keylen = (uint32_t)keylen;
+		shapes = shapes_for(idx, filters, fv, n);
 		if(shapes == NULL) goto fail;
-		if(autosub_depth_ref(idx, key_levels(c), true) != MOSQ_ERR_SUCCESS){
-			autosub_shapes_put(&idx->shapes, shapes, &idx->bytes);
-			shapes = NULL;
-			goto fail;
-		}
+		if(autosub_depth_ref(idx, key_levels(c), true) != MOSQ_ERR_SUCCESS) goto fail;
+		depth = true;
 	}
 	old = autosub_client_find(idx, client_id);
 	ex = old ? client_extra(old) : NULL;
 	if(generic){
 		if(ex == NULL){
 			ex = made = ix_alloc(idx, sizeof(*ex));
-			if(ex == NULL) goto fail_keyed;
+			if(ex == NULL) goto fail;
 			memset(ex, 0, sizeof(*ex));
 		}
-		subs = autosub_subs_new(idx, c, filters, n, is_generic, &chosen);
-		if(subs == NULL) goto fail_keyed;
+		subs = autosub_subs_new(idx, c, filters, fv, n);
+		if(subs == NULL) goto fail;
 	}
 	/* Nothing can fail from here. */
 	if(old) client_drop(idx, old, true);
@@ -293,16 +292,16 @@ int autosub_index_bind(struct autosub_index *idx, const char *client_id,
 	client_set(c, shapes, ex);     /* c owns ex and the shapes reference */
 	if(shapes) key_link(idx, c);
 	autosub_extra_trim(idx, c);
-	return MOSQ_ERR_SUCCESS;
-fail_keyed:
-	ix_free(idx, made, sizeof(*made));
-	if(shapes){
-		autosub_depth_unref(idx, key_levels(c), true);
-		autosub_shapes_put(&idx->shapes, shapes, &idx->bytes);
-	}
+	rc = MOSQ_ERR_SUCCESS;
+	goto out;
 fail:
-	ix_free(idx, c, sizeof(*c) + idlen + 1 + chosen.keylen);
-	return MOSQ_ERR_NOMEM;
+	ix_free(idx, made, sizeof(*made));
+	if(depth) autosub_depth_unref(idx, key_levels(c), true);
+	autosub_shapes_put(&idx->shapes, shapes, &idx->bytes);
+	ix_free(idx, c, sizeof(*c) + idlen + 1 + keylen);
+out:
+	if(fv != small) mosquitto_free(fv);
+	return rc;
 }
 
 void autosub_index_unbind(struct autosub_index *idx, const char *client_id)
@@ -453,7 +452,7 @@ int autosub_index_new(struct autosub_index **out, bool client_chosen_prefixes)
 	/* The client table is looked up per bind and subscribe, not per
 	 * message: dense, it costs ~3 bytes a client instead of ~13. */
 	if(ih_strmap_init_dense(&idx->clients, mosquitto_calloc, mosquitto_free) || prc || krc
-			|| ih_strmap_init(&idx->shapes, mosquitto_calloc, mosquitto_free)){
+			|| ih_strmap_init_fast(&idx->shapes, mosquitto_calloc, mosquitto_free)){
 		autosub_index_free(idx);
 		return MOSQ_ERR_NOMEM;
 	}

@@ -152,22 +152,31 @@ void autosub_depth_unref(struct autosub_index *idx, unsigned levels, bool keyed)
 void autosub_filter_prefix(const char *filter, size_t *len, unsigned *levels);
 const struct asx_prefix *autosub_prefix_find(const struct autosub_index *idx, const char *key, size_t len,
 		unsigned levels);
-/* The valid, distinct filters for which keep(filter, ud) holds, copied
- * into one block for client c and linked; NULL on out of memory (nothing
- * linked). */
+/* One filter of a bind, looked at once (autosub_index.c): its QoS merged
+ * with its duplicates' (-1: skipped, invalid or a duplicate), and whether
+ * it is keyed, with its split (autosub_shape.h: HEAD = filter[0..headlen),
+ * KEY = key[0..keylen), TAIL = tail). */
+struct autosub_fview {
+	int qos;
+	bool keyed;
+	size_t headlen;
+	const char *key;
+	size_t keylen;
+	const char *tail;
+};
+
+/* The filters taken (qos >= 0) and not keyed, copied into one block for
+ * client c and linked; NULL on out of memory (nothing linked). */
 struct asx_subs *autosub_subs_new(struct autosub_index *idx, struct asx_client *c,
-		const struct autosub_filter *filters, size_t n,
-		bool (*keep)(const char *filter, const void *ud), const void *ud);
+		const struct autosub_filter *filters, const struct autosub_fview *fv, size_t n);
 void autosub_subs_release(struct autosub_index *idx, struct asx_subs *subs);
 void autosub_prefix_free_node(struct ih_strmap_node *n, void *ud);
 
-/* autosub_index.c: QoS of filters[i] merged with its duplicates, or -1
- * when it is skipped (invalid, or equal to an earlier one). */
-int autosub_filter_qos(const struct autosub_filter *filters, size_t n, size_t i);
+/* autosub_index.c */
 struct asx_client *autosub_client_find(const struct autosub_index *idx, const char *id);
 /* c's extra, made when it has none; NULL on out of memory. */
 struct asx_extra *autosub_extra_get(struct autosub_index *idx, struct asx_client *c);
-/* The extra goes once it holds nothing but the shapes pointer. */
+/* The extra goes once it holds nothing but the shapes pointer and no hold. */
 void autosub_extra_trim(struct autosub_index *idx, struct asx_client *c);
 
 /* autosub_track.c: forget the tracked subscriptions (and the hold). */

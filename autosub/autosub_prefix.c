@@ -179,15 +179,14 @@ void autosub_subs_release(struct autosub_index *idx, struct asx_subs *subs)
 }
 
 struct asx_subs *autosub_subs_new(struct autosub_index *idx, struct asx_client *c,
-		const struct autosub_filter *filters, size_t n,
-		bool (*keep)(const char *filter, const void *ud), const void *ud)
+		const struct autosub_filter *filters, const struct autosub_fview *fv, size_t n)
 {
 	struct asx_subs *subs;
 	size_t count = 0, bytes = 0, size;
 	char *pool;
 
 	for(size_t i = 0; i < n; i++){
-		if(autosub_filter_qos(filters, n, i) < 0 || !keep(filters[i].filter, ud)) continue;
+		if(fv[i].qos < 0 || fv[i].keyed) continue;
 		count++;
 		bytes += strlen(filters[i].filter) + 1;
 	}
@@ -198,13 +197,12 @@ struct asx_subs *autosub_subs_new(struct autosub_index *idx, struct asx_client *
 	subs->n = 0;
 	pool = (char *)&subs->sub[count];
 	for(size_t i = 0; i < n; i++){
-		int qos = autosub_filter_qos(filters, n, i);
 		size_t len;
 
-		if(qos < 0 || !keep(filters[i].filter, ud)) continue;
+		if(fv[i].qos < 0 || fv[i].keyed) continue;
 		len = strlen(filters[i].filter) + 1;
 		memcpy(pool, filters[i].filter, len);
-		subs->sub[subs->n] = (struct asx_sub){.client = c, .filter = pool, .qos = (uint8_t)qos};
+		subs->sub[subs->n] = (struct asx_sub){.client = c, .filter = pool, .qos = (uint8_t)fv[i].qos};
 		if(sub_link(idx, &subs->sub[subs->n]) != MOSQ_ERR_SUCCESS){
 			subs_unlink_free(idx, subs, subs->n);
 			return NULL;

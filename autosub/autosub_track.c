@@ -124,8 +124,7 @@ void autosub_index_note_unsubscribe(struct autosub_index *idx, const char *clien
 		ix_free(idx, ex->tracked[i], strlen(ex->tracked[i]) + 1);
 		ex->tracked[i] = ex->tracked[--ex->n_tracked];
 		idx->tracked--;
-		if(ex->n_tracked == 0) autosub_tracked_clear(idx, ex);
-		autosub_extra_trim(idx, c);
+		autosub_extra_trim(idx, c);   /* kept while held: the hold outlives an empty list */
 		return;
 	}
 }
@@ -149,10 +148,8 @@ void autosub_index_confirm_subscriptions(struct autosub_index *idx, const char *
 
 	if(ex == NULL || !ex->held) return;
 	if(kept) ex->held = false;
-	else{
-		autosub_tracked_clear(idx, ex);
-		autosub_extra_trim(idx, c);
-	}
+	else autosub_tracked_clear(idx, ex);
+	autosub_extra_trim(idx, c);
 }
 
 void autosub_index_clear_subscriptions(struct autosub_index *idx, const char *client_id)

@@ -119,6 +119,25 @@ START_TEST(test_keyed_and_generic_one_row)
 }
 END_TEST
 
+START_TEST(test_hold_outlives_empty_list)
+{
+	/* The tracked list lives in the client's extra, made on demand: a hold
+	 * must survive its list emptying, or a subscription made during the
+	 * hold would exclude the client before the session is confirmed
+	 * (found by fuzz_autosub). */
+	bind1("c1", "cmd/p1/d1/#", 1);
+	ck_assert(autosub_index_note_subscribe(idx, "c1", "x/#"));
+	ck_assert(autosub_index_hold_subscriptions(idx, "c1"));
+	autosub_index_note_unsubscribe(idx, "c1", "x/#");
+	ck_assert(autosub_index_note_subscribe(idx, "c1", "cmd/p1/d1/#"));
+	ck_assert_int_eq(qos_of("cmd/p1/d1/a", "c1"), 1);   /* held: a duplicate rather than a loss */
+	autosub_index_confirm_subscriptions(idx, "c1", true);
+	ck_assert_int_eq(qos_of("cmd/p1/d1/a", "c1"), -1);
+	autosub_index_note_unsubscribe(idx, "c1", "cmd/p1/d1/#");
+	ck_assert_int_eq(qos_of("cmd/p1/d1/a", "c1"), 1);
+}
+END_TEST
+
 START_TEST(test_tail_forms)
 {
 	bind1("exact", "a/k/k2", 0);             /* tail "" */
@@ -192,6 +211,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_same_key_many_clients);
 	tcase_add_test(tc, test_keyed_and_generic_one_row);
+	tcase_add_test(tc, test_hold_outlives_empty_list);
 	tcase_add_test(tc, test_tail_forms);
 	tcase_add_test(tc, test_long_heads);
 	tcase_add_test(tc, test_shapes_shared);
