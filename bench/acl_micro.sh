@@ -21,7 +21,7 @@ command -v valgrind >/dev/null || { echo "acl_micro: valgrind not installed (apt
 # shellcheck disable=SC2046
 $CC -std=gnu11 -O2 -g -D_GNU_SOURCE -I. $(pkg-config --cflags libmongoc-1.0) \
 	-Wall -Wextra -Werror \
-	-o "$OUT" bench/acl_micro.c acl/*.c core/keyhash.c core/strmap.c autosub/autosub_template.c autosub/autosub_index.c \
+	-o "$OUT" bench/acl_micro.c acl/*.c core/keyhash.c core/strmap.c autosub/autosub_template.c autosub/autosub_index.c autosub/autosub_prefix.c autosub/autosub_shape.c autosub/autosub_track.c \
 	core/config.c core/acl_lists.c test/stubs/broker_stubs.c -lmosquitto
 
 valgrind --tool=callgrind --collect-atstart=no \

@@ -2,7 +2,7 @@
 /*
  * The one string-keyed hash map: the auth caches and queues, the registry
  * worker's queues, the connection table's client-id and username views,
- * and the auto-subscription index's client and prefix tables.
+ * and the auto-subscription index's client, key, shape and prefix tables.
  *
  * Keys are attacker-chosen (client ids, usernames, addresses, topics), so
  * buckets are picked with SipHash (core/keyhash.h) under a random per-map
@@ -21,17 +21,23 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "core/keyhash.h"
 
 #define ih_container_of(ptr, type, member) \
 	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
 
+/* 24 bytes: a fleet embeds several per device (the connection table's
+ * views, the auto-subscription index), so the hash keeps only its low 32
+ * bits (enough to pick among up to 2^32 buckets and to reject almost every
+ * other key in a chain) and a key is shorter than 4 GiB (the keys are
+ * MQTT strings, at most 65,535 bytes). */
 struct ih_strmap_node {
 	struct ih_strmap_node *next;
-	uint64_t hash;
 	const char *key;   /* owned by the object that embeds the node */
-	size_t keylen;
+	uint32_t hash;
+	uint32_t keylen;
 };
 
 struct ih_strmap {
@@ -42,12 +48,17 @@ struct ih_strmap {
 	uint8_t seed[IH_SIPKEY_LEN];
 	void *(*calloc_fn)(size_t nmemb, size_t size);
 	void (*free_fn)(void *p);
+	unsigned load_shift;   /* grows past (buckets << load_shift) nodes */
 };
 
 /* 0, or -1 when the bucket array or the random seed is unavailable. */
 int ih_strmap_init(struct ih_strmap *m, void *(*calloc_fn)(size_t, size_t), void (*free_fn)(void *));
 /* The same with SipHash-1-3: for maps on the per-message path. */
 int ih_strmap_init_fast(struct ih_strmap *m, void *(*calloc_fn)(size_t, size_t), void (*free_fn)(void *));
+/* The same (SipHash-2-4) for a big map off the hot paths: up to 4 nodes
+ * per bucket on average instead of 1, so its bucket array costs about 2-4
+ * bytes per node instead of 8-16, for a few more compares per lookup. */
+int ih_strmap_init_dense(struct ih_strmap *m, void *(*calloc_fn)(size_t, size_t), void (*free_fn)(void *));
 /* The same with the cheap mix ih_keyhash_spread, which is not collision
  * resistant: ONLY for a map on the per-message path whose inserted keys no
  * client can choose (lookups with client-chosen keys are fine: they cannot
@@ -59,8 +70,22 @@ void ih_strmap_cleanup(struct ih_strmap *m);
 
 struct ih_strmap_node *ih_strmap_find(const struct ih_strmap *m, const char *key, size_t keylen);
 /* `key` must stay valid while the node is in the map and must not be in it
- * already. Never fails: when the table cannot grow, chains get longer. */
+ * already; keylen < 2^32. Never fails: when the table cannot grow, chains get longer. */
 void ih_strmap_insert(struct ih_strmap *m, struct ih_strmap_node *node, const char *key, size_t keylen);
+/*
+ * A multimap's insert: the key may be in the map already, and then the
+ * node goes right after the equal one, so that equal keys stay next to
+ * each other (resizing keeps them so) and ih_strmap_next_equal walks them
+ * in one step each. Returns 1 when the key was new, 0 when not.
+ */
+int ih_strmap_insert_multi(struct ih_strmap *m, struct ih_strmap_node *node, const char *key, size_t keylen);
+/* The node after n with n's key (inserted by ih_strmap_insert_multi), or NULL. */
+static inline struct ih_strmap_node *ih_strmap_next_equal(const struct ih_strmap_node *n)
+{
+	struct ih_strmap_node *x = n->next;
+
+	return x && x->hash == n->hash && x->keylen == n->keylen && memcmp(x->key, n->key, n->keylen) == 0 ? x : NULL;
+}
 /* Unlinks the node; the bucket array halves when it is mostly empty. */
 void ih_strmap_remove(struct ih_strmap *m, struct ih_strmap_node *node);
 
