@@ -18,6 +18,7 @@
 #include <amqp_framing.h>
 #include <mosquitto.h>
 
+#include "events/amqp_batch.h"
 #include "events/event_encode.h"
 #include "events/event_queue.h"
 #include "events/event_stats.h"
@@ -29,10 +30,12 @@
 
 #define HOUSEKEEP_MS 500      /* checkpoint / unlink cadence */
 #define IDLE_POLL_MS 500
+#define PUMP_MS 2             /* incoming frames are read at least this often while busy */
 #define TLS_POLL_MS 5         /* OpenSSL may hold decrypted bytes poll() cannot see */
 #define ERR_REPEAT_MS 30000   /* the same connection error is logged at most this often */
 
 static const char *const content_types[2] = {"application/bson", "application/json"};
+#define APP_ID "mosquitto-iothub"
 
 /* ------------------------------------------------------------------ */
 /* helpers                                                             */
@@ -107,6 +110,8 @@ static void try_connect(struct events_fwd *f)
 	f->last_err[0] = '\0';
 	f->next_tag = 0;
 	f->need_reset = false;
+	f->input_due = true;
+	events_amqp_batch_reset(&f->batch, (uint32_t)amqp_get_frame_max(f->conn));
 	set_blocked(f, false);
 	set_connected(f, true);
 	/* Go-back-N: whatever was not confirmed is published again, in order. */
@@ -116,15 +121,35 @@ static void try_connect(struct events_fwd *f)
 /* ------------------------------------------------------------------ */
 /* publishing                                                          */
 
+/* The entry is on its way (sent, or queued in the batch that goes next). */
+static void mark_sent(struct events_fwd *f, struct events_fwd_entry *e)
+{
+	e->tag = ++f->next_tag;
+	e->state = EVENTS_FWD_SENT;
+	e->sends++;
+	f->batch_published++;
+	if(e->sends > 1 || e->recovered) f->batch_redelivered++;
+}
+
+/* Counted once they are out, so a batch lost with its connection is not. */
+static void count_sent(struct events_fwd *f)
+{
+	if(f->batch_published) atomic_fetch_add_explicit(&f->ctr->published, f->batch_published, memory_order_relaxed);
+	if(f->batch_redelivered) atomic_fetch_add_explicit(&f->ctr->redelivered, f->batch_redelivered, memory_order_relaxed);
+	f->batch_published = f->batch_redelivered = 0;
+}
+
+/* rabbitmq-c's way: three send()s per event. amqps:// and messages too
+ * large for a batch. */
 static int publish(struct events_fwd *f, struct events_fwd_entry *e)
 {
 	const struct events_spool_rec_hdr *h = e->hdr;
+	const char *rk = events_routing_key((enum events_type)h->type);
 	amqp_basic_properties_t p;
 	char id[EVENTS_ID_LEN + 1];
-	const char *rk = events_routing_key((enum events_type)h->type);
-	amqp_bytes_t body = {h->len, (void *)(h + 1)};
 	int rc;
 
+	/* The same properties as the batch's kinds (batch_kinds). */
 	events_id_format(id, h->id_hi, h->id_lo);
 	memset(&p, 0, sizeof(p));
 	p._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG | AMQP_BASIC_MESSAGE_ID_FLAG
@@ -135,12 +160,12 @@ static int publish(struct events_fwd *f, struct events_fwd_entry *e)
 	p.message_id.len = EVENTS_ID_LEN;
 	p.timestamp = (uint64_t)(h->at_ms / 1000);
 	p.type = amqp_cstring_bytes(rk);
-	p.app_id = amqp_cstring_bytes("mosquitto-iothub");
+	p.app_id = amqp_cstring_bytes(APP_ID);
 
 	events_amqp_watchdog_arm(&f->wd, ih_mono_ms(), f->timeout_ms);
 	/* mandatory: an unroutable event comes back as basic.return instead of vanishing */
 	rc = amqp_basic_publish(f->conn, EVENTS_AMQP_CHANNEL, amqp_cstring_bytes(f->target.exchange),
-			amqp_cstring_bytes(rk), 1, 0, &p, body);
+			amqp_cstring_bytes(rk), 1, 0, &p, (amqp_bytes_t){h->len, (void *)(h + 1)});
 	events_amqp_watchdog_disarm(&f->wd);
 	if(rc != AMQP_STATUS_OK){
 		char err[256];
@@ -149,13 +174,8 @@ static int publish(struct events_fwd *f, struct events_fwd_entry *e)
 		drop_connection(f, err, false);
 		return -1;
 	}
-	e->tag = ++f->next_tag;
-	e->state = EVENTS_FWD_SENT;
-	e->sends++;
-	events_ctr_inc1(&f->ctr->published);
-	if(e->sends > 1 || e->recovered){
-		events_ctr_inc1(&f->ctr->redelivered);
-	}
+	mark_sent(f, e);
+	count_sent(f);
 	return 0;
 }
 
@@ -181,12 +201,11 @@ static bool take_next(struct events_fwd *f, struct events_fwd_entry *e)
 }
 
 /*
- * librabbitmq sends every publish as its own TCP segment (three send()s,
- * the last without MSG_MORE). From the second event of a batch on, the
- * socket is corked until the batch is out, so a batch leaves in as few
- * segments as fit: on loopback the sender's thread also pays for the
- * receiving side's TCP processing, per segment, which made the forwarder
- * most of event forwarding's CPU per message (bench uplink_q0).
+ * The library path (amqps://) sends every publish as its own TCP segment
+ * (three send()s, the last without MSG_MORE). From the second event of a
+ * batch on, the socket is corked until the batch is out, so a batch leaves
+ * in as few segments as fit: on loopback the sender's thread also pays for
+ * the receiving side's TCP processing, per segment.
  */
 static void set_cork(struct events_fwd *f, int on)
 {
@@ -196,10 +215,79 @@ static void set_cork(struct events_fwd *f, int on)
 	if(fd >= 0) (void)setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof(on));
 }
 
+/* The batch's message kind of a record: its type (0: unknown), its format. */
+static unsigned batch_kind(const struct events_spool_rec_hdr *h)
+{
+	unsigned t = h->type >= EVENTS_CONNECTED && h->type <= EVENTS_PUBLISH ? h->type : 0;
+
+	return t * 2 + ((h->flags & EVENTS_SPOOL_F_JSON) ? 1 : 0);
+}
+
+/* Encode the kinds once: what publish() sets for every event but the id
+ * and the timestamp. */
+static void batch_kinds(struct events_fwd *f)
+{
+	for(unsigned t = 0; t <= EVENTS_PUBLISH; t++){
+		for(unsigned json = 0; json < 2; json++){
+			struct events_amqp_kind_def d;
+			d.exchange = f->target.exchange;
+			d.routing_key = events_routing_key((enum events_type)t);
+			d.content_type = content_types[json];
+			d.type = d.routing_key;
+			d.app_id = APP_ID;
+			d.message_id_len = EVENTS_ID_LEN;
+			/* A name too long for AMQP leaves the kind unset: such an
+			 * event takes rabbitmq-c's path, which reports the error. */
+			(void)events_amqp_batch_kind(&f->batch, t * 2 + json, &d);
+		}
+	}
+}
+
+/* Write the batch out. `more`: the rest of this round follows at once. */
+static int flush_batch(struct events_fwd *f, bool more)
+{
+	char err[256];
+
+	if(f->batch.count == 0) return 0;
+	if(events_amqp_batch_send(&f->batch, events_amqp_fd(f->conn), ih_mono_ms() + f->timeout_ms, more,
+			err, sizeof(err))){
+		drop_connection(f, err, false);
+		return -1;
+	}
+	count_sent(f);
+	return 0;
+}
+
+/* Plain TCP: frames of the whole round go into one batch, written with
+ * one sendmsg (events/amqp_batch.h); TLS: rabbitmq-c, corked. */
 static int send_entry(struct events_fwd *f, struct events_fwd_entry *e, int *sent)
 {
-	if(*sent == 1) set_cork(f, 1);
-	if(publish(f, e)) return -1;   /* the connection is gone, cork and all */
+	const struct events_spool_rec_hdr *h;
+	char id[EVENTS_ID_LEN + 1];
+	unsigned idx;
+	int rc;
+
+	if(f->target.ci.ssl){
+		if(*sent == 1) set_cork(f, 1);
+		if(publish(f, e)) return -1;   /* the connection is gone, cork and all */
+		(*sent)++;
+		return 0;
+	}
+	h = e->hdr;
+	events_id_format(id, h->id_hi, h->id_lo);
+	idx = batch_kind(h);
+	rc = events_amqp_batch_add(&f->batch, idx, id, (uint64_t)(h->at_ms / 1000), h + 1, h->len);
+	if(rc > 0){
+		if(flush_batch(f, true)) return -1;
+		rc = events_amqp_batch_add(&f->batch, idx, id, (uint64_t)(h->at_ms / 1000), h + 1, h->len);
+	}
+	if(rc < 0){
+		/* Too large for any batch: rabbitmq-c sends it, after the queued
+		 * ones, so the order (and the delivery tags) stay the same. */
+		if(flush_batch(f, true) || publish(f, e)) return -1;
+	}else{
+		mark_sent(f, e);
+	}
 	(*sent)++;
 	return 0;
 }
@@ -224,7 +312,8 @@ static int fill_and_send(struct events_fwd *f)
 		if(send_entry(f, events_fwd_ring_at(r, r->count - 1), &sent)) return -1;
 		r->next_send = r->count;
 	}
-	if(sent > 1) set_cork(f, 0);   /* uncorking sends what is held */
+	if(flush_batch(f, false)) return -1;
+	if(sent > 1 && f->target.ci.ssl) set_cork(f, 0);   /* uncorking sends what is held */
 	return sent;
 }
 
@@ -424,12 +513,15 @@ static void drain_eventfd(struct events_fwd *f)
 static void wait_for_work(struct events_fwd *f)
 {
 	struct pollfd p[2];
-	int n = 0, timeout = IDLE_POLL_MS;
+	int n = 0, timeout = IDLE_POLL_MS, rc;
 	bool can_send = f->conn && !f->blocked && !f->need_reset && f->ring.count < f->window;
 	bool want_events = can_send || f->conn == NULL;
 
 	if(f->conn){
-		if(amqp_frames_enqueued(f->conn) || amqp_data_in_buffer(f->conn)) return;
+		if(amqp_frames_enqueued(f->conn) || amqp_data_in_buffer(f->conn)){
+			f->input_due = true;
+			return;
+		}
 		if(f->target.heartbeat_s > 0 && timeout > f->target.heartbeat_s * 500) timeout = f->target.heartbeat_s * 500;
 		if(f->target.ci.ssl && f->ring.count) timeout = TLS_POLL_MS;
 		p[n].fd = events_amqp_fd(f->conn);
@@ -452,9 +544,13 @@ static void wait_for_work(struct events_fwd *f)
 	}
 	(void)want_events;
 	if(atomic_load(&f->stop)) timeout = timeout > 10 ? 10 : timeout;
-	poll(p, (nfds_t)n, timeout);
+	rc = poll(p, (nfds_t)n, timeout);
 	atomic_store(&f->sleeping, 0);
-	drain_eventfd(f);
+	/* Read what RabbitMQ sent, or on a timeout (heartbeats) or an error.
+	 * Woken by the broker alone, reading would cost a recv() and a
+	 * poll() inside rabbitmq-c for no frame. */
+	if(f->conn && (rc <= 0 || p[0].revents)) f->input_due = true;
+	if(rc > 0 && (p[n - 1].revents & POLLIN)) drain_eventfd(f);
 }
 
 static bool all_delivered(struct events_fwd *f)
@@ -484,7 +580,15 @@ static void *run(void *arg)
 				continue;
 			}
 		}
-		if(pump_input(f)) continue;
+		/* Read when the last poll() saw input (TLS: always, OpenSSL may
+		 * hold bytes poll() cannot see), and at least every PUMP_MS while
+		 * busy sending: not after every batch, where a recv() and a
+		 * poll() in rabbitmq-c mostly found nothing. */
+		if(f->input_due || f->target.ci.ssl || now - f->last_pump_ms >= PUMP_MS){
+			f->input_due = false;
+			f->last_pump_ms = now;
+			if(pump_input(f)) continue;
+		}
 		settle(f);
 		if(f->need_reset){
 			/* Redeclare the topology and retry; the backoff grows until the
@@ -540,10 +644,11 @@ int events_fwd_init(struct events_fwd *f, const struct ih_config *cfg, struct ev
 		snprintf(err, errlen, "eventfd: %s", ih_strerror(errno));
 		goto fail;
 	}
-	if(events_fwd_ring_init(&f->ring, f->window)){
+	if(events_fwd_ring_init(&f->ring, f->window) || events_amqp_batch_init(&f->batch, EVENTS_AMQP_CHANNEL)){
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
+	batch_kinds(f);
 	return 0;
 fail:
 	events_fwd_cleanup(f);
@@ -586,6 +691,7 @@ void events_fwd_cleanup(struct events_fwd *f)
 	uint32_t lost = events_fwd_ring_cleanup(&f->ring);
 
 	if(lost) atomic_fetch_add(&f->ctr->memory_lost, lost);
+	events_amqp_batch_cleanup(&f->batch);
 	if(f->efd >= 0) close(f->efd);
 	f->efd = -1;
 	events_amqp_target_cleanup(&f->target);
