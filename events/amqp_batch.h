@@ -4,11 +4,13 @@
  * (method, content header, body) and written to the socket with one
  * sendmsg per batch.
  *
- * Why: rabbitmq-c's amqp_basic_publish makes three send() calls per event
- * (method, header, body), which made the forwarder thread's syscalls most
- * of event forwarding's CPU per message (bench uplink_q0). Frames are
- * simple (type u8, channel u16, size u32, payload, 0xCE); what rabbitmq-c
- * gives here is the frame_max of the connection.
+ * Why: rabbitmq-c's amqp_basic_publish makes five send() calls per event
+ * (method, header, and the body as frame header, bytes, frame end), which
+ * made the forwarder thread's syscalls (and, on loopback, the receiver's
+ * TCP work they carry) most of event forwarding's CPU per message beyond
+ * the broker thread (bench uplink_q0). Frames are simple (type u8,
+ * channel u16, size u32, payload, 0xCE); what rabbitmq-c gives here is
+ * the frame_max of the connection.
  *
  * Plain TCP only: rabbitmq-c does not expose its TLS socket's send, and
  * bytes written past OpenSSL would corrupt the TLS stream, so amqps://

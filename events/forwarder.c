@@ -8,8 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -23,6 +21,7 @@
 #include "events/event_queue.h"
 #include "events/event_stats.h"
 #include "events/forwarder.h"
+#include "events/forwarder_send.h"
 #include "core/clock.h"
 #include "core/config.h"
 #include "core/errstr.h"
@@ -34,8 +33,6 @@
 #define TLS_POLL_MS 5         /* OpenSSL may hold decrypted bytes poll() cannot see */
 #define ERR_REPEAT_MS 30000   /* the same connection error is logged at most this often */
 
-static const char *const content_types[2] = {"application/bson", "application/json"};
-#define APP_ID "mosquitto-iothub"
 
 /* ------------------------------------------------------------------ */
 /* helpers                                                             */
@@ -74,7 +71,7 @@ static void schedule_reconnect(struct events_fwd *f, int64_t now)
 	f->next_attempt_ms = now + (int64_t)(base / 2 + (uint64_t)rand_r(&f->rand_state) % (base / 2 + 1));
 }
 
-static void drop_connection(struct events_fwd *f, const char *why, bool graceful)
+void events_fwd_drop_connection(struct events_fwd *f, const char *why, bool graceful)
 {
 	int64_t now = ih_mono_ms();
 
@@ -116,205 +113,6 @@ static void try_connect(struct events_fwd *f)
 	set_connected(f, true);
 	/* Go-back-N: whatever was not confirmed is published again, in order. */
 	events_fwd_ring_rewind(&f->ring);
-}
-
-/* ------------------------------------------------------------------ */
-/* publishing                                                          */
-
-/* The entry is on its way (sent, or queued in the batch that goes next). */
-static void mark_sent(struct events_fwd *f, struct events_fwd_entry *e)
-{
-	e->tag = ++f->next_tag;
-	e->state = EVENTS_FWD_SENT;
-	e->sends++;
-	f->batch_published++;
-	if(e->sends > 1 || e->recovered) f->batch_redelivered++;
-}
-
-/* Counted once they are out, so a batch lost with its connection is not. */
-static void count_sent(struct events_fwd *f)
-{
-	if(f->batch_published) atomic_fetch_add_explicit(&f->ctr->published, f->batch_published, memory_order_relaxed);
-	if(f->batch_redelivered) atomic_fetch_add_explicit(&f->ctr->redelivered, f->batch_redelivered, memory_order_relaxed);
-	f->batch_published = f->batch_redelivered = 0;
-}
-
-/* rabbitmq-c's way: three send()s per event. amqps:// and messages too
- * large for a batch. */
-static int publish(struct events_fwd *f, struct events_fwd_entry *e)
-{
-	const struct events_spool_rec_hdr *h = e->hdr;
-	const char *rk = events_routing_key((enum events_type)h->type);
-	amqp_basic_properties_t p;
-	char id[EVENTS_ID_LEN + 1];
-	int rc;
-
-	/* The same properties as the batch's kinds (batch_kinds). */
-	events_id_format(id, h->id_hi, h->id_lo);
-	memset(&p, 0, sizeof(p));
-	p._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG | AMQP_BASIC_MESSAGE_ID_FLAG
-		| AMQP_BASIC_TIMESTAMP_FLAG | AMQP_BASIC_TYPE_FLAG | AMQP_BASIC_APP_ID_FLAG;
-	p.content_type = amqp_cstring_bytes(content_types[(h->flags & EVENTS_SPOOL_F_JSON) ? 1 : 0]);
-	p.delivery_mode = AMQP_DELIVERY_PERSISTENT;
-	p.message_id.bytes = id;
-	p.message_id.len = EVENTS_ID_LEN;
-	p.timestamp = (uint64_t)(h->at_ms / 1000);
-	p.type = amqp_cstring_bytes(rk);
-	p.app_id = amqp_cstring_bytes(APP_ID);
-
-	events_amqp_watchdog_arm(&f->wd, ih_mono_ms(), f->timeout_ms);
-	/* mandatory: an unroutable event comes back as basic.return instead of vanishing */
-	rc = amqp_basic_publish(f->conn, EVENTS_AMQP_CHANNEL, amqp_cstring_bytes(f->target.exchange),
-			amqp_cstring_bytes(rk), 1, 0, &p, (amqp_bytes_t){h->len, (void *)(h + 1)});
-	events_amqp_watchdog_disarm(&f->wd);
-	if(rc != AMQP_STATUS_OK){
-		char err[256];
-		snprintf(err, sizeof(err), "publish: %s%s", amqp_error_string2(rc),
-				events_amqp_watchdog_fired(&f->wd) ? " (timed out)" : "");
-		drop_connection(f, err, false);
-		return -1;
-	}
-	mark_sent(f, e);
-	count_sent(f);
-	return 0;
-}
-
-/* Next event: the degraded-mode memory queue first, because those are the
- * events a crash would lose, then the spool. */
-static bool take_next(struct events_fwd *f, struct events_fwd_entry *e)
-{
-	struct events_spool_rec rec;
-	struct events_spool_rec_hdr *m;
-
-	if((m = events_queue_pop(f->memq)) != NULL){
-		e->hdr = m;
-		e->mem = m;
-		return true;
-	}
-	if(events_spool_next(f->spool, &f->rd, &rec)){
-		e->hdr = rec.hdr;
-		e->end = rec.end;
-		e->recovered = rec.recovered;
-		return true;
-	}
-	return false;
-}
-
-/*
- * The library path (amqps://) sends every publish as its own TCP segment
- * (three send()s, the last without MSG_MORE). From the second event of a
- * batch on, the socket is corked until the batch is out, so a batch leaves
- * in as few segments as fit: on loopback the sender's thread also pays for
- * the receiving side's TCP processing, per segment.
- */
-static void set_cork(struct events_fwd *f, int on)
-{
-	int fd = events_amqp_fd(f->conn);
-
-	/* Best effort: an uncorkable socket just sends more segments. */
-	if(fd >= 0) (void)setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof(on));
-}
-
-/* The batch's message kind of a record: its type (0: unknown), its format. */
-static unsigned batch_kind(const struct events_spool_rec_hdr *h)
-{
-	unsigned t = h->type >= EVENTS_CONNECTED && h->type <= EVENTS_PUBLISH ? h->type : 0;
-
-	return t * 2 + ((h->flags & EVENTS_SPOOL_F_JSON) ? 1 : 0);
-}
-
-/* Encode the kinds once: what publish() sets for every event but the id
- * and the timestamp. */
-static void batch_kinds(struct events_fwd *f)
-{
-	for(unsigned t = 0; t <= EVENTS_PUBLISH; t++){
-		for(unsigned json = 0; json < 2; json++){
-			struct events_amqp_kind_def d;
-			d.exchange = f->target.exchange;
-			d.routing_key = events_routing_key((enum events_type)t);
-			d.content_type = content_types[json];
-			d.type = d.routing_key;
-			d.app_id = APP_ID;
-			d.message_id_len = EVENTS_ID_LEN;
-			/* A name too long for AMQP leaves the kind unset: such an
-			 * event takes rabbitmq-c's path, which reports the error. */
-			(void)events_amqp_batch_kind(&f->batch, t * 2 + json, &d);
-		}
-	}
-}
-
-/* Write the batch out. `more`: the rest of this round follows at once. */
-static int flush_batch(struct events_fwd *f, bool more)
-{
-	char err[256];
-
-	if(f->batch.count == 0) return 0;
-	if(events_amqp_batch_send(&f->batch, events_amqp_fd(f->conn), ih_mono_ms() + f->timeout_ms, more,
-			err, sizeof(err))){
-		drop_connection(f, err, false);
-		return -1;
-	}
-	count_sent(f);
-	return 0;
-}
-
-/* Plain TCP: frames of the whole round go into one batch, written with
- * one sendmsg (events/amqp_batch.h); TLS: rabbitmq-c, corked. */
-static int send_entry(struct events_fwd *f, struct events_fwd_entry *e, int *sent)
-{
-	const struct events_spool_rec_hdr *h;
-	char id[EVENTS_ID_LEN + 1];
-	unsigned idx;
-	int rc;
-
-	if(f->target.ci.ssl){
-		if(*sent == 1) set_cork(f, 1);
-		if(publish(f, e)) return -1;   /* the connection is gone, cork and all */
-		(*sent)++;
-		return 0;
-	}
-	h = e->hdr;
-	events_id_format(id, h->id_hi, h->id_lo);
-	idx = batch_kind(h);
-	rc = events_amqp_batch_add(&f->batch, idx, id, (uint64_t)(h->at_ms / 1000), h + 1, h->len);
-	if(rc > 0){
-		if(flush_batch(f, true)) return -1;
-		rc = events_amqp_batch_add(&f->batch, idx, id, (uint64_t)(h->at_ms / 1000), h + 1, h->len);
-	}
-	if(rc < 0){
-		/* Too large for any batch: rabbitmq-c sends it, after the queued
-		 * ones, so the order (and the delivery tags) stay the same. */
-		if(flush_batch(f, true) || publish(f, e)) return -1;
-	}else{
-		mark_sent(f, e);
-	}
-	(*sent)++;
-	return 0;
-}
-
-/* Publish retries first, then new events, up to the window. <0: connection lost. */
-static int fill_and_send(struct events_fwd *f)
-{
-	struct events_fwd_ring *r = &f->ring;
-	int sent = 0;
-
-	while(r->next_send < r->count){
-		struct events_fwd_entry *e = events_fwd_ring_at(r, r->next_send);
-		if(e->state == EVENTS_FWD_PENDING && send_entry(f, e, &sent)) return -1;
-		r->next_send++;
-	}
-	while(r->count <= r->mask && r->count < f->window){
-		struct events_fwd_entry tmp;
-
-		memset(&tmp, 0, sizeof(tmp));
-		if(!take_next(f, &tmp)) break;
-		*events_fwd_ring_push(r) = tmp;
-		if(send_entry(f, events_fwd_ring_at(r, r->count - 1), &sent)) return -1;
-		r->next_send = r->count;
-	}
-	if(flush_batch(f, false)) return -1;
-	if(sent > 1 && f->target.ci.ssl) set_cork(f, 0);   /* uncorking sends what is held */
-	return sent;
 }
 
 /* ------------------------------------------------------------------ */
@@ -451,12 +249,12 @@ static int pump_input(struct events_fwd *f)
 		if(rc != AMQP_STATUS_OK){
 			snprintf(err, sizeof(err), "%s%s", amqp_error_string2(rc),
 					events_amqp_watchdog_fired(&f->wd) ? " (timed out)" : "");
-			drop_connection(f, err, false);
+			events_fwd_drop_connection(f, err, false);
 			return -1;
 		}
 		err[0] = '\0';
 		if(handle_frame(f, &fr, err, sizeof(err))){
-			drop_connection(f, err, false);
+			events_fwd_drop_connection(f, err, false);
 			return -1;
 		}
 	}
@@ -594,16 +392,16 @@ static void *run(void *arg)
 			/* Redeclare the topology and retry; the backoff grows until the
 			 * head of the line gets through, so an unroutable event cannot spin. */
 			if(f->fail_streak < 64) f->fail_streak++;
-			drop_connection(f, NULL, true);
+			events_fwd_drop_connection(f, NULL, true);
 			continue;
 		}
 		if(!f->blocked){
-			sent = fill_and_send(f);
+			sent = events_fwd_fill_and_send(f);
 			if(sent < 0) continue;
 		}
 		if(sent == 0) wait_for_work(f);
 	}
-	if(f->conn) drop_connection(f, NULL, true);
+	if(f->conn) events_fwd_drop_connection(f, NULL, true);
 	settle(f);
 	events_spool_release(f->spool);
 	return NULL;
@@ -648,7 +446,7 @@ int events_fwd_init(struct events_fwd *f, const struct ih_config *cfg, struct ev
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	batch_kinds(f);
+	events_fwd_send_kinds(f);
 	return 0;
 fail:
 	events_fwd_cleanup(f);
