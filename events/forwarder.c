@@ -8,8 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -18,10 +16,12 @@
 #include <amqp_framing.h>
 #include <mosquitto.h>
 
+#include "events/amqp_batch.h"
 #include "events/event_encode.h"
 #include "events/event_queue.h"
 #include "events/event_stats.h"
 #include "events/forwarder.h"
+#include "events/forwarder_send.h"
 #include "core/clock.h"
 #include "core/config.h"
 #include "core/errstr.h"
@@ -29,10 +29,10 @@
 
 #define HOUSEKEEP_MS 500      /* checkpoint / unlink cadence */
 #define IDLE_POLL_MS 500
+#define PUMP_MS 2             /* incoming frames are read at least this often while busy */
 #define TLS_POLL_MS 5         /* OpenSSL may hold decrypted bytes poll() cannot see */
 #define ERR_REPEAT_MS 30000   /* the same connection error is logged at most this often */
 
-static const char *const content_types[2] = {"application/bson", "application/json"};
 
 /* ------------------------------------------------------------------ */
 /* helpers                                                             */
@@ -71,7 +71,7 @@ static void schedule_reconnect(struct events_fwd *f, int64_t now)
 	f->next_attempt_ms = now + (int64_t)(base / 2 + (uint64_t)rand_r(&f->rand_state) % (base / 2 + 1));
 }
 
-static void drop_connection(struct events_fwd *f, const char *why, bool graceful)
+void events_fwd_drop_connection(struct events_fwd *f, const char *why, bool graceful)
 {
 	int64_t now = ih_mono_ms();
 
@@ -107,125 +107,12 @@ static void try_connect(struct events_fwd *f)
 	f->last_err[0] = '\0';
 	f->next_tag = 0;
 	f->need_reset = false;
+	f->input_due = true;
+	events_amqp_batch_reset(&f->batch, (uint32_t)amqp_get_frame_max(f->conn));
 	set_blocked(f, false);
 	set_connected(f, true);
 	/* Go-back-N: whatever was not confirmed is published again, in order. */
 	events_fwd_ring_rewind(&f->ring);
-}
-
-/* ------------------------------------------------------------------ */
-/* publishing                                                          */
-
-static int publish(struct events_fwd *f, struct events_fwd_entry *e)
-{
-	const struct events_spool_rec_hdr *h = e->hdr;
-	amqp_basic_properties_t p;
-	char id[EVENTS_ID_LEN + 1];
-	const char *rk = events_routing_key((enum events_type)h->type);
-	amqp_bytes_t body = {h->len, (void *)(h + 1)};
-	int rc;
-
-	events_id_format(id, h->id_hi, h->id_lo);
-	memset(&p, 0, sizeof(p));
-	p._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG | AMQP_BASIC_MESSAGE_ID_FLAG
-		| AMQP_BASIC_TIMESTAMP_FLAG | AMQP_BASIC_TYPE_FLAG | AMQP_BASIC_APP_ID_FLAG;
-	p.content_type = amqp_cstring_bytes(content_types[(h->flags & EVENTS_SPOOL_F_JSON) ? 1 : 0]);
-	p.delivery_mode = AMQP_DELIVERY_PERSISTENT;
-	p.message_id.bytes = id;
-	p.message_id.len = EVENTS_ID_LEN;
-	p.timestamp = (uint64_t)(h->at_ms / 1000);
-	p.type = amqp_cstring_bytes(rk);
-	p.app_id = amqp_cstring_bytes("mosquitto-iothub");
-
-	events_amqp_watchdog_arm(&f->wd, ih_mono_ms(), f->timeout_ms);
-	/* mandatory: an unroutable event comes back as basic.return instead of vanishing */
-	rc = amqp_basic_publish(f->conn, EVENTS_AMQP_CHANNEL, amqp_cstring_bytes(f->target.exchange),
-			amqp_cstring_bytes(rk), 1, 0, &p, body);
-	events_amqp_watchdog_disarm(&f->wd);
-	if(rc != AMQP_STATUS_OK){
-		char err[256];
-		snprintf(err, sizeof(err), "publish: %s%s", amqp_error_string2(rc),
-				events_amqp_watchdog_fired(&f->wd) ? " (timed out)" : "");
-		drop_connection(f, err, false);
-		return -1;
-	}
-	e->tag = ++f->next_tag;
-	e->state = EVENTS_FWD_SENT;
-	e->sends++;
-	events_ctr_inc1(&f->ctr->published);
-	if(e->sends > 1 || e->recovered){
-		events_ctr_inc1(&f->ctr->redelivered);
-	}
-	return 0;
-}
-
-/* Next event: the degraded-mode memory queue first, because those are the
- * events a crash would lose, then the spool. */
-static bool take_next(struct events_fwd *f, struct events_fwd_entry *e)
-{
-	struct events_spool_rec rec;
-	struct events_spool_rec_hdr *m;
-
-	if((m = events_queue_pop(f->memq)) != NULL){
-		e->hdr = m;
-		e->mem = m;
-		return true;
-	}
-	if(events_spool_next(f->spool, &f->rd, &rec)){
-		e->hdr = rec.hdr;
-		e->end = rec.end;
-		e->recovered = rec.recovered;
-		return true;
-	}
-	return false;
-}
-
-/*
- * librabbitmq sends every publish as its own TCP segment (three send()s,
- * the last without MSG_MORE). From the second event of a batch on, the
- * socket is corked until the batch is out, so a batch leaves in as few
- * segments as fit: on loopback the sender's thread also pays for the
- * receiving side's TCP processing, per segment, which made the forwarder
- * most of event forwarding's CPU per message (bench uplink_q0).
- */
-static void set_cork(struct events_fwd *f, int on)
-{
-	int fd = events_amqp_fd(f->conn);
-
-	/* Best effort: an uncorkable socket just sends more segments. */
-	if(fd >= 0) (void)setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof(on));
-}
-
-static int send_entry(struct events_fwd *f, struct events_fwd_entry *e, int *sent)
-{
-	if(*sent == 1) set_cork(f, 1);
-	if(publish(f, e)) return -1;   /* the connection is gone, cork and all */
-	(*sent)++;
-	return 0;
-}
-
-/* Publish retries first, then new events, up to the window. <0: connection lost. */
-static int fill_and_send(struct events_fwd *f)
-{
-	struct events_fwd_ring *r = &f->ring;
-	int sent = 0;
-
-	while(r->next_send < r->count){
-		struct events_fwd_entry *e = events_fwd_ring_at(r, r->next_send);
-		if(e->state == EVENTS_FWD_PENDING && send_entry(f, e, &sent)) return -1;
-		r->next_send++;
-	}
-	while(r->count <= r->mask && r->count < f->window){
-		struct events_fwd_entry tmp;
-
-		memset(&tmp, 0, sizeof(tmp));
-		if(!take_next(f, &tmp)) break;
-		*events_fwd_ring_push(r) = tmp;
-		if(send_entry(f, events_fwd_ring_at(r, r->count - 1), &sent)) return -1;
-		r->next_send = r->count;
-	}
-	if(sent > 1) set_cork(f, 0);   /* uncorking sends what is held */
-	return sent;
 }
 
 /* ------------------------------------------------------------------ */
@@ -362,12 +249,12 @@ static int pump_input(struct events_fwd *f)
 		if(rc != AMQP_STATUS_OK){
 			snprintf(err, sizeof(err), "%s%s", amqp_error_string2(rc),
 					events_amqp_watchdog_fired(&f->wd) ? " (timed out)" : "");
-			drop_connection(f, err, false);
+			events_fwd_drop_connection(f, err, false);
 			return -1;
 		}
 		err[0] = '\0';
 		if(handle_frame(f, &fr, err, sizeof(err))){
-			drop_connection(f, err, false);
+			events_fwd_drop_connection(f, err, false);
 			return -1;
 		}
 	}
@@ -424,12 +311,15 @@ static void drain_eventfd(struct events_fwd *f)
 static void wait_for_work(struct events_fwd *f)
 {
 	struct pollfd p[2];
-	int n = 0, timeout = IDLE_POLL_MS;
+	int n = 0, timeout = IDLE_POLL_MS, rc;
 	bool can_send = f->conn && !f->blocked && !f->need_reset && f->ring.count < f->window;
 	bool want_events = can_send || f->conn == NULL;
 
 	if(f->conn){
-		if(amqp_frames_enqueued(f->conn) || amqp_data_in_buffer(f->conn)) return;
+		if(amqp_frames_enqueued(f->conn) || amqp_data_in_buffer(f->conn)){
+			f->input_due = true;
+			return;
+		}
 		if(f->target.heartbeat_s > 0 && timeout > f->target.heartbeat_s * 500) timeout = f->target.heartbeat_s * 500;
 		if(f->target.ci.ssl && f->ring.count) timeout = TLS_POLL_MS;
 		p[n].fd = events_amqp_fd(f->conn);
@@ -452,9 +342,13 @@ static void wait_for_work(struct events_fwd *f)
 	}
 	(void)want_events;
 	if(atomic_load(&f->stop)) timeout = timeout > 10 ? 10 : timeout;
-	poll(p, (nfds_t)n, timeout);
+	rc = poll(p, (nfds_t)n, timeout);
 	atomic_store(&f->sleeping, 0);
-	drain_eventfd(f);
+	/* Read what RabbitMQ sent, or on a timeout (heartbeats) or an error.
+	 * Woken by the broker alone, reading would cost a recv() and a
+	 * poll() inside rabbitmq-c for no frame. */
+	if(f->conn && (rc <= 0 || p[0].revents)) f->input_due = true;
+	if(rc > 0 && (p[n - 1].revents & POLLIN)) drain_eventfd(f);
 }
 
 static bool all_delivered(struct events_fwd *f)
@@ -484,22 +378,30 @@ static void *run(void *arg)
 				continue;
 			}
 		}
-		if(pump_input(f)) continue;
+		/* Read when the last poll() saw input (TLS: always, OpenSSL may
+		 * hold bytes poll() cannot see), and at least every PUMP_MS while
+		 * busy sending: not after every batch, where a recv() and a
+		 * poll() in rabbitmq-c mostly found nothing. */
+		if(f->input_due || f->target.ci.ssl || now - f->last_pump_ms >= PUMP_MS){
+			f->input_due = false;
+			f->last_pump_ms = now;
+			if(pump_input(f)) continue;
+		}
 		settle(f);
 		if(f->need_reset){
 			/* Redeclare the topology and retry; the backoff grows until the
 			 * head of the line gets through, so an unroutable event cannot spin. */
 			if(f->fail_streak < 64) f->fail_streak++;
-			drop_connection(f, NULL, true);
+			events_fwd_drop_connection(f, NULL, true);
 			continue;
 		}
 		if(!f->blocked){
-			sent = fill_and_send(f);
+			sent = events_fwd_fill_and_send(f);
 			if(sent < 0) continue;
 		}
 		if(sent == 0) wait_for_work(f);
 	}
-	if(f->conn) drop_connection(f, NULL, true);
+	if(f->conn) events_fwd_drop_connection(f, NULL, true);
 	settle(f);
 	events_spool_release(f->spool);
 	return NULL;
@@ -540,10 +442,11 @@ int events_fwd_init(struct events_fwd *f, const struct ih_config *cfg, struct ev
 		snprintf(err, errlen, "eventfd: %s", ih_strerror(errno));
 		goto fail;
 	}
-	if(events_fwd_ring_init(&f->ring, f->window)){
+	if(events_fwd_ring_init(&f->ring, f->window) || events_amqp_batch_init(&f->batch, EVENTS_AMQP_CHANNEL)){
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
+	events_fwd_send_kinds(f);
 	return 0;
 fail:
 	events_fwd_cleanup(f);
@@ -586,6 +489,7 @@ void events_fwd_cleanup(struct events_fwd *f)
 	uint32_t lost = events_fwd_ring_cleanup(&f->ring);
 
 	if(lost) atomic_fetch_add(&f->ctr->memory_lost, lost);
+	events_amqp_batch_cleanup(&f->batch);
 	if(f->efd >= 0) close(f->efd);
 	f->efd = -1;
 	events_amqp_target_cleanup(&f->target);

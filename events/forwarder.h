@@ -18,6 +18,7 @@
 
 #include <amqp.h>
 
+#include "events/amqp_batch.h"
 #include "events/amqp_conn.h"
 #include "events/amqp_watchdog.h"
 #include "events/forwarder_ring.h"
@@ -54,6 +55,10 @@ struct events_fwd {
 	struct events_fwd_ring ring;
 	struct events_spool_pos rd;
 	uint64_t next_tag;
+	struct events_amqp_batch batch;    /* plain TCP: this round's frames */
+	uint64_t batch_published, batch_redelivered; /* counted once sent */
+	bool input_due;            /* false: the last poll() saw nothing to read */
+	int64_t last_pump_ms;
 	bool ever_connected;
 	bool blocked;
 	bool need_reset;           /* a nack or return: reconnect, redeclare, retry */
