@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /*
  * Keyed, chained hash map (see strmap.h). The table doubles when it holds
- * more nodes than buckets, so lookups stay O(1) on average, and halves when
- * it falls below an eighth, so a fleet that went away gives its memory back.
+ * more nodes than buckets (max_load times that, when set), so lookups stay
+ * O(1) on average, and halves when it falls below an eighth of that, so a
+ * fleet that went away gives its memory back.
  */
 #include <stdbool.h>
 #include <string.h>
@@ -18,6 +19,7 @@ static int strmap_init(struct ih_strmap *m, void *(*calloc_fn)(size_t, size_t), 
 	m->calloc_fn = calloc_fn;
 	m->free_fn = free_fn;
 	m->hash_fn = hash_fn;
+	m->max_load = 1;
 	if(ih_keyhash_random_key(m->seed)) return -1;
 	m->buckets = calloc_fn(STRMAP_INITIAL_BUCKETS, sizeof(*m->buckets));
 	if(m->buckets == NULL) return -1;
@@ -59,7 +61,7 @@ void ih_strmap_cleanup(struct ih_strmap *m)
 
 struct ih_strmap_node *ih_strmap_find(const struct ih_strmap *m, const char *key, size_t keylen)
 {
-	uint64_t h = m->hash_fn(m->seed, key, keylen);
+	uint32_t h = (uint32_t)m->hash_fn(m->seed, key, keylen);
 
 	for(struct ih_strmap_node *n = m->buckets[h & m->mask]; n; n = n->next){
 		if(n->hash == h && n->keylen == keylen && memcmp(n->key, key, keylen) == 0) return n;
@@ -71,7 +73,9 @@ static void strmap_resize(struct ih_strmap *m, size_t nb)
 {
 	struct ih_strmap_node **nbk;
 
-	if(nb > ((size_t)-1) / sizeof(*nbk) / 2) return;
+	/* The nodes keep 32 bits of hash: more buckets than that would not
+	 * spread them any further. */
+	if(nb > ((size_t)-1) / sizeof(*nbk) / 2 || nb > ((size_t)1 << 32)) return;
 	nbk = m->calloc_fn(nb, sizeof(*nbk));
 	if(nbk == NULL) return; /* keep working with longer chains */
 	for(size_t i = 0; i <= m->mask; i++){
@@ -91,10 +95,10 @@ void ih_strmap_insert(struct ih_strmap *m, struct ih_strmap_node *node, const ch
 {
 	size_t b;
 
-	if(m->count >= m->mask + 1) strmap_resize(m, (m->mask + 1) * 2);
+	if(m->count >= (m->mask + 1) * m->max_load) strmap_resize(m, (m->mask + 1) * 2);
 	node->key = key;
-	node->keylen = keylen;
-	node->hash = m->hash_fn(m->seed, key, keylen);
+	node->keylen = (uint32_t)keylen;
+	node->hash = (uint32_t)m->hash_fn(m->seed, key, keylen);
 	b = node->hash & m->mask;
 	node->next = m->buckets[b];
 	m->buckets[b] = node;
@@ -110,7 +114,7 @@ void ih_strmap_remove(struct ih_strmap *m, struct ih_strmap_node *node)
 			*pp = node->next;
 			node->next = NULL;
 			m->count--;
-			if(m->mask + 1 > STRMAP_INITIAL_BUCKETS && m->count < (m->mask + 1) / 8){
+			if(m->mask + 1 > STRMAP_INITIAL_BUCKETS && m->count < (m->mask + 1) * m->max_load / 8){
 				strmap_resize(m, (m->mask + 1) / 2);
 			}
 			return;
