@@ -246,6 +246,54 @@ static void decode_tags_version(struct device_decode *d, const bson_t *doc)
 	}
 }
 
+/* Bytes of s with its NUL, 0 for NULL. */
+static size_t str_size(const char *s)
+{
+	return s ? strlen(s) + 1 : 0;
+}
+
+/* Copy s to *p (advancing it); NULL stays NULL. */
+static char *pack_str(char **p, const char *s)
+{
+	size_t n = str_size(s);
+	char *copy;
+
+	if(n == 0) return NULL;
+	copy = memcpy(*p, s, n);
+	*p += n;
+	return copy;
+}
+
+/*
+ * Move a freshly decoded record into one block (see struct ih_device): the
+ * struct, the tag array, then the strings. The ACL lists, which almost no
+ * device has, stay where they are. Out of memory keeps the record as it
+ * is, which works the same.
+ */
+static struct ih_device *device_pack(struct ih_device *dev)
+{
+	size_t bytes = sizeof(*dev) + dev->tags.count * sizeof(char *);
+	struct ih_device *p;
+	char *s;
+
+	bytes += str_size(dev->username) + str_size(dev->secret) + str_size(dev->password_hash) + str_size(dev->status);
+	for(size_t i = 0; i < dev->tags.count; i++) bytes += str_size(dev->tags.items[i]);
+	p = mosquitto_malloc(bytes);
+	if(p == NULL) return dev;
+	*p = *dev;
+	p->packed = true;
+	p->tags.items = dev->tags.count ? (char **)(void *)(p + 1) : NULL;
+	s = (char *)(p + 1) + dev->tags.count * sizeof(char *);
+	p->username = pack_str(&s, dev->username);
+	p->secret = pack_str(&s, dev->secret);
+	p->password_hash = pack_str(&s, dev->password_hash);
+	p->status = pack_str(&s, dev->status);
+	for(size_t i = 0; i < dev->tags.count; i++) p->tags.items[i] = pack_str(&s, dev->tags.items[i]);
+	dev->acl = NULL; /* moved to p */
+	registry_device_unref(dev);
+	return p; /* the reference passes from dev to p */
+}
+
 int registry_device_decode(const bson_t *device_doc, const bson_t *acl_doc,
 		const struct ih_config *cfg, struct ih_device **out, char *err, size_t errlen)
 {
@@ -288,7 +336,7 @@ int registry_device_decode(const bson_t *device_doc, const bson_t *acl_doc,
 	if(device_decode_acl(&d, device_doc, acl_doc)) goto done;
 	device_fingerprint(d.dev);
 
-	*out = d.dev; /* ownership of the first reference passes to the caller */
+	*out = device_pack(d.dev); /* ownership of the first reference passes to the caller */
 	d.dev = NULL;
 	rc = 0;
 done:
@@ -337,12 +385,19 @@ void registry_device_unref(struct ih_device *dev)
 {
 	if(dev == NULL) return;
 	if(--dev->refcount > 0) return;
+	device_acl_free(dev);
+	if(dev->packed){
+		/* One block: only the secrets need wiping first. */
+		if(dev->secret) OPENSSL_cleanse(dev->secret, strlen(dev->secret));
+		if(dev->password_hash) OPENSSL_cleanse(dev->password_hash, strlen(dev->password_hash));
+		mosquitto_free(dev);
+		return;
+	}
 	mosquitto_free(dev->username);
 	free_secret_string(dev->secret);
 	free_secret_string(dev->password_hash);
 	mosquitto_free(dev->status);
 	device_strlist_free(&dev->tags);
-	device_acl_free(dev);
 	mosquitto_free(dev);
 }
 
