@@ -10,6 +10,7 @@
 #include <mosquitto_broker.h>
 
 #include "auth/auth_cache.h"
+#include "core/slab.h"
 
 struct auth_cache {
 	struct ih_strmap map;
@@ -23,11 +24,19 @@ bool registry_device_same(const struct ih_device *a, const struct ih_device *b)
 	return memcmp(a->fingerprint, b->fingerprint, sizeof(a->fingerprint)) == 0;
 }
 
+/* The size entry_new asked the pool for. */
+static size_t entry_size(const struct auth_cache_entry *e)
+{
+	return sizeof(*e) + (e->own_key ? e->node.keylen + 1 : 0);
+}
+
 static void entry_free(struct auth_cache_entry *e)
 {
-	registry_device_unref(e->dev);
+	struct ih_device *dev = e->dev;
+
 	OPENSSL_cleanse(e->digest, sizeof(e->digest));
-	mosquitto_free(e);
+	ih_slab_free(e, entry_size(e)); /* before the record: the key may be its */
+	registry_device_unref(dev);
 }
 
 static void entry_drop(struct auth_cache *c, struct auth_cache_entry *e)
@@ -47,7 +56,7 @@ int auth_cache_init(struct auth_cache **out, size_t max)
 		return -1;
 	}
 	/* One entry per device, looked up per connect: half the buckets. */
-	ih_strmap_set_max_load(&c->map, 1);
+	ih_strmap_set_max_load(&c->map, 2);
 	c->max = max;
 	*out = c;
 	return 0;
@@ -98,7 +107,7 @@ static struct auth_cache_entry *entry_new(struct auth_cache *c, const char *user
 	/* Without a record's copy to borrow, the username lives right after
 	 * the entry: one block per device either way. */
 	keylen = strlen(username);
-	e = mosquitto_calloc(1, sizeof(*e) + (lend ? 0 : keylen + 1));
+	e = ih_slab_alloc(sizeof(*e) + (lend ? 0 : keylen + 1)); /* zeroed; see core/slab.h */
 	if(e == NULL) return NULL;
 	if(lend == NULL){
 		lend = memcpy((char *)(e + 1), username, keylen + 1);

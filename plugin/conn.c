@@ -54,8 +54,8 @@ int conn_table_new(struct conn_table **out)
 	}
 	/* Per connect, not per message: half the buckets (the pointer view,
 	 * on the ACL check's path, keeps at most one entry per bucket). */
-	ih_strmap_set_max_load(&t->by_id, 1);
-	ih_strmap_set_max_load(&t->by_user, 1);
+	ih_strmap_set_max_load(&t->by_id, 2);
+	ih_strmap_set_max_load(&t->by_user, 2);
 	*out = t;
 	return MOSQ_ERR_SUCCESS;
 }

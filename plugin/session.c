@@ -24,6 +24,7 @@
 #include "autosub/autosub_template.h"
 #include "cluster/cluster.h"
 #include "core/clock.h"
+#include "core/slab.h"
 #include "plugin/conn.h"
 #include "plugin/iothub.h"
 #include "plugin/kick.h"
@@ -42,16 +43,31 @@ static void session_retire(struct iothub *ih, struct ih_conn *c)
 	session_free_conn(c, ih);
 }
 
+/* The size conn_new asked the pool for: the entry and the strings it holds. */
+static size_t conn_block_size(const struct ih_conn *c)
+{
+	size_t n = sizeof(*c) + strlen(c->client_id) + 1;
+	const char *addr = ih_conn_address(c);
+
+	if(c->own_username) n += strlen(c->username) + 1;
+	if(addr) n += strlen(addr) + 1;
+	return n;
+}
+
 void session_free_conn(struct ih_conn *c, void *ud)
 {
+	struct ih_device *dev;
+
 	(void)ud;
 	if(c == NULL) return;
 	acl_cache_free(c->acl_cache);
 	acl_rules_free(c->rules);
 	for(size_t i = 0; i < c->api_subs_count; i++) mosquitto_free(c->api_subs[i].filter);
 	mosquitto_free(c->api_subs);
-	registry_device_unref(c->dev);
-	mosquitto_free(c); /* the strings with it (conn_new) */
+	/* Sized before the record goes: the username may be the record's. */
+	dev = c->dev;
+	ih_slab_free(c, conn_block_size(c)); /* the strings with it (conn_new) */
+	registry_device_unref(dev);
 }
 
 /*
@@ -171,7 +187,7 @@ static int conn_new(struct iothub *ih, struct mosquitto *client, const char *use
 	 * and address. A fleet holds one of these per device, and every
 	 * separate block costs the allocator's header and rounding on top of
 	 * the string. */
-	c = mosquitto_calloc(1, sizeof(*c) + idlen + ulen + alen);
+	c = ih_slab_alloc(sizeof(*c) + idlen + ulen + alen); /* zeroed; see core/slab.h */
 	if(c == NULL) return MOSQ_ERR_NOMEM;
 	p = (char *)(c + 1);
 	c->client = client;
