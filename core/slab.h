@@ -19,7 +19,8 @@
  * or the unit tests' leak checks), not one by one. Blocks above
  * IH_SLAB_MAX bytes come from mosquitto_malloc. The caller passes the
  * block's size to ih_slab_free, the same it asked ih_slab_alloc for.
- * Broker thread only.
+ * Under AddressSanitizer every block is a malloc block of its own. Broker
+ * thread only.
  */
 #ifndef IH_CORE_SLAB_H
 #define IH_CORE_SLAB_H

@@ -22,10 +22,12 @@ START_TEST(reuse_zero_and_release)
 	memset(a, 0xab, 200);
 	ih_slab_free(a, 200);
 	c = ih_slab_alloc(208);
+#if !defined(__SANITIZE_ADDRESS__) /* there every block is malloc's own (slab.h) */
 	ck_assert_ptr_eq(c, a);                 /* the freed block comes back... */
+	ck_assert_uint_gt(ih_slab_reserved(), 0);
+#endif
 	for(int i = 0; i < 208; i++) ck_assert_int_eq(c[i], 0);   /* ...zeroed */
 	ih_slab_free(b, 193);
-	ck_assert_uint_gt(ih_slab_reserved(), 0);
 	ih_slab_free(c, 208);
 	/* The last block gives the chunks back. */
 	ck_assert_uint_eq(ih_slab_live(), 0);
