@@ -8,7 +8,7 @@ BUILD=${BUILD:-build}
 OUT=$BUILD/bench
 mkdir -p "$OUT"
 make -s "$BUILD/obj/test/stubs/broker_stubs.o" "$BUILD/obj/test/stubs/stub_registry.o" >/dev/null
-PKGS="libmongoc-1.0 librabbitmq openssl"
+PKGS="libmongoc-1.0 librabbitmq openssl libmicrohttpd"
 # shellcheck disable=SC2046
 cc -std=gnu11 -O2 -g -I. -D_GNU_SOURCE $(pkg-config --cflags $PKGS) -o "$OUT/auth_micro" bench/auth_micro.c \
 	$(ls "$BUILD"/obj/*/*.o 2>/dev/null | grep -v "/obj/tools/" | grep -v '/plugin/plugin.o$') \
