@@ -23,6 +23,9 @@ struct acl_intern {
 	size_t bytes;   /* blocks and entries */
 };
 
+/* Keys up to this long are looked up without an allocation. */
+#define INTERN_KEY_STACK 1024
+
 struct intern_entry {
 	struct ih_strmap_node node;
 	struct acl_intern *table;   /* NULL once the table is gone */
@@ -120,20 +123,31 @@ int acl_intern_get(struct acl_intern *t, const struct acl_templates *global, con
 	struct ih_strmap_node *n;
 	struct acl_rules *r = NULL;
 	size_t klen = put_key(NULL, global, device, grants, n_grants);
+	char small[INTERN_KEY_STACK];
 	int rc;
 
-	/* One allocation for the key: built, looked up, and kept if new. */
-	e = mosquitto_malloc(sizeof(*e) + klen + 1);
-	if(e == NULL) return MOSQ_ERR_NOMEM;
-	put_key(e->key, global, device, grants, n_grants);
-	e->key[klen] = '\0';
-	n = ih_strmap_find(&t->map, e->key, klen);
+	/* The usual key (the fleet's templates, no device lists) is looked up
+	 * from the stack: a hit, which is every connect but the first, then
+	 * allocates nothing. A longer key is built in the entry it may become. */
+	e = NULL;
+	if(klen >= sizeof(small)){
+		e = mosquitto_malloc(sizeof(*e) + klen + 1);
+		if(e == NULL) return MOSQ_ERR_NOMEM;
+	}
+	put_key(e ? e->key : small, global, device, grants, n_grants);
+	(e ? e->key : small)[klen] = '\0';
+	n = ih_strmap_find(&t->map, e ? e->key : small, klen);
 	if(n){
 		mosquitto_free(e);
 		r = ih_container_of(n, struct intern_entry, node)->rules;
 		acl_rules_ref(r);
 		*out = r; /* a new reference for the caller */
 		return MOSQ_ERR_SUCCESS;
+	}
+	if(e == NULL){
+		e = mosquitto_malloc(sizeof(*e) + klen + 1);
+		if(e == NULL) return MOSQ_ERR_NOMEM;
+		memcpy(e->key, small, klen + 1);
 	}
 	rc = acl_rules_build_shared(&r, global, device, grants, n_grants);
 	if(rc){

@@ -23,16 +23,29 @@
 #include "auth/pwdigest.h"
 #include "core/strmap.h"
 
+/*
+ * One per device known (every connected one at least). The username is the
+ * map's key (node.key): the record's own copy when the record carries the
+ * same name, which is the rule (no second copy per device), else a copy
+ * after the entry, in its block (a "not found" answer, and an entry that
+ * once was one, keep theirs: own_key).
+ */
 struct auth_cache_entry {
 	struct ih_strmap_node node;
 	struct ih_lru_link lru;
-	char *username;          /* in the entry's own block */
 	struct ih_device *dev;     /* one reference; NULL: the registry has no such device */
 	int64_t fetched_ms;        /* when the registry's answer was current (monotonic ms) */
 	int64_t expires_ms;        /* use without asking the registry until then */
 	bool has_digest;
+	bool own_key;              /* node.key is the copy after the entry */
 	uint8_t digest[AUTH_PWDIGEST_LEN];
 };
+
+/* The entry's username. */
+static inline const char *auth_cache_entry_username(const struct auth_cache_entry *e)
+{
+	return e->node.key;
+}
 
 struct auth_cache;
 

@@ -2,8 +2,6 @@
 /*
  * Identifiers (see clock.h).
  */
-#include <inttypes.h>
-#include <stdio.h>
 
 #include <openssl/rand.h>
 
@@ -20,9 +18,33 @@ int ih_ids_init(void)
 	return 0;
 }
 
-void ih_conn_id_next(char *out, size_t len)
+uint64_t ih_conn_seq_next(void)
 {
-	snprintf(out, len, "%016" PRIx64 "%08" PRIx64, boot_id, ++conn_counter);
+	return ++conn_counter;
+}
+
+/* n hex digits of v, most significant first. */
+static char *hex_digits(char *out, uint64_t v, int n)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	for(int i = n - 1; i >= 0; i--){
+		out[i] = hex[v & 0xf];
+		v >>= 4;
+	}
+	return out + n;
+}
+
+/* "%016" PRIx64 "%08" PRIx64 of (boot_id, seq), by hand: an event for a
+ * forwarded publish formats one per message. */
+void ih_conn_id_format(uint64_t seq, char out[IH_CONN_ID_LEN])
+{
+	int n = 8;
+
+	while(n < 16 && (seq >> (4 * n)) != 0) n++;
+	out = hex_digits(out, boot_id, 16);
+	out = hex_digits(out, seq, n);
+	*out = '\0';
 }
 
 int64_t ih_seq_next(void)

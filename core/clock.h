@@ -41,8 +41,13 @@ static inline int64_t ih_wall_ms(void)
 /* Per-process identity for connection ids; call once at init. */
 int ih_ids_init(void);
 
-/* A fresh connection id: boot id + counter, hex, NUL-terminated. */
-void ih_conn_id_next(char *out, size_t len);
+/* Connection ids: boot id + counter, hex. A connection keeps only its
+ * counter value (8 bytes, not the 25-byte string: one per device) and the
+ * string is formatted when an event or a peer needs it. */
+#define IH_CONN_ID_LEN 33   /* 16 + up to 16 hex digits + NUL */
+uint64_t ih_conn_seq_next(void);
+/* The id of connection `seq`, NUL-terminated, into out[IH_CONN_ID_LEN]. */
+void ih_conn_id_format(uint64_t seq, char out[IH_CONN_ID_LEN]);
 
 /*
  * Event sequence numbers: strictly increasing for the life of the node and,

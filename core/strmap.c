@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause */
 /*
  * Keyed, chained hash map (see strmap.h). The table doubles when it holds
- * more nodes than buckets (4 times as many for a dense map), so lookups
- * stay O(1) on average, and halves when it falls below an eighth of that,
- * so a fleet that went away gives its memory back.
+ * more nodes than buckets (max_load times that: 4 for a dense map, or as
+ * set), so lookups stay
+ * O(1) on average, and halves when it falls below an eighth of that, so a
+ * fleet that went away gives its memory back.
  */
 #include <stdbool.h>
 #include <string.h>
@@ -19,6 +20,7 @@ static int strmap_init(struct ih_strmap *m, void *(*calloc_fn)(size_t, size_t), 
 	m->calloc_fn = calloc_fn;
 	m->free_fn = free_fn;
 	m->hash_fn = hash_fn;
+	m->max_load = 1;
 	if(ih_keyhash_random_key(m->seed)) return -1;
 	m->buckets = calloc_fn(STRMAP_INITIAL_BUCKETS, sizeof(*m->buckets));
 	if(m->buckets == NULL) return -1;
@@ -35,7 +37,7 @@ int ih_strmap_init_dense(struct ih_strmap *m, void *(*calloc_fn)(size_t, size_t)
 {
 	int rc = strmap_init(m, calloc_fn, free_fn, ih_siphash24);
 
-	m->load_shift = 2;
+	m->max_load = 4;
 	return rc;
 }
 
@@ -80,8 +82,9 @@ static void strmap_resize(struct ih_strmap *m, size_t nb)
 {
 	struct ih_strmap_node **nbk;
 
-	/* The nodes keep 32 bits of hash: more buckets would stay empty. */
-	if(nb > ((size_t)-1) / sizeof(*nbk) / 2 || nb > ((size_t)1 << 31)) return;
+	/* The nodes keep 32 bits of hash: more buckets than that would not
+	 * spread them any further. */
+	if(nb > ((size_t)-1) / sizeof(*nbk) / 2 || nb > ((size_t)1 << 32)) return;
 	nbk = m->calloc_fn(nb, sizeof(*nbk));
 	if(nbk == NULL) return; /* keep working with longer chains */
 	for(size_t i = 0; i <= m->mask; i++){
@@ -101,7 +104,7 @@ void ih_strmap_insert(struct ih_strmap *m, struct ih_strmap_node *node, const ch
 {
 	size_t b;
 
-	if(m->count >= (m->mask + 1) << m->load_shift) strmap_resize(m, (m->mask + 1) * 2);
+	if(m->count >= (m->mask + 1) * m->max_load) strmap_resize(m, (m->mask + 1) * 2);
 	node->key = key;
 	node->keylen = (uint32_t)keylen;
 	node->hash = (uint32_t)m->hash_fn(m->seed, key, keylen);
@@ -115,7 +118,7 @@ int ih_strmap_insert_multi(struct ih_strmap *m, struct ih_strmap_node *node, con
 {
 	struct ih_strmap_node *eq;
 
-	if(m->count >= (m->mask + 1) << m->load_shift) strmap_resize(m, (m->mask + 1) * 2);
+	if(m->count >= (m->mask + 1) * m->max_load) strmap_resize(m, (m->mask + 1) * 2);
 	eq = ih_strmap_find(m, key, keylen);
 	if(eq == NULL){
 		ih_strmap_insert(m, node, key, keylen);
@@ -140,7 +143,7 @@ void ih_strmap_remove(struct ih_strmap *m, struct ih_strmap_node *node)
 			*pp = node->next;
 			node->next = NULL;
 			m->count--;
-			if(m->mask + 1 > STRMAP_INITIAL_BUCKETS && m->count < ((m->mask + 1) << m->load_shift) / 8){
+			if(m->mask + 1 > STRMAP_INITIAL_BUCKETS && m->count < (m->mask + 1) * m->max_load / 8){
 				strmap_resize(m, (m->mask + 1) / 2);
 			}
 			return;

@@ -28,11 +28,10 @@
 #define ih_container_of(ptr, type, member) \
 	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
 
-/* 24 bytes: a fleet embeds several per device (the connection table's
- * views, the auto-subscription index), so the hash keeps only its low 32
- * bits (enough to pick among up to 2^32 buckets and to reject almost every
- * other key in a chain) and a key is shorter than 4 GiB (the keys are
- * MQTT strings, at most 65,535 bytes). */
+/* 24 bytes: the low half of the hash picks the bucket and screens the
+ * chain (a full compare follows), and no key of the plugin comes near 4 GiB
+ * (MQTT strings stop at 64 KiB). Every connection embeds two of these and
+ * every auth cache entry one, so the two halved fields save 8 bytes each. */
 struct ih_strmap_node {
 	struct ih_strmap_node *next;
 	const char *key;   /* owned by the object that embeds the node */
@@ -46,9 +45,9 @@ struct ih_strmap {
 	size_t count;
 	uint64_t (*hash_fn)(const uint8_t key[IH_SIPKEY_LEN], const void *data, size_t len);
 	uint8_t seed[IH_SIPKEY_LEN];
+	unsigned max_load;  /* nodes per bucket before the array doubles (1) */
 	void *(*calloc_fn)(size_t nmemb, size_t size);
 	void (*free_fn)(void *p);
-	unsigned load_shift;   /* grows past (buckets << load_shift) nodes */
 };
 
 /* 0, or -1 when the bucket array or the random seed is unavailable. */
@@ -64,6 +63,14 @@ int ih_strmap_init_dense(struct ih_strmap *m, void *(*calloc_fn)(size_t, size_t)
  * client can choose (lookups with client-chosen keys are fine: they cannot
  * lengthen a chain). */
 int ih_strmap_init_trusted(struct ih_strmap *m, void *(*calloc_fn)(size_t, size_t), void (*free_fn)(void *));
+/* Let the map hold up to max_load nodes per bucket on average (default 1)
+ * before it doubles: for a map with one entry per device that is looked up
+ * per connect, not per message, 2 halves the bucket array (8 bytes a
+ * bucket) for a slightly longer chain. Call right after init. */
+static inline void ih_strmap_set_max_load(struct ih_strmap *m, unsigned max_load)
+{
+	m->max_load = max_load ? max_load : 1;
+}
 /* Frees the bucket array only: empty the map of nodes first, or free them
  * with ih_strmap_foreach. Safe on a map whose init failed. */
 void ih_strmap_cleanup(struct ih_strmap *m);
@@ -85,6 +92,12 @@ static inline struct ih_strmap_node *ih_strmap_next_equal(const struct ih_strmap
 	struct ih_strmap_node *x = n->next;
 
 	return x && x->hash == n->hash && x->keylen == n->keylen && memcmp(x->key, n->key, n->keylen) == 0 ? x : NULL;
+}
+/* Point an indexed node at another copy of the same key (equal bytes, so
+ * its hash and bucket stay), e.g. before the old copy is freed. */
+static inline void ih_strmap_node_move_key(struct ih_strmap_node *node, const char *same_key)
+{
+	node->key = same_key;
 }
 /* Unlinks the node; the bucket array halves when it is mostly empty. */
 void ih_strmap_remove(struct ih_strmap *m, struct ih_strmap_node *node);

@@ -51,7 +51,7 @@ static struct mosquitto *add_conn(const char *id, const char *username, bool sup
 	c->product_len = 2;
 	c->superuser = superuser;
 	c->state = IH_CONN_ONLINE;
-	ih_conn_id_next(c->conn_id, sizeof(c->conn_id));
+	c->conn_seq = ih_conn_seq_next();
 	if(conn_table_add(ih.conns, c, &stale) || stale) abort();
 	return client;
 }

@@ -111,7 +111,7 @@ static void client_doc(struct iothub *ih, const struct ih_conn *c, bson_t *data)
 	BSON_APPEND_BOOL(data, "connected", c->state == IH_CONN_ONLINE);
 	if(c->username) BSON_APPEND_UTF8(data, "username", c->username);
 	else BSON_APPEND_NULL(data, "username");
-	if(c->address) BSON_APPEND_UTF8(data, "ip_address", c->address);
+	if(ih_conn_address(c)) BSON_APPEND_UTF8(data, "ip_address", ih_conn_address(c));
 	else BSON_APPEND_NULL(data, "ip_address");
 	BSON_APPEND_INT32(data, "keepalive", c->keepalive);
 	BSON_APPEND_INT32(data, "proto_ver", c->proto_ver);

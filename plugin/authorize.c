@@ -23,7 +23,7 @@
 
 static int deny(struct iothub *ih, struct ih_conn *c, int access, const char *topic)
 {
-	time_t now;
+	uint32_t now;
 
 	ih->n.acl_denied++;
 	if(access == MOSQ_ACL_READ) return MOSQ_ERR_ACL_DENIED;
@@ -31,7 +31,7 @@ static int deny(struct iothub *ih, struct ih_conn *c, int access, const char *to
 	 * the device or an attack, and the operator wants to see both. A looping
 	 * device must not flood the log, though: DENY_LOG_BURST lines per
 	 * connection per minute, then one line saying how many went unlogged. */
-	now = ih_mono_s();
+	now = (uint32_t)ih_mono_s(); /* the window's arithmetic is modulo 2^32 */
 	if(now - c->deny_window_at >= 60){
 		if(c->deny_in_window > DENY_LOG_BURST){
 			mosquitto_log_printf(MOSQ_LOG_NOTICE, "iothub: %u more denials of client %s were not logged",

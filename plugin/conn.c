@@ -52,6 +52,10 @@ int conn_table_new(struct conn_table **out)
 		mosquitto_free(t);
 		return MOSQ_ERR_NOMEM;
 	}
+	/* Per connect, not per message: half the buckets (the pointer view,
+	 * on the ACL check's path, keeps at most one entry per bucket). */
+	ih_strmap_set_max_load(&t->by_id, 2);
+	ih_strmap_set_max_load(&t->by_user, 2);
 	*out = t;
 	return MOSQ_ERR_SUCCESS;
 }
@@ -264,6 +268,13 @@ void conn_table_foreach_username(const struct conn_table *t, void (*fn)(const ch
 	struct username_visit v = {fn, ud};
 
 	ih_strmap_foreach(&t->by_user, visit_username, &v);
+}
+
+void conn_table_move_username(struct conn_table *t, struct ih_conn *c)
+{
+	(void)t;
+	/* Outside the map the node's key is never read: set it either way. */
+	ih_strmap_node_move_key(&c->user_node, c->username);
 }
 
 void conn_table_set_offline(struct conn_table *t, struct ih_conn *c)

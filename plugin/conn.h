@@ -29,7 +29,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <time.h>
+#include <string.h>
 
 #include "core/strmap.h"
 
@@ -41,8 +41,15 @@ struct autosub_filter;
 
 enum ih_conn_state { IH_CONN_ONLINE = 0, IH_CONN_OFFLINE = 1 };
 
-#define IH_CONN_ID_LEN 32
-
+/*
+ * One per connected device (and per offline persistent session), so every
+ * byte counts times the fleet: pointers first, then the narrow fields, so
+ * there is no padding; nothing that can be derived is stored (the
+ * connection id is a counter, formatted on demand: core/clock.h; fields
+ * almost every connection leaves empty, like the HTTP API's subscriptions,
+ * cost a pointer, the flags a bit each). 176 bytes plus the three strings,
+ * in one block.
+ */
 struct ih_conn {
 	struct mosquitto *client;      /* key; the broker owns the context */
 	struct ih_conn *next_by_ptr;   /* pointer-table chain */
@@ -54,35 +61,49 @@ struct ih_conn {
 	struct ih_strmap_node id_node;
 	struct ih_strmap_node user_node;
 	/* The three strings live in the entry's own allocation, after it
-	 * (plugin/session.c conn_new): one block per connection, not four. */
+	 * (plugin/session.c conn_new): one block per connection, not four.
+	 * The username is usually the record's copy instead (dev holds the
+	 * same name; session.c conn_new). The address, read only for events,
+	 * follows the last of the other two: ih_conn_address. */
 	char *client_id;               /* copy */
-	char *username;                /* copy; NULL for anonymous */
-	size_t product_len;
-	char *address;                 /* copy; may be NULL */
+	char *username;                /* copy (own_username), else dev's; NULL for anonymous */
 	struct ih_device *dev;         /* reference; NULL for anonymous */
 	struct acl_rules *rules;       /* owned, compiled for this connection */
 	struct acl_cache *acl_cache;   /* owned; NULL until the first ACL check */
 	struct autosub_filter *api_subs; /* owned: server-side subscriptions made
 	                                  * through the HTTP API (plugin/api_glue.c),
 	                                  * bound with the templates' set */
-	size_t api_subs_count;
-	char conn_id[IH_CONN_ID_LEN];
-	int64_t connected_ms;
-	int keepalive;
-	int proto_ver;
-	uint32_t deny_in_window;
-	enum ih_conn_state state;
-	bool id_indexed;
-	bool clean_session;
-	bool superuser;
-	bool disconnect_emitted;       /* a client.disconnected already went out */
-	bool suspended;                /* refused all access until it goes away */
-	bool session_check;            /* resumed a session the broker may have dropped */
-	bool connected_pending;        /* cluster: client.connected waits for another node's release */
-	bool moved;                    /* cluster: taken over by another node, nothing of it stays */
 	const char *kick_reason;       /* set when we asked the broker to kick it */
-	time_t deny_window_at;         /* rate limit of "denied" log lines (with deny_in_window) */
+	int64_t connected_ms;
+	uint64_t conn_seq;             /* its connection id (ih_conn_id_format) */
+	uint32_t deny_window_at;       /* rate limit of "denied" log lines (monotonic s, with deny_in_window) */
+	uint32_t deny_in_window;
+	uint32_t api_subs_count;
+	uint16_t product_len;          /* usernames are at most 65535 bytes (config) */
+	uint16_t keepalive;            /* MQTT's is 16 bits */
+	uint8_t proto_ver;
+	uint8_t state;                 /* enum ih_conn_state */
+	bool id_indexed : 1;
+	bool clean_session : 1;
+	bool superuser : 1;
+	bool disconnect_emitted : 1;       /* a client.disconnected already went out */
+	bool suspended : 1;                /* refused all access until it goes away */
+	bool session_check : 1;            /* resumed a session the broker may have dropped */
+	bool connected_pending : 1;        /* cluster: client.connected waits for another node's release */
+	bool moved : 1;                    /* cluster: taken over by another node, nothing of it stays */
+	bool has_address : 1;
+	bool own_username : 1;             /* username is in this block, not dev's */
 };
+
+/* The connection's address (a copy, kept for the events of an offline
+ * session, whose context is gone), or NULL. Not for a hot path: it walks
+ * the strings before it. */
+static inline const char *ih_conn_address(const struct ih_conn *c)
+{
+	const char *last = c->own_username ? c->username : c->client_id;
+
+	return c->has_address ? last + strlen(last) + 1 : NULL;
+}
 
 struct conn_table;
 
@@ -103,6 +124,10 @@ struct ih_conn *conn_table_find_raw(const struct conn_table *t, const struct mos
 
 /* Unlink an entry; the caller owns it afterwards. */
 void conn_table_remove(struct conn_table *t, struct ih_conn *c);
+
+/* c->username now points at another copy of the same name: so does the
+ * username view's node, if c is the head it indexes. */
+void conn_table_move_username(struct conn_table *t, struct ih_conn *c);
 
 /* ONLINE -> OFFLINE, keeping the online count right. */
 void conn_table_set_offline(struct conn_table *t, struct ih_conn *c);

@@ -13,13 +13,15 @@
 #include "plugin/conn.h"
 #include "plugin/iothub.h"
 
-static void describe(const struct ih_conn *c, struct events_client *out)
+/* conn_id: the caller's buffer for the connection id, which out points into. */
+static void describe(const struct ih_conn *c, struct events_client *out, char conn_id[IH_CONN_ID_LEN])
 {
+	ih_conn_id_format(c->conn_seq, conn_id);
 	out->client_id = c->client_id;
 	out->username = c->username;
 	out->product_len = c->product_len;
-	out->conn_id = c->conn_id;
-	out->address = c->address;
+	out->conn_id = conn_id;
+	out->address = ih_conn_address(c);
 	out->keepalive = c->keepalive;
 	out->proto_ver = c->proto_ver;
 	out->clean_session = c->clean_session;
@@ -28,18 +30,20 @@ static void describe(const struct ih_conn *c, struct events_client *out)
 void emit_connected(struct iothub *ih, struct ih_conn *c)
 {
 	struct events_client ec;
+	char conn_id[IH_CONN_ID_LEN];
 
 	if(ih->events == NULL || !ih->cfg.event_connected) return;
-	describe(c, &ec);
+	describe(c, &ec, conn_id);
 	if(events_connected(ih->events, &ec, ih_seq_next(), c->connected_ms)) ih->n.events_dropped++;
 }
 
 static void emit_disconnected(struct iothub *ih, struct ih_conn *c, const char *reason)
 {
 	struct events_client ec;
+	char conn_id[IH_CONN_ID_LEN];
 
 	if(ih->events == NULL || !ih->cfg.event_disconnected) return;
-	describe(c, &ec);
+	describe(c, &ec, conn_id);
 	if(events_disconnected(ih->events, &ec, ih_seq_next(), ih_wall_ms(), reason)) ih->n.events_dropped++;
 }
 
@@ -62,11 +66,12 @@ int emit_publish(struct iothub *ih, struct mosquitto *client, const char *topic,
 {
 	struct events_client ec;
 	struct ih_conn *c;
+	char conn_id[IH_CONN_ID_LEN];
 
 	if(ih->events == NULL || !events_publish_wanted(ih->events, topic)) return 0;
 	c = conn_table_find(ih->conns, client);
 	if(c){
-		describe(c, &ec);
+		describe(c, &ec, conn_id);
 	}else{
 		/* A client another mechanism authenticated: describe what the
 		 * broker tells us. */

@@ -12,6 +12,7 @@
 #include "auth/auth.h"
 #include "autosub/autosub_index.h"
 #include "cluster/cluster.h"
+#include "core/clock.h"
 #include "events/events.h"
 #include "plugin/conn.h"
 #include "plugin/iothub.h"
@@ -122,8 +123,11 @@ static void on_connected_ready(void *ud, const char *client_id, const char *conn
 {
 	struct iothub *ih = ud;
 	struct ih_conn *c = conn_table_find_client_id(ih->conns, client_id);
+	char id[IH_CONN_ID_LEN];
 
-	if(c == NULL || !c->connected_pending || strcmp(c->conn_id, conn_id)) return;
+	if(c == NULL || !c->connected_pending) return;
+	ih_conn_id_format(c->conn_seq, id);
+	if(strcmp(id, conn_id)) return;
 	c->connected_pending = false;
 	if(c->state == IH_CONN_ONLINE && !c->disconnect_emitted) emit_connected(ih, c);
 }

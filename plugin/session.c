@@ -24,6 +24,7 @@
 #include "autosub/autosub_template.h"
 #include "cluster/cluster.h"
 #include "core/clock.h"
+#include "core/slab.h"
 #include "plugin/conn.h"
 #include "plugin/iothub.h"
 #include "plugin/kick.h"
@@ -42,16 +43,31 @@ static void session_retire(struct iothub *ih, struct ih_conn *c)
 	session_free_conn(c, ih);
 }
 
+/* The size conn_new asked the pool for: the entry and the strings it holds. */
+static size_t conn_block_size(const struct ih_conn *c)
+{
+	size_t n = sizeof(*c) + strlen(c->client_id) + 1;
+	const char *addr = ih_conn_address(c);
+
+	if(c->own_username) n += strlen(c->username) + 1;
+	if(addr) n += strlen(addr) + 1;
+	return n;
+}
+
 void session_free_conn(struct ih_conn *c, void *ud)
 {
+	struct ih_device *dev;
+
 	(void)ud;
 	if(c == NULL) return;
 	acl_cache_free(c->acl_cache);
 	acl_rules_free(c->rules);
 	for(size_t i = 0; i < c->api_subs_count; i++) mosquitto_free(c->api_subs[i].filter);
 	mosquitto_free(c->api_subs);
-	registry_device_unref(c->dev);
-	mosquitto_free(c); /* the strings with it (conn_new) */
+	/* Sized before the record goes: the username may be the record's. */
+	dev = c->dev;
+	ih_slab_free(c, conn_block_size(c)); /* the strings with it (conn_new) */
+	registry_device_unref(dev);
 }
 
 /*
@@ -156,38 +172,49 @@ static int conn_new(struct iothub *ih, struct mosquitto *client, const char *use
 	struct ih_conn *c;
 	const char *id = mosquitto_client_id(client);
 	const char *addr = mosquitto_client_address(client);
-	size_t idlen, ulen, alen;
+	size_t idlen, ulen, alen, plen = 0;
+	const char *borrowed;
 	char *p;
 
 	if(id == NULL) id = "";
 	idlen = strlen(id) + 1;
-	ulen = username ? strlen(username) + 1 : 0;
+	/* The record's copy of the username, which the connection holds a
+	 * reference to, serves as its own: the rule for devices and tokens. */
+	borrowed = username && dev && dev->username && strcmp(dev->username, username) == 0 ? dev->username : NULL;
+	ulen = username && !borrowed ? strlen(username) + 1 : 0;
 	alen = addr ? strlen(addr) + 1 : 0;
-	/* One block: the entry, then its client id, username and address. A
-	 * fleet holds one of these per device, and every separate block costs
-	 * the allocator's header and rounding on top of the string. */
-	c = mosquitto_calloc(1, sizeof(*c) + idlen + ulen + alen);
+	/* One block: the entry, then its client id, username (unless borrowed)
+	 * and address. A fleet holds one of these per device, and every
+	 * separate block costs the allocator's header and rounding on top of
+	 * the string. */
+	c = ih_slab_alloc(sizeof(*c) + idlen + ulen + alen); /* zeroed; see core/slab.h */
 	if(c == NULL) return MOSQ_ERR_NOMEM;
 	p = (char *)(c + 1);
 	c->client = client;
 	c->client_id = memcpy(p, id, idlen);
 	p += idlen;
-	if(username){
+	if(borrowed){
+		c->username = (char *)borrowed;
+	}else if(username){
 		c->username = memcpy(p, username, ulen);
+		c->own_username = true;
 		p += ulen;
 	}
-	if(addr) c->address = memcpy(p, addr, alen);
-	if(username && registry_username_check(username, ih->cfg.username_max_len, &c->product_len) != NULL){
-		c->product_len = 0;
+	if(addr){
+		memcpy(p, addr, alen); /* read back through ih_conn_address */
+		c->has_address = true;
+	}
+	if(username && registry_username_check(username, ih->cfg.username_max_len, &plen) == NULL){
+		c->product_len = (uint16_t)plen; /* at most username_max_len, itself at most 65535 */
 	}
 	c->dev = dev; /* the caller's reference passes to the connection */
 	c->superuser = dev && dev->superuser;
-	c->keepalive = mosquitto_client_keepalive(client);
-	c->proto_ver = mosquitto_client_protocol_version(client);
+	c->keepalive = (uint16_t)mosquitto_client_keepalive(client);
+	c->proto_ver = (uint8_t)mosquitto_client_protocol_version(client);
 	c->clean_session = mosquitto_client_clean_session(client);
 	c->connected_ms = ih_wall_ms();
 	c->state = IH_CONN_ONLINE;
-	ih_conn_id_next(c->conn_id, sizeof(c->conn_id));
+	c->conn_seq = ih_conn_seq_next();
 	*out = c;
 	return MOSQ_ERR_SUCCESS;
 }
@@ -204,7 +231,7 @@ static int conn_new(struct iothub *ih, struct mosquitto *client, const char *use
 struct ih_session_check {
 	struct ih_session_check *next;
 	struct mosquitto *client;
-	char conn_id[IH_CONN_ID_LEN];
+	uint64_t conn_seq;
 };
 
 static void session_check_add(struct iothub *ih, struct ih_conn *c)
@@ -219,7 +246,7 @@ static void session_check_add(struct iothub *ih, struct ih_conn *c)
 		return;
 	}
 	k->client = c->client;
-	memcpy(k->conn_id, c->conn_id, sizeof(k->conn_id));
+	k->conn_seq = c->conn_seq;
 	k->next = ih->session_checks;
 	ih->session_checks = k; /* the list owns k */
 	c->session_check = true;
@@ -244,7 +271,7 @@ void session_checks_run(struct iothub *ih)
 		struct ih_conn *c = conn_table_find_raw(ih->conns, k->client);
 
 		list = k->next;
-		if(c && c->state == IH_CONN_ONLINE && !strcmp(c->conn_id, k->conn_id)) session_check_resolve(ih, c);
+		if(c && c->state == IH_CONN_ONLINE && c->conn_seq == k->conn_seq) session_check_resolve(ih, c);
 		mosquitto_free(k);
 	}
 }
@@ -320,7 +347,12 @@ int session_accept(struct iothub *ih, struct mosquitto *client, const char *user
 	if(c->clean_session) autosub_index_clear_subscriptions(ih->autosub, c->client_id);
 	/* Cluster: a client id no connection here held may be live on another
 	 * node; ask it to let go before this node claims the id's route. */
-	if(ih->cluster && old == NULL) c->connected_pending = cluster_takeover_begin(ih->cluster, c->client_id, c->conn_id);
+	if(ih->cluster && old == NULL){
+		char conn_id[IH_CONN_ID_LEN];
+
+		ih_conn_id_format(c->conn_seq, conn_id);
+		c->connected_pending = cluster_takeover_begin(ih->cluster, c->client_id, conn_id);
+	}
 	rc = bind_subs(ih, c, &subs);
 	autosub_list_free(&subs);
 	if(rc){
@@ -411,6 +443,14 @@ static void conn_refresh(struct iothub *ih, struct ih_conn *c, struct ih_device 
 	acl_rules_free(c->rules);
 	c->rules = rules;
 	registry_device_ref(dev);
+	if(!c->own_username){
+		/* Its username is the old record's copy (conn_new), and the new
+		 * record names the same device (it was looked up by that name):
+		 * move to the new copy, in the username view too, before the old
+		 * one may go. */
+		c->username = dev->username;
+		conn_table_move_username(ih->conns, c);
+	}
 	registry_device_unref(c->dev);
 	c->dev = dev;
 	c->superuser = dev->superuser;
@@ -428,6 +468,11 @@ void session_device_changed(void *userdata, const char *username, struct ih_devi
 	for(c = conn_table_by_username(ih->conns, username); c; c = c->next_by_user){
 		/* A token client that shares a device's name is not that device. */
 		if(c->dev && c->dev->token) continue;
+		/* A connection that borrows its username from its record moves to
+		 * the new record's copy (conn_refresh), which auth guarantees is
+		 * the same name (auth.c decode_or_log); should it ever not be,
+		 * the connection keeps its old record rather than a dangling name. */
+		if(dev && !c->own_username && (dev->username == NULL || strcmp(dev->username, c->username) != 0)) continue;
 		if(dev == NULL || !dev->active){
 			/* Deleted or suspended: no more access from now on, even for
 			 * what the broker has queued for an offline session. */

@@ -35,6 +35,7 @@
 #include <mosquitto.h>
 #include <mosquitto_broker.h>
 
+#include "core/slab.h"
 #include "registry/device.h"
 #include "registry/device_internal.h"
 #include "registry/username.h"
@@ -89,16 +90,6 @@ const char *device_bson_type_name(bson_type_t t)
 	}
 }
 
-static char *dup_bson_string(const char *s, uint32_t len)
-{
-	char *copy = mosquitto_malloc((size_t)len + 1);
-
-	if(copy == NULL) return NULL;
-	memcpy(copy, s, len);
-	copy[len] = '\0';
-	return copy;
-}
-
 /* Optional string field: 0 absent or null, 1 present (s/len set), -1 wrong
  * type, or not UTF-8, or a NUL inside (so strlen(s) == len when 1). */
 static int find_string(const bson_t *doc, const char *field, const char **s, uint32_t *len, bson_type_t *type)
@@ -129,8 +120,7 @@ static int decode_identity(struct device_decode *d, const bson_t *doc)
 	if(rc < 0) return device_fail(d, "%s is not a valid string (%s)", cfg->field.username, device_bson_type_name(type));
 	why = registry_username_check(s, cfg->username_max_len, &plen);
 	if(why) return device_fail(d, "%s is not a valid username: %s", cfg->field.username, why);
-	d->dev->username = dup_bson_string(s, len);
-	if(d->dev->username == NULL) return device_fail(d, "out of memory");
+	d->dev->username = (char *)s; /* borrowed from the document until device_pack */
 	d->dev->product_len = plen;
 	d->who = d->dev->username;
 
@@ -163,16 +153,16 @@ static int decode_secret(struct device_decode *d, const bson_t *doc)
 	rc = find_string(doc, cfg->field.password_hash, &s, &len, &type);
 	if(rc < 0) return device_fail(d, "%s is not a valid string (%s)", cfg->field.password_hash, device_bson_type_name(type));
 	if(rc > 0 && len > 0){
-		d->dev->password_hash = dup_bson_string(s, len);
-		return d->dev->password_hash ? 0 : device_fail(d, "out of memory");
+		d->dev->password_hash = (char *)s; /* borrowed until device_pack */
+		return 0;
 	}
 	rc = find_string(doc, cfg->field.secret, &s, &len, &type);
 	if(rc < 0) return device_fail(d, "%s is not a valid string (%s)", cfg->field.secret, device_bson_type_name(type));
 	if(rc == 0 || len == 0){
 		return device_fail(d, "no usable secret (neither %s nor %s)", cfg->field.password_hash, cfg->field.secret);
 	}
-	d->dev->secret = dup_bson_string(s, len);
-	return d->dev->secret ? 0 : device_fail(d, "out of memory");
+	d->dev->secret = (char *)s; /* borrowed until device_pack */
+	return 0;
 }
 
 static int decode_status(struct device_decode *d, const bson_t *doc)
@@ -192,12 +182,12 @@ static int decode_status(struct device_decode *d, const bson_t *doc)
 		/* Not a string we can compare: fail closed, but keep the record so
 		 * the refusal says why instead of "unknown device". */
 		d->dev->active = false;
-		d->dev->status = mosquitto_strdup(device_bson_type_name(type));
-		return d->dev->status ? 0 : device_fail(d, "out of memory");
+		d->dev->status = (char *)device_bson_type_name(type); /* static; copied by device_pack */
+		return 0;
 	}
 	d->dev->active = strcmp(s, cfg->status_active) == 0;
-	d->dev->status = dup_bson_string(s, len);
-	return d->dev->status ? 0 : device_fail(d, "out of memory");
+	d->dev->status = (char *)s; /* borrowed until device_pack */
+	return 0;
 }
 
 static void decode_superuser(struct device_decode *d, const bson_t *doc)
@@ -246,10 +236,75 @@ static void decode_tags_version(struct device_decode *d, const bson_t *doc)
 	}
 }
 
+/*
+ * The record as decoded borrows its strings from the BSON document (and
+ * its tag array from the decoder); device_pack then copies all of it into
+ * the one block that outlives the document. Decoding into separate blocks
+ * and packing them afterwards freed six small blocks per record between
+ * the record's and the connection's allocations, and the holes they left
+ * cost more than the packing saved (~170 bytes per device, measured).
+ */
+
+/* Bytes of s with its NUL, 0 for NULL. */
+static size_t str_size(const char *s)
+{
+	return s ? strlen(s) + 1 : 0;
+}
+
+/* Copy s to *p (advancing it); NULL stays NULL. */
+static char *pack_str(char **p, const char *s)
+{
+	size_t n = str_size(s);
+	char *copy;
+
+	if(n == 0) return NULL;
+	copy = memcpy(*p, s, n);
+	*p += n;
+	return copy;
+}
+
+/* The size device_pack asked the pool for. */
+static size_t packed_size(const struct ih_device *dev)
+{
+	size_t bytes = sizeof(*dev) + dev->tags.count * sizeof(char *);
+
+	bytes += str_size(dev->username) + str_size(dev->secret) + str_size(dev->password_hash) + str_size(dev->status);
+	for(size_t i = 0; i < dev->tags.count; i++) bytes += str_size(dev->tags.items[i]);
+	return bytes;
+}
+
+/*
+ * The decoded record `dev` (borrowed strings) as one block (see struct
+ * ih_device): the struct, the tag array, then the strings. Its ACL lists,
+ * which almost no device has, move to the block as they are. NULL when out
+ * of memory (dev is unchanged then).
+ */
+static struct ih_device *device_pack(struct ih_device *dev)
+{
+	size_t bytes = packed_size(dev);
+	struct ih_device *p;
+	char *s;
+
+	p = ih_slab_alloc(bytes); /* see core/slab.h */
+	if(p == NULL) return NULL;
+	*p = *dev;
+	p->packed = true;
+	p->tags.items = dev->tags.count ? (char **)(void *)(p + 1) : NULL;
+	s = (char *)(p + 1) + dev->tags.count * sizeof(char *);
+	p->username = pack_str(&s, dev->username);
+	p->secret = pack_str(&s, dev->secret);
+	p->password_hash = pack_str(&s, dev->password_hash);
+	p->status = pack_str(&s, dev->status);
+	for(size_t i = 0; i < dev->tags.count; i++) p->tags.items[i] = pack_str(&s, dev->tags.items[i]);
+	dev->acl = NULL; /* moved to p */
+	return p; /* the caller's reference */
+}
+
 int registry_device_decode(const bson_t *device_doc, const bson_t *acl_doc,
 		const struct ih_config *cfg, struct ih_device **out, char *err, size_t errlen)
 {
 	struct device_decode d;
+	struct ih_device dev;   /* as decoded, borrowing from the documents */
 	size_t off = 0;
 	int rc = -1;
 
@@ -272,12 +327,9 @@ int registry_device_decode(const bson_t *device_doc, const bson_t *acl_doc,
 		device_fail(&d, "corrupt ACL BSON document (at byte %zu)", off);
 		goto done;
 	}
-	d.dev = mosquitto_calloc(1, sizeof(*d.dev));
-	if(d.dev == NULL){
-		device_fail(&d, "out of memory");
-		goto done;
-	}
-	d.dev->refcount = 1;
+	memset(&dev, 0, sizeof(dev));
+	dev.refcount = 1;
+	d.dev = &dev;
 
 	if(decode_identity(&d, device_doc)) goto done;
 	if(decode_secret(&d, device_doc)) goto done;
@@ -286,13 +338,19 @@ int registry_device_decode(const bson_t *device_doc, const bson_t *acl_doc,
 	if(device_decode_tags(&d, device_doc)) goto done;
 	decode_tags_version(&d, device_doc);
 	if(device_decode_acl(&d, device_doc, acl_doc)) goto done;
-	device_fingerprint(d.dev);
+	device_fingerprint(&dev);
 
-	*out = d.dev; /* ownership of the first reference passes to the caller */
-	d.dev = NULL;
+	*out = device_pack(&dev); /* ownership of the first reference passes to the caller */
+	if(*out == NULL){
+		device_fail(&d, "out of memory");
+		goto done;
+	}
 	rc = 0;
 done:
-	registry_device_unref(d.dev);
+	if(d.dev){
+		device_tags_release(&d);
+		device_acl_free(&dev); /* NULL already when it moved to *out */
+	}
 	return rc;
 }
 
@@ -337,12 +395,21 @@ void registry_device_unref(struct ih_device *dev)
 {
 	if(dev == NULL) return;
 	if(--dev->refcount > 0) return;
+	device_acl_free(dev);
+	if(dev->packed){
+		/* One block: only the secrets need wiping first. */
+		size_t bytes = packed_size(dev);
+
+		if(dev->secret) OPENSSL_cleanse(dev->secret, strlen(dev->secret));
+		if(dev->password_hash) OPENSSL_cleanse(dev->password_hash, strlen(dev->password_hash));
+		ih_slab_free(dev, bytes);
+		return;
+	}
 	mosquitto_free(dev->username);
 	free_secret_string(dev->secret);
 	free_secret_string(dev->password_hash);
 	mosquitto_free(dev->status);
 	device_strlist_free(&dev->tags);
-	device_acl_free(dev);
 	mosquitto_free(dev);
 }
 

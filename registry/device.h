@@ -22,15 +22,29 @@
  * matching document of the ACL collection. */
 #define AUTH_DEVICE_LOOKUP_FIELD "_acl"
 
+/*
+ * One per device the auth cache holds (every connected device at least), so
+ * a decoded record is packed into one block: the struct, then the tag
+ * array, then the strings (username, secret or hash, status, tags). Six
+ * small blocks were 176 bytes of allocator headers and rounding per device
+ * for 40 bytes of text. Token records (built piece by piece) are not
+ * packed; `packed` tells unref which kind it frees. 120 bytes plus the
+ * strings: the flags are bits, so they share a word with the refcount.
+ */
 struct ih_device {
 	int refcount;
+	bool active : 1;             /* status absent or equal to status_active */
+	bool superuser : 1;
+	/* A client admitted by a token (auth/jwt.c), not by the registry: no
+	 * secret, no tags, never refreshed from the registry. */
+	bool token : 1;
+	bool token_acl : 1;          /* acl holds the token's `acl` claim */
+	bool packed : 1;             /* the strings and tags live in this block */
 	char *username;          /* broker_username, validated P/D */
 	size_t product_len;      /* ProductName = username[0..product_len) */
 	char *secret;            /* clear secret, or NULL */
 	char *password_hash;     /* $7$/$6$ hash, or NULL; preferred over secret */
 	char *status;            /* as stored, for log lines; NULL when absent */
-	bool active;             /* status absent or equal to status_active */
-	bool superuser;
 	struct ih_strlist tags;
 	int64_t tags_version;
 	/* Merged from the device_acl document and the inline `acl` sub-document;
@@ -41,10 +55,6 @@ struct ih_device {
 	/* Digest of everything that affects auth, ACL or auto-subscription, so a
 	 * refresh can tell "unchanged" without comparing field by field. */
 	uint8_t fingerprint[32];
-	/* A client admitted by a token (auth/jwt.c), not by the registry: no
-	 * secret, no tags, never refreshed from the registry. */
-	bool token;
-	bool token_acl;          /* acl holds the token's `acl` claim */
 	int64_t token_expires_s; /* wall-clock second (exp + jwt_leeway) it lapses; 0: never */
 };
 

@@ -20,13 +20,19 @@
 /* Longest ACL filter accepted (an MQTT topic's limit). */
 #define DEVICE_FILTER_MAX 65535
 
+/* Tags a decoder holds without allocating (more take a heap array). */
+#define DEVICE_TAGS_INLINE 16
+
 struct device_decode {
 	const struct ih_config *cfg;
-	struct ih_device *dev;
+	struct ih_device *dev;      /* being decoded: borrows its strings (device.c) */
 	const char *who;            /* username for log lines, once known */
 	char *err;
 	size_t errlen;
 	unsigned skipped;           /* entries dropped, logged or not */
+	/* dev->tags.items: tag_inline, or a heap array of tag_cap once more. */
+	char *tag_inline[DEVICE_TAGS_INLINE];
+	size_t tag_cap;
 };
 
 /* A strlist being filled, with spare capacity so appends are amortised O(1). */
@@ -52,8 +58,10 @@ bool device_utf8_ok(const char *s, uint32_t len);
 /* BSON type name for error messages. */
 const char *device_bson_type_name(bson_type_t t);
 
-/* Tags: array (or single string) of valid names; bad entries skipped. */
+/* Tags: array (or single string) of valid names; bad entries skipped.
+ * The names are borrowed from doc; free the array with device_tags_release. */
 int device_decode_tags(struct device_decode *d, const bson_t *doc);
+void device_tags_release(struct device_decode *d);
 /* ACL lists from the acl document(s) and the inline sub-document. */
 int device_decode_acl(struct device_decode *d, const bson_t *device_doc, const bson_t *acl_doc);
 

@@ -53,7 +53,38 @@ void device_strlist_free(struct ih_strlist *l)
 /* ------------------------------------------------------------------ */
 /* tags                                                                 */
 
-static int add_tag(struct device_decode *d, struct device_list_builder *b, const bson_iter_t *it, const char *field)
+/* Borrow s (NUL-terminated inside the document) as the next tag. */
+static int tag_append(struct device_decode *d, const char *s)
+{
+	struct ih_strlist *l = &d->dev->tags;
+
+	if(l->items == NULL){
+		l->items = d->tag_inline;
+		d->tag_cap = DEVICE_TAGS_INLINE;
+	}
+	if(l->count == d->tag_cap){
+		size_t ncap = d->tag_cap * 2;
+		char **items = mosquitto_malloc(ncap * sizeof(*items));
+		if(items == NULL) return -1;
+		memcpy(items, l->items, l->count * sizeof(*items));
+		if(l->items != d->tag_inline) mosquitto_free(l->items);
+		l->items = items; /* the decoder owns it (device_tags_release) */
+		d->tag_cap = ncap;
+	}
+	l->items[l->count++] = (char *)s;
+	return 0;
+}
+
+void device_tags_release(struct device_decode *d)
+{
+	struct ih_strlist *l = &d->dev->tags;
+
+	if(l->items != d->tag_inline) mosquitto_free(l->items);
+	l->items = NULL;
+	l->count = 0;
+}
+
+static int add_tag(struct device_decode *d, const bson_iter_t *it, const char *field)
 {
 	const char *s, *why;
 	uint32_t len;
@@ -70,23 +101,22 @@ static int add_tag(struct device_decode *d, struct device_list_builder *b, const
 		device_skip(d, "%s entry skipped: %s", field, why);
 		return 0;
 	}
-	return device_list_append(b, s, len) ? device_fail(d, "out of memory") : 0;
+	return tag_append(d, s) ? device_fail(d, "out of memory") : 0;
 }
 
 int device_decode_tags(struct device_decode *d, const bson_t *doc)
 {
 	const char *field = d->cfg->field.tags;
-	struct device_list_builder b = {&d->dev->tags, 0};
 	bson_iter_t it, child;
 
 	if(!bson_iter_init_find(&it, doc, field) || BSON_ITER_HOLDS_NULL(&it)) return 0;
-	if(BSON_ITER_HOLDS_UTF8(&it)) return add_tag(d, &b, &it, field);
+	if(BSON_ITER_HOLDS_UTF8(&it)) return add_tag(d, &it, field);
 	if(!BSON_ITER_HOLDS_ARRAY(&it) || !bson_iter_recurse(&it, &child)){
 		device_skip(d, "%s is a %s, not an array; the device has no tags", field, device_bson_type_name(bson_iter_type(&it)));
 		return 0;
 	}
 	while(bson_iter_next(&child)){
-		if(add_tag(d, &b, &child, field)) return -1;
+		if(add_tag(d, &child, field)) return -1;
 	}
 	return 0;
 }

@@ -10,6 +10,7 @@
 #include "auth/auth_cache.h"
 #include "registry/device.h"
 #include "auth/pwdigest.h"
+#include "core/slab.h"
 #include "core/strmap.h"
 #include "core/config.h"
 #include "test/stubs/broker_stubs.h"
@@ -232,6 +233,84 @@ START_TEST(digest_semantics)
 }
 END_TEST
 
+/* The key is the record's copy of the username when it has one, else the
+ * entry's own: every change between the two keeps the entry findable, and
+ * no key outlives the record it points into (ASan: make asan). */
+START_TEST(key_follows_the_record)
+{
+	struct auth_cache *c;
+	struct auth_cache_entry *e;
+	struct ih_device *d1 = mkdev("p/k", "s1", NULL), *d2 = mkdev("p/k", "s2", NULL);
+	char name[8];
+
+	ck_assert_int_eq(auth_cache_init(&c, 10), 0);
+	strcpy(name, "p/k");
+	e = auth_cache_put(c, name, d1, 1, 2);
+	ck_assert(!e->own_key);
+	ck_assert_ptr_eq(auth_cache_entry_username(e), d1->username);
+	memset(name, 'x', 3); /* the caller's string is not kept */
+	ck_assert_ptr_eq(auth_cache_get(c, "p/k"), e);
+
+	/* A new record: the key moves to its copy before the old one goes. */
+	registry_device_unref(d1);
+	e = auth_cache_put(c, "p/k", d2, 3, 4);
+	ck_assert_ptr_eq(auth_cache_entry_username(e), d2->username);
+	ck_assert_int_eq(d2->refcount, 2);
+
+	/* Deleted: nothing to borrow, so the entry is rebuilt with its own. */
+	e = auth_cache_put(c, d2->username, NULL, 5, 6);
+	ck_assert(e->own_key);
+	ck_assert_int_eq(d2->refcount, 1);
+	ck_assert_str_eq(auth_cache_entry_username(e), "p/k");
+	ck_assert_ptr_eq(auth_cache_get(c, "p/k"), e);
+	ck_assert_uint_eq(auth_cache_count(c), 1);
+
+	/* Back again: it keeps its own copy. */
+	e = auth_cache_put(c, "p/k", d2, 7, 8);
+	ck_assert(e->own_key);
+	ck_assert_ptr_eq(e->dev, d2);
+	ck_assert_ptr_eq(auth_cache_get(c, "p/k"), e);
+	auth_cache_cleanup(c);
+	registry_device_unref(d2);
+	ck_assert_int_eq(stub_mem_live_blocks(), blocks_at_start);
+}
+END_TEST
+
+/* A decoded record is one block (registry/device.c device_pack). */
+START_TEST(record_is_one_block)
+{
+	bson_t *doc = bson_new(), tags;
+	struct ih_device *dev = NULL;
+	char err[128];
+	long before = stub_mem_live_blocks();
+	size_t pooled = ih_slab_live();
+
+	BSON_APPEND_UTF8(doc, "broker_username", "p/one");
+	BSON_APPEND_UTF8(doc, "secret", "sec");
+	BSON_APPEND_UTF8(doc, "status", "active");
+	BSON_APPEND_ARRAY_BEGIN(doc, "tags", &tags);
+	BSON_APPEND_UTF8(&tags, "0", "t1");
+	BSON_APPEND_UTF8(&tags, "1", "t22");
+	bson_append_array_end(doc, &tags);
+	ck_assert_int_eq(registry_device_decode(doc, NULL, &cfg, &dev, err, sizeof(err)), 0);
+	bson_destroy(doc);
+	ck_assert(dev->packed);
+	ck_assert_uint_eq(ih_slab_live(), pooled + 1);
+	ck_assert_str_eq(dev->username, "p/one");
+	ck_assert_uint_eq(dev->product_len, 1);
+	ck_assert_str_eq(dev->secret, "sec");
+	ck_assert_ptr_null(dev->password_hash);
+	ck_assert_str_eq(dev->status, "active");
+	ck_assert(dev->active);
+	ck_assert_uint_eq(dev->tags.count, 2);
+	ck_assert_str_eq(dev->tags.items[0], "t1");
+	ck_assert_str_eq(dev->tags.items[1], "t22");
+	registry_device_unref(dev);
+	ck_assert_uint_eq(ih_slab_live(), pooled);
+	ck_assert_int_eq(stub_mem_live_blocks(), before); /* the pool's chunk went with the last block */
+}
+END_TEST
+
 START_TEST(digest_binds_username)
 {
 	uint8_t a[AUTH_PWDIGEST_LEN], b[AUTH_PWDIGEST_LEN], c[AUTH_PWDIGEST_LEN];
@@ -261,6 +340,8 @@ int main(void)
 	tcase_add_test(tc, lru_eviction);
 	tcase_add_test(tc, disabled_cache);
 	tcase_add_test(tc, digest_semantics);
+	tcase_add_test(tc, key_follows_the_record);
+	tcase_add_test(tc, record_is_one_block);
 	tcase_add_test(tc, digest_binds_username);
 	suite_add_tcase(s, tc);
 	return unit_run(s);
