@@ -228,9 +228,10 @@ size_t events_amqp_batch_copy(const struct events_amqp_batch *b, uint8_t *out, s
 /* ------------------------------------------------------------------ */
 /* sending                                                             */
 
-int events_amqp_batch_send(struct events_amqp_batch *b, int fd, int64_t deadline_ms, bool more,
+int events_amqp_batch_send(struct events_amqp_batch *b, int fd, int64_t stall_ms, bool more,
 		char *err, size_t errlen)
 {
+	int64_t deadline_ms = ih_mono_ms() + stall_ms;
 	struct iovec *iov = b->iov;
 	int n = b->n_iov;
 	size_t left = b->bytes;
@@ -247,6 +248,7 @@ int events_amqp_batch_send(struct events_amqp_batch *b, int fd, int64_t deadline
 		if(w > 0){
 			size_t done = (size_t)w;
 			left -= done;
+			deadline_ms = ih_mono_ms() + stall_ms;   /* progress: the stall clock restarts */
 			/* Step past what went out, trimming a partly sent iovec. */
 			while(n && done >= iov->iov_len){
 				done -= iov->iov_len;

@@ -89,12 +89,16 @@ int events_amqp_batch_add(struct events_amqp_batch *b, unsigned idx, const char 
 
 /*
  * Write everything queued to fd (non-blocking, as rabbitmq-c leaves it),
- * waiting for room in the socket buffer until deadline_ms (ih_mono_ms
- * clock). `more`: another batch follows at once (MSG_MORE). Empties the
+ * waiting for room in the socket buffer, but giving up when stall_ms pass
+ * with no byte going out. A stall timeout, not a deadline for the whole
+ * batch: a batch can hold megabytes (bodies up to frame_max, referenced
+ * from the spool), and a slow link that keeps moving must not time out
+ * and then replay the same batch forever (rabbitmq-c's path timed each
+ * publish on its own). `more`: another batch follows at once (MSG_MORE). Empties the
  * batch. 0, or -1 with a reason in err: then an unknown part of it went
  * out, the AMQP stream is broken and the connection must be dropped.
  */
-int events_amqp_batch_send(struct events_amqp_batch *b, int fd, int64_t deadline_ms, bool more,
+int events_amqp_batch_send(struct events_amqp_batch *b, int fd, int64_t stall_ms, bool more,
 		char *err, size_t errlen);
 
 /* The bytes queued, as one contiguous copy (tests): out gets up to cap

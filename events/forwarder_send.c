@@ -153,8 +153,10 @@ static int flush_batch(struct events_fwd *f, bool more)
 	char err[256];
 
 	if(f->batch.count == 0) return 0;
-	if(events_amqp_batch_send(&f->batch, events_amqp_fd(f->conn), ih_mono_ms() + f->timeout_ms, more,
-			err, sizeof(err))){
+	if(events_amqp_batch_send(&f->batch, events_amqp_fd(f->conn), f->timeout_ms, more, err, sizeof(err))){
+		/* Not out, or not known to be: the replay after the reconnect
+		 * counts them, not this batch. */
+		f->batch_published = f->batch_redelivered = 0;
 		events_fwd_drop_connection(f, err, false);
 		return -1;
 	}
