@@ -73,7 +73,7 @@
 struct autosub_index;
 
 struct autosub_match {
-	const char *client_id;   /* owned by the index: valid until that client is unbound */
+	const char *client_id;   /* owned by the index: valid until that client is rebound or unbound (a bind makes a new record) */
 	void *owner;             /* as given to bind */
 	int qos;                 /* highest QoS of the client's matching filters */
 };

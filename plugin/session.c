@@ -137,7 +137,11 @@ static int bind_subs(struct iothub *ih, struct ih_conn *c, const struct autosub_
 	int rc;
 
 	if(c->api_subs_count == 0) return fleet_routes_bind(ih, c, subs->items, subs->names, subs->count);
-	/* One block: the filters, then their names (the filter strings). */
+	/* One block: the filters, then their names (the filter strings). The
+	 * templates' filters come first: the index takes a client's identity
+	 * key from its first keyed filter and interns shape sets in this order,
+	 * so API filters in front would push the templates' onto the costlier
+	 * generic path (autosub/autosub_index.c, bind_view). */
 	all = mosquitto_malloc(n * (sizeof(*all) + sizeof(*names)));
 	if(all == NULL) return MOSQ_ERR_NOMEM;
 	names = (const char **)(void *)(all + n);
