@@ -453,7 +453,9 @@ int auth_check(struct auth *a, const char *client_id, const char *address, const
 			return decide(a, client_id, address, username, password, NULL, e, out);
 		case AUTH_REGISTRY_UNAVAILABLE:
 		default:
-			/* e is still valid: a failed lookup leaves the cache alone. */
+			/* Looked up again: records folded in from the preload before
+			 * the query failed (lookup) may have evicted e to make room. */
+			e = auth_cache_get(a->cache, username);
 			return outage(a, client_id, address, username, password, e, now, out);
 	}
 }

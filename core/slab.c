@@ -13,9 +13,14 @@
 /* Under AddressSanitizer (make asan, the fuzzers) every block is its own
  * allocation, so that a use after free or an overrun of a pooled block is
  * caught like any other. */
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(__SANITIZE_ADDRESS__)          /* gcc */
 #define SLAB_PASS_THROUGH 1
-#else
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)       /* clang (the fuzzers: clang-14 defines no macro) */
+#define SLAB_PASS_THROUGH 1
+#endif
+#endif
+#ifndef SLAB_PASS_THROUGH
 #define SLAB_PASS_THROUGH 0
 #endif
 
