@@ -280,6 +280,12 @@ def main():
             nr = [b2[r] / b[r] for r in b2 if r in b and b[r]]
             if nr and base_mid == mid:
                 noise = '%.2f' % statistics.median(nr)
+                # The same ratio with bare2 as the baseline: when the bare
+                # broker reads off itself (noise above), the truth lies
+                # between the two.
+                r2 = [a[r] / b2[r] for r in a if r in b2 and b2[r]]
+                if r2:
+                    shown += ' (%.2f against bare2)' % statistics.median(r2)
         goal_rows.append('| %s | %s | %s | %s | %s |' % (
             what, '≤ %g' % limit, shown, noise or '–', 'met' if got <= limit else '**not met**'))
     if goal_rows:
