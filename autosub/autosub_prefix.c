@@ -105,14 +105,21 @@ static void first_count(struct autosub_index *idx, const struct asx_prefix *p, i
 	}
 }
 
+/* The prefix entry a filter belongs to (NULL: none yet), with the
+ * prefix's length and level count: link and unlink find it the same way. */
+static struct asx_prefix *prefix_of(struct autosub_index *idx, const char *filter, size_t *len, unsigned *levels)
+{
+	autosub_filter_prefix(filter, len, levels);
+	return (struct asx_prefix *)autosub_prefix_find(idx, filter, *len, *levels);
+}
+
 static int sub_link(struct autosub_index *idx, struct asx_sub *s)
 {
 	struct asx_prefix *p;
 	size_t len;
 	unsigned levels;
 
-	autosub_filter_prefix(s->filter, &len, &levels);
-	p = (struct asx_prefix *)autosub_prefix_find(idx, s->filter, len, levels);
+	p = prefix_of(idx, s->filter, &len, &levels);
 	if(p == NULL){
 		p = ix_alloc(idx, sizeof(*p));
 		if(p == NULL) return MOSQ_ERR_NOMEM;
@@ -146,8 +153,7 @@ static void sub_unlink(struct autosub_index *idx, struct asx_sub *s)
 	unsigned levels;
 
 	/* sub_link found or made it: it is there. */
-	autosub_filter_prefix(s->filter, &len, &levels);
-	p = (struct asx_prefix *)autosub_prefix_find(idx, s->filter, len, levels);
+	p = prefix_of(idx, s->filter, &len, &levels);
 
 	if(s->prev) s->prev->next = s->next;
 	else p->head = s->next;
