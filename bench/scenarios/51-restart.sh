@@ -15,7 +15,7 @@
 # that the preload keeps registry latency out of the storm. Three rounds
 # (fresh brokers each): one storm on a shared machine varies by 30 %.
 SCENARIO_ID=restart
-SCENARIO_TITLE="Restart storm, RESTART_DEVICES devices (default 10,000; half persistent)"
+SCENARIO_TITLE="Restart storm, 10,000 devices (half persistent; RESTART_DEVICES sets another size)"
 SCENARIO_FRESH=1
 SCENARIO_ROUNDS=3
 metric_def online_s "all devices online after the restart" s lower
