@@ -39,10 +39,13 @@ restart_creds() {
 restart_fleet() {
 	local hold=$1 out=$2 half=$((RESTART_N / 2)) p1 p2 h=()
 	[ "$hold" -gt 0 ] && h=(--hold "$hold")
-	lg --mode conn --clients $half --creds "$RESTART_DIR/clean.creds" --clean 1 --client-id-prefix rc \
+	# loadgen itself in the background, not the lg function: $! must be its
+	# pid, or the kill below stops a subshell and leaves loadgen holding
+	# its 5,000 connections for the hour.
+	"$LG" --port "$PORT" --json --quiet --mode conn --clients $half --creds "$RESTART_DIR/clean.creds" --clean 1 --client-id-prefix rc \
 		--conn-window "$RESTART_WINDOW" --connect-timeout 60 --max-fail-pct 100 "${h[@]}" >"$out.clean.json" &
 	p1=$!
-	lg --mode conn --clients $half --creds "$RESTART_DIR/persist.creds" --clean 0 --client-id-prefix rp \
+	"$LG" --port "$PORT" --json --quiet --mode conn --clients $half --creds "$RESTART_DIR/persist.creds" --clean 0 --client-id-prefix rp \
 		--conn-window "$RESTART_WINDOW" --connect-timeout 60 --max-fail-pct 100 "${h[@]}" >"$out.persist.json" &
 	p2=$!
 	RESTART_LG="$p1 $p2"
