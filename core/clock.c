@@ -3,9 +3,12 @@
  * Identifiers (see clock.h).
  */
 
+#include <string.h>
+
 #include <openssl/rand.h>
 
 #include "core/clock.h"
+#include "core/hex.h"
 
 static uint64_t boot_id;
 static uint64_t conn_counter;
@@ -23,28 +26,18 @@ uint64_t ih_conn_seq_next(void)
 	return ++conn_counter;
 }
 
-/* n hex digits of v, most significant first. */
-static char *hex_digits(char *out, uint64_t v, int n)
-{
-	static const char hex[] = "0123456789abcdef";
-
-	for(int i = n - 1; i >= 0; i--){
-		out[i] = hex[v & 0xf];
-		v >>= 4;
-	}
-	return out + n;
-}
-
-/* "%016" PRIx64 "%08" PRIx64 of (boot_id, seq), by hand: an event for a
- * forwarded publish formats one per message. */
+/* "%016" PRIx64 "%08" PRIx64 of (boot_id, seq), without printf: an event
+ * for a forwarded publish formats one per message. */
 void ih_conn_id_format(uint64_t seq, char out[IH_CONN_ID_LEN])
 {
+	char s[16];
 	int n = 8;
 
 	while(n < 16 && (seq >> (4 * n)) != 0) n++;
-	out = hex_digits(out, boot_id, 16);
-	out = hex_digits(out, seq, n);
-	*out = '\0';
+	ih_hex16(out, boot_id);
+	ih_hex16(s, seq);
+	memcpy(out + 16, s + 16 - n, (size_t)n);
+	out[16 + n] = '\0';
 }
 
 int64_t ih_seq_next(void)

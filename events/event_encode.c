@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "core/hex.h"
 #include "events/event_encode.h"
 
 struct enc {
@@ -28,26 +29,9 @@ const char *events_routing_key(enum events_type type)
 	return "unknown";
 }
 
-/* Eight lowercase hex digits of v, most significant first, without a loop
- * or a table: one nibble per byte, then '0'-'9' / 'a'-'f' in every byte at
- * once. Runs for every event, so it is worth the bit tricks. */
-static void hex8(char *out, uint32_t v)
-{
-	uint64_t x = v;
-
-	x = ((x & 0xffff0000u) << 16) | (x & 0xffffu);
-	x = ((x & 0x0000ff000000ff00ull) << 8) | (x & 0x000000ff000000ffull);
-	x = ((x & 0x00f000f000f000f0ull) << 4) | (x & 0x000f000f000f000full);
-	/* byte k holds nibble k (k = 0 least significant): reverse for text order */
-	x = __builtin_bswap64(x);
-	x += 0x3030303030303030ull + (((x + 0x0606060606060606ull) >> 4) & 0x0101010101010101ull) * ('a' - '0' - 10);
-	memcpy(out, &x, 8);
-}
-
 void events_id_format_lo(char out[EVENTS_ID_LEN / 2], uint64_t lo)
 {
-	hex8(out, (uint32_t)(lo >> 32));
-	hex8(out + 8, (uint32_t)lo);
+	ih_hex16(out, lo);
 }
 
 void events_id_format(char out[EVENTS_ID_LEN + 1], uint64_t hi, uint64_t lo)

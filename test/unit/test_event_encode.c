@@ -4,11 +4,14 @@
  * libbson's JSON reader, for each event type.
  */
 #include <check.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <bson/bson.h>
 
+#include "core/clock.h"
 #include "events/event_encode.h"
 #include "test/unit/unit_run.h"
 
@@ -274,6 +277,23 @@ START_TEST(json_publish_base64)
 }
 END_TEST
 
+/* Connection ids share the hex digits (core/hex.h) and must read exactly
+ * as the printf format they replaced: consumers key sessions by them. */
+START_TEST(conn_id_format_is_the_printf_one)
+{
+	static const uint64_t seqs[] = {1, 0xffffffffu, 0x100000000ull, 0x123456789abcull, ~0ull};
+	char got[IH_CONN_ID_LEN], want[64];
+
+	ck_assert_int_eq(ih_ids_init(), 0);
+	for(size_t i = 0; i < sizeof(seqs) / sizeof(seqs[0]); i++){
+		ih_conn_id_format(seqs[i], got);
+		snprintf(want, sizeof(want), "%.16s%08" PRIx64, got, seqs[i]);
+		ck_assert_str_eq(got, want);
+		for(int k = 0; k < 16; k++) ck_assert_ptr_nonnull(strchr("0123456789abcdef", got[k]));
+	}
+}
+END_TEST
+
 START_TEST(id_format)
 {
 	char id[EVENTS_ID_LEN + 1];
@@ -308,6 +328,7 @@ int main(void)
 	tcase_add_test(tc, json_disconnected_escapes);
 	tcase_add_test(tc, json_publish_base64);
 	tcase_add_test(tc, id_format);
+	tcase_add_test(tc, conn_id_format_is_the_printf_one);
 	suite_add_tcase(s, tc);
 	return unit_run(s);
 }
