@@ -15,7 +15,7 @@
 #     -r N      rounds of every scenario (default: the scenario's
 #               SCENARIO_ROUNDS, else 5); the report uses medians
 #     -s LIST   scenario ids to run (default: every file in bench/scenarios)
-#     -c LIST   configurations (default: bare bare2 dynsec plugin autosub
+#     -c LIST   configurations (default: bare bare2 barethr dynsec plugin autosub
 #               events; bare is always added: it is the ratios' baseline;
 #               bare2 is bare again, to show the method's noise)
 #     -o DIR    results directory (default bench/results)

@@ -193,11 +193,11 @@ wait_clients() {
 # ---- shared scenario bodies -------------------------------------------------------
 
 # uplink_run QOS [LOADGEN ARGS...] : 100 devices publish telemetry
-# (upload_data/<product>/d<i>/temp/<n>) for 3 s (2 with -q), 100 service
-# clients each subscribed to one device's uplink; records msg_per_cpu_s,
-# msg_cpu_us and msgs_per_s (the uplink scenarios).
+# (upload_data/<product>/d<i>/temp/<n>) for UPLINK_SECONDS (default 3; 2
+# with -q), 100 service clients each subscribed to one device's uplink;
+# records msg_per_cpu_s, msg_cpu_us and msgs_per_s (the uplink scenarios).
 uplink_run() {
-	local qos=$1 d=3
+	local qos=$1 d=${UPLINK_SECONDS:-3}
 	shift
 	[ "${QUICK:-0}" = 1 ] && d=2
 	cpu_begin

@@ -5,6 +5,9 @@
 #
 #   bare     mosquitto 2.0.11, allow_anonymous true, no plugin
 #   bare2    the same again: its ratio to bare shows the noise floor (-c)
+#   barethr  the bare broker with one idle thread preloaded
+#            (bench/idle_thread.c): glibc's multi-threaded mode alone, the
+#            floor of any plugin with a thread of its own.
 #   dynsec   + Debian's mosquitto_dynamic_security.so, the same devices and
 #            the equivalent per-device ACL (bench/lib/fleet.py dynsec)
 #   plugin   + mosquitto_iothub.so: authentication and ACL only
@@ -16,7 +19,7 @@
 # Needs lib/common.sh, and (set by run.sh): WORK, MONGO_URI, MONGO_DB, AMQP_URI (events only),
 # DYNSEC_JSON, PLUGIN_SO, DYNSEC_SO.
 
-ALL_CONFIGS="bare bare2 dynsec plugin autosub events"
+ALL_CONFIGS="bare bare2 barethr dynsec plugin autosub events"
 
 # write_conf CONFIG DIR PORT : DIR/mosquitto.conf
 write_conf() {
@@ -24,7 +27,7 @@ write_conf() {
 	{
 		conf_base "$dir" "$port"
 		case $cfg in
-		bare | bare2)
+		bare | bare2 | barethr)
 			echo "allow_anonymous true"
 			;;
 		dynsec)
@@ -67,7 +70,7 @@ write_conf() {
 # the one being measured gets traffic.
 declare -A B_PORT B_PID B_DIR
 launch_broker() {
-	local cfg=$1 dir port
+	local cfg=$1 dir port pre=""
 	dir=$WORK/broker-$cfg
 	rm -rf "$dir"
 	mkdir -p "$dir"
@@ -76,8 +79,9 @@ launch_broker() {
 	write_conf "$cfg" "$dir" "$port" || return 1
 	# 10,000 devices need 10,000 fds: raise the soft limit to the hard one.
 	# BROKER_WRAPPER: e.g. valgrind (bench/scenarios/95-instr.sh).
+	[ "$cfg" = barethr ] && pre="env LD_PRELOAD=$BENCH_ROOT/bench/build/idle_thread.so"
 	# shellcheck disable=SC2086
-	(cd "$dir" && ulimit -n "$(ulimit -Hn)" && exec ${BROKER_WRAPPER:-} mosquitto -c "$dir/mosquitto.conf") \
+	(cd "$dir" && ulimit -n "$(ulimit -Hn)" && exec $pre ${BROKER_WRAPPER:-} mosquitto -c "$dir/mosquitto.conf") \
 		>"$dir/stdout.log" 2>&1 &
 	B_PID[$cfg]=$!
 	B_PORT[$cfg]=$port

@@ -14,11 +14,16 @@ SCENARIO_ID=uplink_q0
 SCENARIO_TITLE="Uplink QoS 0, 100 devices"
 # A perf profile run too: the per-message goals of issue 13 are read here.
 SCENARIO_PROFILE=1
+# A round's ratio to the bare broker varies by about +-10 % on a shared
+# machine (bare2 shows it), and the goals sit 10 % from 1.00: many short
+# rounds, so the median's 95 % interval (report.md, Goals) is narrow enough
+# to tell. 15 rounds of 2 s.
+SCENARIO_ROUNDS=15
 metric_def msg_per_cpu_s "messages per broker CPU-second" "msg/s" higher
 metric_def msgs_per_s "messages/s delivered (wall clock)" "msg/s" higher
 metric_def msg_cpu_us "broker CPU per message (all threads)" "µs" lower
 metric_def msg_thr_us "  of which the plugin's own threads (AMQP forwarder, registry worker)" "µs" lower
 
 scenario_run() {
-	uplink_run 0 --e2e-window 20
+	UPLINK_SECONDS=2 uplink_run 0 --e2e-window 20
 }
