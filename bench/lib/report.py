@@ -304,15 +304,14 @@ def main():
                 # The same ratio with bare2 as the baseline: when the bare
                 # broker reads off itself (noise above), the truth lies
                 # between the two.
-                r2 = [a[r] / b2[r] for r in a if r in b2 and b2[r]]
-                if r2:
-                    shown += ' (%.2f against bare2)' % statistics.median(r2)
+                r2 = ratio(sid, mid, cfg, 'bare2')
+                if r2 is not None:
+                    shown += ' (%.2f against bare2)' % r2
             # Against the bare broker with one idle thread: what is left
             # once glibc's multi-threaded mode is paid (configs.sh barethr).
-            bt = vals.get((sid, base_mid, 'barethr'), {})
-            r3 = [a[r] / bt[r] for r in a if r in bt and bt[r]]
-            if r3 and base_mid == mid:
-                shown += '; %.2f against barethr' % statistics.median(r3)
+            r3 = ratio(sid, mid, cfg, 'barethr') if base_mid == mid else None
+            if r3 is not None:
+                shown += '; %.2f against barethr' % r3
         goal_rows.append('| %s | %s | %s | %s | %s |' % (
             what, '≤ %g' % limit, shown, noise or '–', 'met' if got <= limit else '**not met**'))
     if goal_rows:
