@@ -172,6 +172,7 @@ static const struct opt_def opt_table[] = {
 	{"amqp_timeout", OPT_MILLIS, OFF(amqp_timeout_ms), "5000ms", NULL, 100, 600000, NULL},
 	{"amqp_reconnect_min", OPT_MILLIS, OFF(amqp_reconnect_min_ms), "200ms", NULL, 10, 600000, NULL},
 	{"amqp_reconnect_max", OPT_MILLIS, OFF(amqp_reconnect_max_ms), "30000ms", NULL, 10, 3600000, NULL},
+	{"amqp_linger", OPT_MILLIS, OFF(amqp_linger_ms), "1ms", NULL, 0, 100, NULL},
 	{"event_format", OPT_ENUM, OFF(event_format), "bson", NULL, 0, 0, format_choices},
 	{"event_connected", OPT_BOOL, OFF(event_connected), "true", NULL, 0, 0, NULL},
 	{"event_disconnected", OPT_BOOL, OFF(event_disconnected), "true", NULL, 0, 0, NULL},

@@ -97,6 +97,7 @@ struct ih_config {
 	bool amqp_verify_peer;
 	uint32_t amqp_heartbeat_s;
 	uint32_t amqp_window;
+	uint32_t amqp_linger_ms;
 	uint32_t amqp_timeout_ms;
 	uint32_t amqp_reconnect_min_ms;
 	uint32_t amqp_reconnect_max_ms;

@@ -329,6 +329,23 @@ static void wait_for_work(struct events_fwd *f)
 		int64_t left = f->next_attempt_ms - ih_mono_ms();
 		if(left < timeout) timeout = left > 0 ? (int)left : 0;
 	}
+	if(can_send && f->sent_since_wait && f->linger_ms){
+		/* Events are flowing: let them gather for linger_ms instead of
+		 * sleeping on the eventfd. Lingering, `sleeping` stays 0, so the
+		 * broker writes no eventfd (it only loads the flag) and this
+		 * thread is not switched in for a handful of records; the next
+		 * round sends what the pause gathered, in fewer, larger batches
+		 * (bench/README.md: the forwarder's CPU per event fell by 7 %).
+		 * Nothing cuts the pause short, by design: the window has room
+		 * (can_send), and RabbitMQ's confirms are read right after it
+		 * (input_due). */
+		f->sent_since_wait = false;
+		rc = poll(NULL, 0, (int)f->linger_ms);
+		(void)rc;
+		f->input_due = true;
+		return;
+	}
+	f->sent_since_wait = false;
 	p[n].fd = f->efd;
 	p[n].events = POLLIN;
 	n++;
@@ -399,7 +416,8 @@ static void *run(void *arg)
 			sent = events_fwd_fill_and_send(f);
 			if(sent < 0) continue;
 		}
-		if(sent == 0) wait_for_work(f);
+		if(sent > 0) f->sent_since_wait = true;
+		else wait_for_work(f);
 	}
 	if(f->conn) events_fwd_drop_connection(f, NULL, true);
 	settle(f);
@@ -428,6 +446,7 @@ int events_fwd_init(struct events_fwd *f, const struct ih_config *cfg, struct ev
 	f->efd = -1;
 	if(events_amqp_target_init(&f->target, cfg, err, errlen)) goto fail;
 	f->window = cfg->amqp_window;
+	f->linger_ms = cfg->amqp_linger_ms;
 	f->reconnect_min_ms = cfg->amqp_reconnect_min_ms;
 	f->reconnect_max_ms = cfg->amqp_reconnect_max_ms;
 	f->sync_ms = cfg->spool_sync_ms;

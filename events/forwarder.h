@@ -33,6 +33,7 @@ struct events_fwd {
 	/* set at init, read-only afterwards */
 	struct events_amqp_target target;
 	uint32_t window;
+	uint32_t linger_ms;
 	uint32_t reconnect_min_ms, reconnect_max_ms;
 	uint32_t sync_ms;
 	uint32_t timeout_ms;
@@ -58,6 +59,7 @@ struct events_fwd {
 	struct events_amqp_batch batch;    /* plain TCP: this round's frames */
 	uint64_t batch_published, batch_redelivered; /* counted once sent */
 	bool input_due;            /* false: the last poll() saw nothing to read */
+	bool sent_since_wait;      /* the last round sent: events are flowing, linger */
 	int64_t last_pump_ms;
 	bool ever_connected;
 	bool blocked;

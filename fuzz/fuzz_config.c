@@ -61,6 +61,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FZ_CHECK(cfg.username_max_len >= 3 && cfg.username_max_len <= 65535, "username_max_len");
 		FZ_CHECK(cfg.mongo_timeout_ms >= 50 && cfg.mongo_timeout_ms <= 60000, "mongo_timeout");
 		FZ_CHECK(cfg.amqp_window >= 1 && cfg.amqp_window <= 65536, "amqp_window");
+		FZ_CHECK(cfg.amqp_linger_ms <= 100, "amqp_linger");
 		FZ_CHECK(cfg.autosub_tags_qos >= 0 && cfg.autosub_tags_qos <= 2, "autosub_tags_qos");
 		FZ_CHECK(cfg.spool_segment_bytes <= cfg.spool_max_bytes, "spool sizes");
 		FZ_CHECK(cfg.amqp_reconnect_min_ms <= cfg.amqp_reconnect_max_ms, "reconnect range");
