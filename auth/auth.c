@@ -18,7 +18,7 @@
 #include "registry/mongo_lib.h"
 #include "auth/pwdigest.h"
 #include "registry/registry.h"
-#include "registry/worker.h"
+#include "registry/helper.h"
 #include "auth/secret.h"
 #include "registry/source_mongo.h"
 #include "auth/throttle.h"
@@ -54,7 +54,7 @@ struct auth {
 	struct auth_throttle *throttle;
 	struct auth_jwt *jwt;                 /* NULL: JWT authentication off */
 	struct registry *registry;
-	struct registry_worker *worker;
+	struct registry_helper *worker;
 	uint64_t seen_err_seq;
 	uint64_t down_ticket;              /* recovery needs a successful probe after this */
 	/* start-up preload (auth_preload) */
@@ -75,7 +75,7 @@ static void on_registry_down(void *ud)
 {
 	struct auth *a = ud;
 
-	if(a->worker) a->down_ticket = registry_worker_probe(a->worker);
+	if(a->worker) a->down_ticket = registry_helper_probe(a->worker);
 }
 
 int auth_init_with(struct auth **out, const struct ih_config *cfg, const struct auth_deps *deps)
@@ -109,8 +109,12 @@ int auth_init_with(struct auth **out, const struct ih_config *cfg, const struct 
 	if(rc) goto fail;
 	rc = MOSQ_ERR_UNKNOWN;
 	if(registry_init(&a->registry, cfg, &a->factory, a->now_ms, on_registry_down, a)) goto fail;
-	if(registry_worker_start(&a->worker, cfg, &a->factory, a->now_ms)){
-		mosquitto_log_printf(MOSQ_LOG_ERR, "iothub: cannot start the registry worker thread");
+	/* A caller's own source (the unit tests') may share state with the
+	 * caller, which a child process would only see a copy of. */
+	if(registry_helper_start(&a->worker, cfg, &a->factory, a->now_ms,
+			cfg->registry_worker == IH_WORKER_PROCESS && !(deps && deps->factory.create))){
+		mosquitto_log_printf(MOSQ_LOG_ERR, "iothub: cannot start the registry worker (registry_worker %s)",
+				cfg->registry_worker == IH_WORKER_PROCESS ? "process" : "thread");
 		goto fail;
 	}
 	*out = a;
@@ -130,7 +134,7 @@ void auth_cleanup(struct auth *a)
 	bool joined;
 
 	if(a == NULL) return;
-	joined = registry_worker_stop(a->worker);
+	joined = registry_helper_stop(a->worker);
 	registry_cleanup(a->registry);
 	auth_jwt_cleanup(a->jwt);
 	auth_throttle_cleanup(a->throttle);
@@ -194,7 +198,7 @@ static void poll_health(struct auth *a)
 {
 	struct registry_worker_health h;
 
-	registry_worker_health(a->worker, &h);
+	registry_helper_health(a->worker, &h);
 	if(h.err_seq != a->seen_err_seq){
 		a->seen_err_seq = h.err_seq;
 		registry_mark_down(a->registry, h.err);
@@ -344,7 +348,7 @@ static enum registry_result lookup(struct auth *a, const char *username, int64_t
 	size_t n = 0;
 
 	if(a->preload_active && registry_is_up(a->registry)){
-		n = registry_worker_take_preload(a->worker, extra, PRELOAD_FOLD_MAX);
+		n = registry_helper_take_preload(a->worker, extra, PRELOAD_FOLD_MAX);
 	}
 	rc = registry_lookup_with(a->registry, username, (const char *const *)extra, n, apply_folded, &f, doc);
 	registry_worker_names_free(extra, n);
@@ -489,7 +493,7 @@ static void preload_check_done(struct auth *a)
 	struct registry_worker_health h;
 
 	if(!a->preload_active) return;
-	registry_worker_health(a->worker, &h);
+	registry_helper_health(a->worker, &h);
 	if(!h.preload_done || a->preload_applied < h.preload_posted) return;
 	a->preload_active = false;
 	mosquitto_log_printf(MOSQ_LOG_NOTICE,
@@ -530,10 +534,10 @@ void auth_tick(struct auth *a, auth_change_cb cb, void *ud)
 	struct registry_worker_result *list, *next;
 
 	poll_health(a);
-	registry_worker_drain_log(a->worker);
+	registry_helper_drain_log(a->worker);
 	registry_mongo_lib_drain_log();
 	for(int64_t started = ih_mono_ms(); ih_mono_ms() - started < TICK_BUDGET_MS; ){
-		list = registry_worker_take(a->worker, TICK_RESULTS_MAX);
+		list = registry_helper_take(a->worker, TICK_RESULTS_MAX);
 		if(list == NULL) break;
 		for(; list; list = next){
 			next = list->next;
@@ -553,7 +557,7 @@ int auth_preload(struct auth *a, const char *const *usernames, size_t n, bool al
 	if(n > max) n = max;
 	a->preload_active = true;
 	a->preload_started_ms = a->now_ms();
-	dropped = registry_worker_preload(a->worker, usernames, n, all ? max : 0, a->cfg->username_max_len);
+	dropped = registry_helper_preload(a->worker, usernames, n, all ? max : 0, a->cfg->username_max_len);
 	if(dropped == 0) return MOSQ_ERR_SUCCESS;
 	mosquitto_log_printf(MOSQ_LOG_WARNING, "iothub: auth preload: out of memory, %zu usernames dropped", dropped);
 	return MOSQ_ERR_NOMEM;
@@ -563,7 +567,7 @@ void auth_invalidate(struct auth *a, const char *username)
 {
 	if(username == NULL) return;
 	auth_cache_remove(a->cache, username);
-	if(registry_worker_refetch(a->worker, &username, 1, true, a->cfg->username_max_len)){
+	if(registry_helper_refetch(a->worker, &username, 1, true, a->cfg->username_max_len)){
 		mosquitto_log_printf(MOSQ_LOG_WARNING,
 				"iothub: refetch queue full (auth_refetch_queue_max %u): invalidation of %s will not be reported",
 				a->cfg->auth_refetch_queue_max, username);
@@ -572,7 +576,7 @@ void auth_invalidate(struct auth *a, const char *username)
 
 int auth_revalidate(struct auth *a, const char *const *usernames, size_t n)
 {
-	size_t dropped = registry_worker_refetch(a->worker, usernames, n, false, a->cfg->username_max_len);
+	size_t dropped = registry_helper_refetch(a->worker, usernames, n, false, a->cfg->username_max_len);
 
 	if(dropped == 0) return MOSQ_ERR_SUCCESS;
 	mosquitto_log_printf(MOSQ_LOG_WARNING,
@@ -592,7 +596,7 @@ bool auth_wait_startup_probe(struct auth *a, int timeout_ms)
 	const struct timespec step = {0, 5 * 1000000};
 
 	for(int waited = 0; ; waited += 5){
-		registry_worker_health(a->worker, &h);
+		registry_helper_health(a->worker, &h);
 		if(h.last_ok_probe > 0 || h.err_seq > 0) return true;
 		if(waited >= timeout_ms) return false;
 		nanosleep(&step, NULL);
@@ -605,7 +609,7 @@ void auth_get_stats(const struct auth *a, struct auth_stats *out)
 	uint64_t q, err;
 
 	*out = a->st;
-	registry_worker_health(a->worker, &h);
+	registry_helper_health(a->worker, &h);
 	registry_counters(a->registry, &q, &err);
 	out->registry_queries = q + h.queries;
 	out->registry_errors = err + h.errors;

@@ -52,6 +52,7 @@ static const char *const deny_action_choices[] = {"ignore", "disconnect", NULL};
 static const char *const format_choices[] = {"bson", "json", NULL};
 static const char *const queue_type_choices[] = {"classic", "quorum", NULL};
 static const char *const preload_choices[] = {"connected", "all", "off", NULL};
+static const char *const worker_choices[] = {"process", "thread", NULL};
 static const char *const jwt_from_choices[] = {"password", "username", NULL};
 
 /* Default templates of each ACL list (acl_NAME options); the lists not
@@ -193,6 +194,7 @@ static const struct opt_def opt_table[] = {
 	{"stats_file", OPT_STR_OPT, OFF(stats_file), NULL, NULL, 0, 0, NULL},
 
 	/* restart preload: the auth cache is filled in bulk at start-up */
+	{"registry_worker", OPT_ENUM, OFF(registry_worker), "process", NULL, 0, 0, worker_choices},
 	{"auth_preload", OPT_ENUM, OFF(auth_preload), "connected", NULL, 0, 0, preload_choices},
 	{"auth_preload_max", OPT_U32, OFF(auth_preload_max), "100000", NULL, 0, 100000000, NULL},
 	{"auth_preload_save_interval", OPT_SECONDS, OFF(auth_preload_save_interval_s), "60s", NULL, 1, DAY_S, NULL},

@@ -29,6 +29,7 @@ enum ih_deny_action { IH_DENY_IGNORE = 0, IH_DENY_DISCONNECT = 1 };
 enum ih_event_format { IH_FORMAT_BSON = 0, IH_FORMAT_JSON = 1 };
 enum ih_queue_type { IH_QUEUE_CLASSIC = 0, IH_QUEUE_QUORUM = 1 };
 enum ih_auth_preload { IH_PRELOAD_CONNECTED = 0, IH_PRELOAD_ALL = 1, IH_PRELOAD_OFF = 2 };
+enum ih_registry_worker { IH_WORKER_PROCESS = 0, IH_WORKER_THREAD = 1 };
 enum ih_jwt_from { IH_JWT_FROM_PASSWORD = 0, IH_JWT_FROM_USERNAME = 1 };
 
 struct ih_config {
@@ -119,6 +120,9 @@ struct ih_config {
 	uint32_t revalidate_batch;
 	uint32_t stats_interval_s;
 	char *stats_file;
+
+	/* where the registry worker runs (registry/helper.h) */
+	enum ih_registry_worker registry_worker;
 
 	/* ---- restart preload (auth/preload_state.c, plugin/preload.c) ---- */
 	enum ih_auth_preload auth_preload;

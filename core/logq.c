@@ -46,7 +46,7 @@ void ih_logq_push(struct ih_logq *q, int level, const char *fmt, ...)
 	pthread_mutex_unlock(&q->lock);
 }
 
-void ih_logq_drain(struct ih_logq *q)
+void ih_logq_drain_with(struct ih_logq *q, ih_logq_print_fn print, void *ud)
 {
 	char text[IH_LOGQ_LINE_MAX];
 	int level;
@@ -67,10 +67,23 @@ void ih_logq_drain(struct ih_logq *q)
 		q->head = (q->head + 1) % IH_LOGQ_LINES;
 		q->count--;
 		pthread_mutex_unlock(&q->lock);
-		mosquitto_log_printf(level, "%s", text);
+		print(ud, level, text);
 	}
 	if(dropped){
-		mosquitto_log_printf(MOSQ_LOG_WARNING, "iothub: %llu log lines from %s were dropped (log ring full)",
+		char line[IH_LOGQ_LINE_MAX];
+		snprintf(line, sizeof(line), "iothub: %llu log lines from %s were dropped (log ring full)",
 				(unsigned long long)dropped, q->source);
+		print(ud, MOSQ_LOG_WARNING, line);
 	}
+}
+
+static void print_broker(void *ud, int level, const char *text)
+{
+	(void)ud;
+	mosquitto_log_printf(level, "%s", text);
+}
+
+void ih_logq_drain(struct ih_logq *q)
+{
+	ih_logq_drain_with(q, print_broker, NULL);
 }

@@ -41,4 +41,9 @@ void ih_logq_push(struct ih_logq *q, int level, const char *fmt, ...) __attribut
 /* Broker thread only: print and forget everything queued. */
 void ih_logq_drain(struct ih_logq *q);
 
+/* The same, through print instead of the broker's logger: for a process of
+ * ours that has no broker to print with (registry/helper.c). */
+typedef void (*ih_logq_print_fn)(void *ud, int level, const char *text);
+void ih_logq_drain_with(struct ih_logq *q, ih_logq_print_fn print, void *ud);
+
 #endif

@@ -61,3 +61,8 @@ void registry_mongo_lib_drain_log(void)
 {
 	if(installs) ih_logq_drain(&mongo_logq);
 }
+
+void registry_mongo_lib_drain_log_with(ih_logq_print_fn print, void *ud)
+{
+	if(installs) ih_logq_drain_with(&mongo_logq, print, ud);
+}

@@ -16,8 +16,13 @@
 #ifndef IH_REGISTRY_MONGO_LIB_H
 #define IH_REGISTRY_MONGO_LIB_H
 
+#include "core/logq.h"
+
 int registry_mongo_lib_acquire(void);
 void registry_mongo_lib_release(void);
 void registry_mongo_lib_drain_log(void);
+/* The registry worker's process (registry/helper.c): the same queue,
+ * passed to print instead of the broker's log. */
+void registry_mongo_lib_drain_log_with(ih_logq_print_fn print, void *ud);
 
 #endif

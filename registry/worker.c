@@ -11,10 +11,12 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <mosquitto.h>
 #include <mosquitto_broker.h>
@@ -73,6 +75,7 @@ struct registry_worker {
 	size_t batch;
 	int64_t join_ms;
 	char *field_username;
+	atomic_int notify_fd;         /* eventfd written when there is news; -1: none */
 };
 
 static void abs_deadline(clockid_t clk, int64_t in_ms, struct timespec *ts)
@@ -144,6 +147,19 @@ static void worker_release(struct registry_worker *w)
 /* ------------------------------------------------------------------ */
 /* worker thread                                                        */
 
+/* Tell the process that carries this worker (registry/helper.c) that
+ * results, health or log lines are waiting. A full eventfd counter is
+ * news already: the write's result does not matter. */
+static void notify(struct registry_worker *w)
+{
+	uint64_t one = 1;
+	int fd = atomic_load(&w->notify_fd);
+
+	if(fd >= 0 && write(fd, &one, sizeof(one)) < 0){
+		/* EAGAIN: the counter is saturated, the reader is woken anyway */
+	}
+}
+
 /* Called with the lock held. */
 static void note_failure(struct registry_worker *w, const char *err)
 {
@@ -192,6 +208,7 @@ static void probe_once(struct registry_worker *w, struct auth_source **src)
 		note_failure(w, err);
 	}
 	pthread_mutex_unlock(&w->lock);
+	notify(w);
 	if(rc && *src){
 		/* A fresh client next time: the old one would sit out the
 		 * driver's reconnect cool-down. */
@@ -307,7 +324,7 @@ static bool post_result(struct registry_worker *w, const char *username, bson_t 
 	if(w->res_tail) w->res_tail->next = r;
 	else w->res_head = r;
 	w->res_tail = r;
-	w->res_count++;
+	if(w->res_count++ == 0) notify(w);
 	return true;
 }
 
@@ -351,6 +368,7 @@ failed:
 		}
 	}
 	pthread_mutex_unlock(&w->lock);
+	notify(w);
 
 	if(rc && *src){
 		(*src)->ops->destroy(*src);
@@ -442,6 +460,7 @@ done:
 	free_fallback(w);
 	w->scan_pending = false;
 	pthread_mutex_unlock(&w->lock);
+	notify(w);
 	for(size_t i = 0; i < ctx.n; i++){
 		if(ctx.docs[i]) bson_destroy(ctx.docs[i]);
 	}
@@ -521,6 +540,7 @@ int registry_worker_start(struct registry_worker **out, const struct ih_config *
 	w->probing = true;
 	w->next_probe_real_ms = 0;
 	w->refs = 2;
+	atomic_init(&w->notify_fd, -1);
 	w->field_username = strdup(cfg->field.username);
 	if(w->field_username == NULL || ih_strmap_init(&w->pending, calloc, free) || ih_logq_init(&w->logq, "the registry worker")){
 		ih_strmap_cleanup(&w->pending);
@@ -751,4 +771,14 @@ void registry_worker_health(struct registry_worker *w, struct registry_worker_he
 void registry_worker_drain_log(struct registry_worker *w)
 {
 	ih_logq_drain(&w->logq);
+}
+
+void registry_worker_drain_log_with(struct registry_worker *w, ih_logq_print_fn print, void *ud)
+{
+	ih_logq_drain_with(&w->logq, print, ud);
+}
+
+void registry_worker_set_notify(struct registry_worker *w, int fd)
+{
+	atomic_store(&w->notify_fd, fd);
 }

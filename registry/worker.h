@@ -25,6 +25,7 @@
 
 #include "registry/source.h"
 #include "core/config.h"
+#include "core/logq.h"
 
 struct registry_worker;
 
@@ -100,5 +101,9 @@ void registry_worker_result_free(struct registry_worker_result *r);   /* one res
 
 void registry_worker_health(struct registry_worker *w, struct registry_worker_health *out);
 void registry_worker_drain_log(struct registry_worker *w);
+void registry_worker_drain_log_with(struct registry_worker *w, ih_logq_print_fn print, void *ud);
+/* An eventfd the worker writes when results, health or log lines are new
+ * (the child process of registry/helper.c waits on it); -1: none. */
+void registry_worker_set_notify(struct registry_worker *w, int fd);
 
 #endif

@@ -2,14 +2,15 @@
 # SPDX-License-Identifier: EPL-2.0 OR BSD-3-Clause
 """cg_sum.py CALLGRIND_OUT... : per file, "total plugin dynsec" instruction
 counts: the whole broker process, the inclusive cost of mosquitto-iothub's
-entry points (broker callbacks and its own threads), and of dynamic
-security's callbacks."""
+entry points (broker callbacks, its own threads, the main of the
+registry worker's process), and of dynamic security's callbacks."""
 import re
 import subprocess
 import sys
 
 PLUGIN = re.compile(r'/plugin/callbacks\.c:cb_\w+ |/events/forwarder\.c:run |'
-                    r'/registry/worker\.c:worker_main |/events/amqp_watchdog\.c:watch ')
+                    r'/registry/worker\.c:worker_main |/events/amqp_watchdog\.c:watch |'
+                    r'/registry/helper_child\.c:helper_child_main ')
 DYNSEC = re.compile(r':dynsec_\w*callback |:dynsec__acl_check_callback |'
                     r':dynsec_auth__basic_auth_callback |:dynsec_control_callback ')
 

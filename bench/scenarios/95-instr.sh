@@ -29,9 +29,11 @@ metric_def fanout_plugin "  of which the plugin / dynsec" "instr" lower
 _instr_life() {
 	local cfg=$1 name=$2
 	shift 2
-	local out=$WORK/instr/$cfg.$name.cg rc=0
-	rm -f "$out"
-	BROKER_WRAPPER="valgrind --tool=callgrind --callgrind-out-file=$out"
+	local out=$WORK/instr/$cfg.$name.cg rc=0 f
+	rm -f "$out" "$out".*
+	# One file per process (%p): the plugin's registry worker process
+	# (registry/helper.h) is a fork of the broker, under callgrind too.
+	BROKER_WRAPPER="valgrind --tool=callgrind --callgrind-out-file=$out.%p"
 	# 50 times slower: a 1 s registry timeout would read as an outage.
 	PLUGIN_EXTRA_CONF="plugin_opt_mongo_timeout 20000ms
 plugin_opt_jwt_secret $INSTR_JWT_SECRET"
@@ -43,12 +45,19 @@ plugin_opt_jwt_secret $INSTR_JWT_SECRET"
 	# Under valgrind the plugin's shutdown (threads, libmongoc) is slow:
 	# give it time, or callgrind never writes its file.
 	stop_pid "${B_PID[$cfg]}" 120
+	# Its child exits with it; give callgrind a moment to write the file.
+	sleep 0.5
+	[ -s "$out.${B_PID[$cfg]}" ] && mv "$out.${B_PID[$cfg]}" "$out"
 	unset "B_PID[$cfg]"
 	if [ $rc != 0 ] || [ ! -s "$out" ]; then
 		echo "bench: instr $cfg $name: loadgen exit $rc, callgrind output $(ls -s "$out" 2>&1)" >&2
 		return 1
 	fi
-	"$PY" "$BENCH_ROOT/bench/lib/cg_sum.py" "$out" | cut -d' ' -f2-
+	# The broker and its children: the worker's instructions are the plugin's.
+	for f in "$out" "$out".*; do
+		[ -s "$f" ] || continue
+		"$PY" "$BENCH_ROOT/bench/lib/cg_sum.py" "$f"
+	done | awk '{t += $2; p += $3; d += $4} END {print t, p, d}'
 }
 
 _instr_config() {

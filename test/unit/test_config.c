@@ -41,6 +41,7 @@ START_TEST(defaults)
 	ck_assert_uint_eq(cfg.acl_lists.list[IH_ACL_PUBLISH].count, 7);
 	ck_assert_uint_eq(cfg.mongo_timeout_ms, 1000);
 	ck_assert_uint_eq(cfg.amqp_linger_ms, 1);
+	ck_assert_int_eq(cfg.registry_worker, IH_WORKER_PROCESS);
 	ck_assert_uint_eq(cfg.auth_cache_ttl_s, 60);
 	ck_assert(cfg.node_name[0] != '\0');
 	ih_config_cleanup(&cfg);
