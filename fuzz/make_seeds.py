@@ -228,3 +228,24 @@ for flags, header, claims in [
     save('jwt', bytes([flags]) + z('svc', 'c1', _si(header, claims)))
 save('jwt', b'\x00' + z('svc', 'c1', 'eyJ.eyJ.'))
 save('jwt', b'\x01' + z('', '', _b64(b'{"alg":"HS256","alg":"none"}') + '.' + _b64(b'{"exp":1e30}')))
+
+# ---- helper: datagrams of the registry worker's process, each a 2-byte
+# length then header (type, flags, pad, count, value) and payload
+# (fuzz/fuzz_helper.c, registry/helper_proto.h)
+def dg(t, flags, count, value, payload=b''):
+    b = struct.pack('<BBHIq', t, flags, 0, count, value) + payload
+    return struct.pack('<H', len(b)) + b
+
+
+_hdoc = b'\x02u\x00' + struct.pack('<i', 6) + b'p1/d1\x00'
+_hdoc = struct.pack('<i', 4 + len(_hdoc) + 1) + _hdoc + b'\x00'
+_health = (struct.pack('<QQ', 3, 1) + b'registry down'.ljust(256, b'\0')
+           + struct.pack('<QQQQ', 5, 1, 0, 2) + b'\x01' + b'\0' * 7)
+for data in [dg(32, 2 | 4, 5, 1000, b'p1/d1\x00' + _hdoc),
+             dg(32, 1, 5, 7, b'p1/d2\x00'),
+             dg(32, 2 | 8, 5, 7, b'p1/d3\x00'),
+             dg(34, 0, 8, 0, b'iothub: hello\x00'),
+             dg(33, 0, 0, 0, _health),
+             dg(35, 0, 2, 0, b'a/b\x00c/d\x00'),
+             dg(32, 6, 5, 1, b'p1/d1\x00' + _hdoc) + dg(33, 0, 0, 0, _health)]:
+    save('helper', data)

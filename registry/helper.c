@@ -17,6 +17,7 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -153,7 +154,12 @@ static void dispatch(struct registry_helper *h, size_t len)
 		case HM_HEALTH:
 			if(plen == sizeof(struct registry_worker_health)){
 				struct registry_worker_health c;
+				unsigned char done;
 				memcpy(&c, p, sizeof(c));
+				/* A bool's byte is read as a byte: any value but 0 or 1
+				 * would be undefined as a bool. */
+				memcpy(&done, p + offsetof(struct registry_worker_health, preload_done), 1);
+				c.preload_done = done != 0;
 				on_health(h, &c);
 			}
 			break;
@@ -202,6 +208,7 @@ static void pump(struct registry_helper *h)
 	uint64_t posted;
 	int64_t now;
 
+	if(h->shm == NULL) return;   /* registry_helper_detached */
 	if(h->pid == 0){
 		now = ih_mono_ms();
 		if(now >= h->respawn_at_ms && !spawn(h)) h->respawn_at_ms = now + RESPAWN_MS;
@@ -428,7 +435,7 @@ bool registry_helper_stop(struct registry_helper *h)
 			kill(h->pid, SIGKILL);
 			waitpid(h->pid, NULL, 0);
 		}
-		munmap(h->shm, sizeof(*h->shm));
+		if(h->shm) munmap(h->shm, sizeof(*h->shm));
 		free(h->buf);
 	}
 	for(r = h->res_head; r; r = next){
@@ -536,7 +543,20 @@ void registry_helper_drain_log(struct registry_helper *h)
 	else pump(h);   /* the child's lines are printed as they are read */
 }
 
-int registry_helper_pid(const struct registry_helper *h)
+struct registry_helper *registry_helper_detached(void)
 {
-	return h && h->pid > 0 ? (int)h->pid : 0;
+	struct registry_helper *h = calloc(1, sizeof(*h));
+
+	if(h == NULL) return NULL;
+	h->fd = -1;
+	h->pid = -1;
+	return h;
+}
+
+void registry_helper_feed(struct registry_helper *h, const void *msg, size_t len)
+{
+	if(len > HELPER_MSG_MAX) len = HELPER_MSG_MAX;   /* what recv would have kept */
+	if(h->buf == NULL && (h->buf = malloc(HELPER_MSG_MAX)) == NULL) return;
+	memcpy(h->buf, msg, len);
+	dispatch(h, len);
 }

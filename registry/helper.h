@@ -57,7 +57,9 @@ struct registry_worker_result *registry_helper_take(struct registry_helper *h, s
 void registry_helper_health(struct registry_helper *h, struct registry_worker_health *out);
 void registry_helper_drain_log(struct registry_helper *h);
 
-/* The child's pid; 0 in thread mode or while a replacement is due. */
-int registry_helper_pid(const struct registry_helper *h);
+/* For fuzz/fuzz_helper.c: a process-mode helper without a child, and one
+ * datagram handled as if the child had sent it. */
+struct registry_helper *registry_helper_detached(void);
+void registry_helper_feed(struct registry_helper *h, const void *msg, size_t len);
 
 #endif

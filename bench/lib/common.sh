@@ -61,11 +61,11 @@ conf_base() {
 
 # ---- broker measurements ------------------------------------------------------
 
-# CPU seconds of the whole broker process (all threads: the plugin's auth
-# worker and AMQP forwarder included; clock ticks) and of its main thread,
-# the one that handles every MQTT packet (schedstat, nanoseconds).
-# The broker's child processes (the plugin's registry worker, registry/helper.h)
-# count as the broker: their CPU is the plugin's work.
+# CPU seconds of the whole broker process (all threads: the plugin's AMQP
+# forwarder included; clock ticks) and of its main thread, the one that
+# handles every MQTT packet (schedstat, nanoseconds). The broker's child
+# processes (the plugin's registry worker, registry/helper.h) count as the
+# broker: their CPU is the plugin's work.
 broker_kids() { cat /proc/"$BROKER_PID"/task/*/children 2>/dev/null; }
 cpu_s() {
 	local k files="/proc/$BROKER_PID/stat"

@@ -22,7 +22,7 @@ SCENARIO_ROUNDS=15
 metric_def msg_per_cpu_s "messages per broker CPU-second" "msg/s" higher
 metric_def msgs_per_s "messages/s delivered (wall clock)" "msg/s" higher
 metric_def msg_cpu_us "broker CPU per message (all threads)" "µs" lower
-metric_def msg_thr_us "  of which the plugin's own threads (AMQP forwarder, registry worker)" "µs" lower
+metric_def msg_thr_us "  of which the plugin's own threads and processes (AMQP forwarder, registry worker)" "µs" lower
 
 scenario_run() {
 	UPLINK_SECONDS=2 uplink_run 0 --e2e-window 20
