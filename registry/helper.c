@@ -510,21 +510,12 @@ uint64_t registry_helper_probe(struct registry_helper *h)
 
 struct registry_worker_result *registry_helper_take(struct registry_helper *h, size_t max)
 {
-	struct registry_worker_result *first, *last = NULL, *r;
-	size_t n = 0;
+	size_t n;
 
 	if(h->w) return registry_worker_take(h->w, max);
 	pump(h);
-	first = r = h->res_head;
-	while(r && n < max){
-		last = r;
-		r = r->next;
-		n++;
-	}
-	if(last) last->next = NULL;
-	h->res_head = r;
-	if(r == NULL) h->res_tail = NULL;
-	return n ? first : NULL;   /* ownership passes to the caller */
+	/* ownership passes to the caller */
+	return registry_worker_results_detach(&h->res_head, &h->res_tail, max, &n);
 }
 
 void registry_helper_health(struct registry_helper *h, struct registry_worker_health *out)

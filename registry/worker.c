@@ -739,25 +739,34 @@ uint64_t registry_worker_probe(struct registry_worker *w)
 	return t;
 }
 
-struct registry_worker_result *registry_worker_take(struct registry_worker *w, size_t max)
+struct registry_worker_result *registry_worker_results_detach(struct registry_worker_result **head,
+		struct registry_worker_result **tail, size_t max, size_t *n)
 {
-	struct registry_worker_result *first, *last = NULL, *r;
-	size_t n = 0;
+	struct registry_worker_result *first = *head, *last = NULL, *r = *head;
 
-	pthread_mutex_lock(&w->lock);
-	first = r = w->res_head;
-	while(r && n < max){
+	*n = 0;
+	while(r && *n < max){
 		last = r;
 		r = r->next;
-		n++;
+		(*n)++;
 	}
 	if(last) last->next = NULL;
-	w->res_head = r;
-	if(r == NULL) w->res_tail = NULL;
+	*head = r;
+	if(r == NULL) *tail = NULL;
+	return *n ? first : NULL;
+}
+
+struct registry_worker_result *registry_worker_take(struct registry_worker *w, size_t max)
+{
+	struct registry_worker_result *first;
+	size_t n;
+
+	pthread_mutex_lock(&w->lock);
+	first = registry_worker_results_detach(&w->res_head, &w->res_tail, max, &n);
 	w->res_count -= n;
 	if(n) pthread_cond_signal(&w->space);
 	pthread_mutex_unlock(&w->lock);
-	return n ? first : NULL;
+	return first;
 }
 
 void registry_worker_health(struct registry_worker *w, struct registry_worker_health *out)

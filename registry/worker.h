@@ -97,6 +97,9 @@ uint64_t registry_worker_probe(struct registry_worker *w);
 
 /* Detach up to max results, oldest first (a list linked by next). */
 struct registry_worker_result *registry_worker_take(struct registry_worker *w, size_t max);
+/* The same on any list (head, tail): the first up to max, *n of them; NULL if none. */
+struct registry_worker_result *registry_worker_results_detach(struct registry_worker_result **head,
+		struct registry_worker_result **tail, size_t max, size_t *n);
 void registry_worker_result_free(struct registry_worker_result *r);   /* one result */
 
 void registry_worker_health(struct registry_worker *w, struct registry_worker_health *out);
