@@ -51,7 +51,8 @@ struct registry_helper {
 	struct helper_shm *shm;             /* MAP_SHARED, reused by every life */
 	char *buf;                          /* HELPER_MSG_MAX, libc */
 
-	pid_t pid;                          /* 0: none (a replacement is due at respawn_at_ms) */
+	pid_t pid;                          /* 0: none, a replacement is due at respawn_at_ms;
+	                                     * -1: reaped (stopping), or none ever (detached) */
 	int fd;
 	uint64_t seen;                      /* shm->posted when the socket was last read dry */
 	int64_t respawn_at_ms, alive_check_ms;
@@ -60,7 +61,7 @@ struct registry_helper {
 	struct registry_worker_result *res_head, *res_tail;
 	struct registry_worker_health health;   /* the broker's view */
 	struct registry_worker_health base;     /* what earlier lives counted */
-	uint64_t ticket_base;                   /* larger than every ticket of earlier lives */
+	uint64_t ticket_base;                   /* at least every ticket the broker got from earlier lives */
 	uint64_t preload_received;              /* preload results read, every life */
 	uint64_t preload_lost;                  /* of this life: HF_LOST */
 	bool preload_orphaned;                  /* a child died: nobody will finish the preload */
